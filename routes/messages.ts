@@ -1,0 +1,72 @@
+/**
+ * Per-user messages: the token's `sub` owns them; another user's message is a 404 so that
+ * its existence does not leak.
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { callerOf } from '../plugins/auth.js'
+import { PROBLEM_CONTENT_TYPE } from '../src/http/problem.js'
+import { MessageLimitReached, type MessageStore } from '../src/messages/message-store.js'
+import { ProblemSchema } from '../src/schemas/problem.js'
+import { MessageIdParamsSchema, MessageListSchema, MessageSchema, NewMessageSchema } from '../src/schemas/message.js'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+
+export const READ = 'read:messages'
+export const WRITE = 'write:messages'
+
+export interface MessageRouteOptions {
+  store: MessageStore
+}
+
+function ownerOf (request: FastifyRequest): string {
+  const caller = callerOf(request)
+  // client_credentials tokens may have no sub: the client then owns its messages
+  return caller.sub ?? `client:${caller.clientId ?? ''}`
+}
+
+function notFound (reply: FastifyReply): FastifyReply {
+  return reply.code(404).type(PROBLEM_CONTENT_TYPE).send({ type: 'about:blank', title: 'Not Found', status: 404, detail: 'No such message.' })
+}
+
+const messageRoutes: FastifyPluginAsyncTypebox<MessageRouteOptions> = async (app, { store }) => {
+  app.get('/api/messages', {
+    config: { scopes: [READ] },
+    schema: { tags: ['messages'], summary: 'List the caller\'s messages', operationId: 'listMessages', response: { 200: MessageListSchema } }
+  }, async (request) => store.list(ownerOf(request)))
+
+  app.post('/api/messages', {
+    config: { scopes: [WRITE] },
+    schema: {
+      tags: ['messages'],
+      summary: 'Create a message',
+      operationId: 'createMessage',
+      body: NewMessageSchema,
+      response: { 201: MessageSchema, 409: ProblemSchema }
+    }
+  }, async (request, reply) => {
+    try {
+      const message = await store.create(ownerOf(request), request.body.text)
+      return reply.code(201).header('location', `/api/messages/${message.id}`).send(message)
+    } catch (error) {
+      if (!(error instanceof MessageLimitReached)) throw error
+      return reply.code(409).type(PROBLEM_CONTENT_TYPE).send({ type: 'about:blank', title: 'Conflict', status: 409, detail: error.message })
+    }
+  })
+
+  app.get('/api/messages/:id', {
+    config: { scopes: [READ] },
+    schema: { tags: ['messages'], summary: 'Read one of the caller\'s messages', operationId: 'getMessage', params: MessageIdParamsSchema, response: { 200: MessageSchema } }
+  }, async (request, reply) => {
+    const message = await store.get(ownerOf(request), request.params.id)
+    return message === undefined ? notFound(reply) : message
+  })
+
+  app.delete('/api/messages/:id', {
+    config: { scopes: [WRITE] },
+    schema: { tags: ['messages'], summary: 'Delete one of the caller\'s messages', operationId: 'deleteMessage', params: MessageIdParamsSchema }
+  }, async (request, reply) => {
+    const deleted = await store.delete(ownerOf(request), request.params.id)
+    return deleted ? reply.code(204).send() : notFound(reply)
+  })
+}
+
+export default messageRoutes

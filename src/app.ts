@@ -1,0 +1,89 @@
+/**
+ * The app factory: external plugins, then the app's own, then the routes. It does not
+ * listen (server.ts does) and it needs a resolved issuer (server.ts starts the development
+ * issuer first when DEV_ISSUER=1).
+ */
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { Config } from './config.js'
+import { loggerOptions } from './logger.js'
+import { KeyStore } from './keys/key-store.js'
+import { AccessTokenVerifier } from './token/access-token-verifier.js'
+import { InMemoryMessageStore, type MessageStore } from './messages/message-store.js'
+import { createIntrospector } from './introspection/introspector.js'
+import problemDetails from '../plugins/problem-details.js'
+import corsPlugin from '../plugins/cors.js'
+import metricsPlugin, { createMetrics } from '../plugins/metrics.js'
+import authPlugin from '../plugins/auth.js'
+import healthRoutes from '../routes/health.js'
+import protectedResourceMetadata from '../routes/protected-resource-metadata.js'
+import meRoutes from '../routes/me.js'
+import messageRoutes from '../routes/messages.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    keyStore: KeyStore
+    verifier: AccessTokenVerifier
+  }
+}
+
+export interface AppOptions {
+  config: Config
+  /** Overrides the logger (tests pass false). */
+  logger?: boolean
+  store?: MessageStore
+  /** Clock in ms, for tests that move time. */
+  now?: () => number
+  /** Keys are fetched when the app is ready; tests that drive fetching themselves turn it off. */
+  fetchKeysOnReady?: boolean
+}
+
+export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
+  const { config } = options
+  const { auth } = config
+  const issuer = auth.issuer
+  if (issuer === undefined) throw new Error('buildApp needs AUTH_ISSUER (or the development issuer) to be resolved')
+
+  const app = Fastify({
+    logger: options.logger === false ? false : loggerOptions(config.logLevel),
+    requestIdHeader: 'x-request-id',
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } }
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  const metrics = createMetrics()
+  const keyStore = new KeyStore({
+    issuer,
+    jwksUri: auth.jwksUri,
+    algorithms: new Set(auth.algorithms),
+    ...auth.keys,
+    ...(options.now === undefined ? {} : { now: options.now }),
+    log: app.log.child({ component: 'keys' }),
+    onFetch: (event) => metrics.keyFetches.inc(event)
+  })
+  const introspect = auth.formats.includes('opaque')
+    ? createIntrospector({ auth, issuer, keyStore, metrics, log: app.log.child({ component: 'introspection' }), ...(options.now === undefined ? {} : { now: options.now }) })
+    : undefined
+  const verifier = new AccessTokenVerifier({ auth, issuer, keys: keyStore, ...(introspect === undefined ? {} : { introspect }), ...(options.now === undefined ? {} : { now: options.now }) })
+  app.decorate('keyStore', keyStore)
+  app.decorate('verifier', verifier)
+
+  const scopes = new Set<string>()
+  app.addHook('onRoute', (route) => { for (const scope of route.config?.scopes ?? []) scopes.add(scope) })
+
+  await app.register(problemDetails, { realm: auth.audiences[0] ?? 'api' })
+  await app.register(corsPlugin, { origins: config.corsOrigins })
+  await app.register(metricsPlugin, { enabled: config.metricsEnabled, metrics })
+  await app.register(authPlugin, { verifier })
+
+  await app.register(healthRoutes, { isReady: () => keyStore.ready, keyCount: () => keyStore.keyCount })
+  await app.register(protectedResourceMetadata, { resource: auth.audiences[0] ?? '', issuer, scopes })
+  await app.register(meRoutes)
+  await app.register(messageRoutes, { store: options.store ?? new InMemoryMessageStore() })
+
+  if (options.fetchKeysOnReady !== false) {
+    app.addHook('onReady', (done) => { void keyStore.start(); done() })
+  }
+  app.addHook('onClose', (_instance, done) => { keyStore.close(); done() })
+  return app
+}

@@ -1,0 +1,235 @@
+/**
+ * Configuration: every environment variable of the contract, parsed and validated once.
+ * A bad value throws a ConfigError naming the variable; the entry prints that one line and exits.
+ */
+
+export const PROVIDERS = ['generic', 'auth0', 'okta', 'entra', 'keycloak', 'cognito'] as const
+export type ProviderPreset = (typeof PROVIDERS)[number]
+export type TokenProfile = 'auto' | 'rfc9068'
+export type TokenFormat = 'jwt' | 'opaque'
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+
+export const ASYMMETRIC_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const
+export const HMAC_ALGS = ['HS256', 'HS384', 'HS512'] as const
+export type JwsAlg = (typeof ASYMMETRIC_ALGS)[number] | (typeof HMAC_ALGS)[number]
+
+export interface AuthConfig {
+  /** Undefined only while DEV_ISSUER=1 has yet to start the development issuer. */
+  issuer: string | undefined
+  audiences: string[]
+  jwksUri: string | undefined
+  algorithms: JwsAlg[]
+  /** Shared secret for HS* algorithms (AUTH_HS_SECRET); HS* are refused without it. */
+  hsSecret: Buffer | undefined
+  clockTolerance: number
+  profile: TokenProfile
+  provider: ProviderPreset
+  clientIds: string[]
+  formats: TokenFormat[]
+  introspection: {
+    url: string | undefined
+    clientId: string | undefined
+    clientSecret: string | undefined
+    cacheTtl: number
+    timeoutMs: number
+    maxInFlight: number
+    cacheMaxEntries: number
+  }
+  keys: {
+    fetchTimeoutMs: number
+    cacheTtl: number
+    cooldown: number
+    maxStale: number
+    maxBytes: number
+  }
+  /** Bounded cache of verified tokens (0 turns it off). */
+  tokenCacheSize: number
+}
+
+export interface Config {
+  port: number
+  host: string
+  logLevel: LogLevel
+  corsOrigins: string[]
+  metricsEnabled: boolean
+  devIssuer: boolean
+  auth: AuthConfig
+}
+
+export class ConfigError extends Error {
+  readonly variable: string
+  constructor (variable: string, problem: string) {
+    super(`${variable}: ${problem}`)
+    this.name = 'ConfigError'
+    this.variable = variable
+  }
+}
+
+type Env = Record<string, string | undefined>
+
+function read (env: Env, name: string): string | undefined {
+  const value = env[name]
+  if (value === undefined) return undefined
+  const trimmed = value.trim()
+  return trimmed === '' ? undefined : trimmed
+}
+
+function list (env: Env, name: string): string[] | undefined {
+  const value = read(env, name)
+  if (value === undefined) return undefined
+  const items = value.split(',').map((item) => item.trim())
+  if (items.some((item) => item === '')) throw new ConfigError(name, `has an empty item in "${value}"`)
+  return [...new Set(items)]
+}
+
+function integer (env: Env, name: string, fallback: number, min: number, max: number): number {
+  const value = read(env, name)
+  if (value === undefined) return fallback
+  if (!/^\d+$/.test(value)) throw new ConfigError(name, `must be a whole number, got "${value}"`)
+  const n = Number(value)
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`)
+  return n
+}
+
+function oneOf<T extends string> (env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const value = read(env, name)
+  if (value === undefined) return fallback
+  const lower = value.toLowerCase() as T
+  if (!allowed.includes(lower)) throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${value}"`)
+  return lower
+}
+
+function flag (env: Env, name: string, fallback: boolean): boolean {
+  const value = read(env, name)
+  if (value === undefined) return fallback
+  if (/^(1|true|yes|on)$/i.test(value)) return true
+  if (/^(0|false|no|off)$/i.test(value)) return false
+  throw new ConfigError(name, `must be true or false, got "${value}"`)
+}
+
+function httpUrl (name: string, value: string): string {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new ConfigError(name, `must be an absolute http(s) URL, got "${value}"`)
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new ConfigError(name, `must be an http(s) URL, got "${value}"`)
+  }
+  if (url.hash !== '') throw new ConfigError(name, 'must not contain a fragment')
+  return value
+}
+
+function origin (name: string, value: string): string {
+  if (value === '*') throw new ConfigError(name, 'must list explicit origins; "*" is not allowed for an API that reads Authorization')
+  const url = (() => {
+    try { return new URL(value) } catch { throw new ConfigError(name, `"${value}" is not an origin such as https://app.example.com`) }
+  })()
+  if (url.origin === 'null' || url.origin !== value.replace(/\/$/, '')) {
+    throw new ConfigError(name, `"${value}" is not an origin (scheme://host[:port], no path)`)
+  }
+  return url.origin
+}
+
+function algorithms (env: Env, hsSecret: Buffer | undefined): JwsAlg[] {
+  const name = 'AUTH_ALGORITHMS'
+  const given = list(env, name) ?? ['RS256', 'PS256', 'ES256', 'EdDSA']
+  const known: readonly string[] = [...ASYMMETRIC_ALGS, ...HMAC_ALGS]
+  for (const alg of given) {
+    if (alg.toLowerCase() === 'none') throw new ConfigError(name, '"none" is never accepted')
+    if (!known.includes(alg)) throw new ConfigError(name, `unknown algorithm "${alg}" (known: ${known.join(', ')})`)
+    if ((HMAC_ALGS as readonly string[]).includes(alg) && hsSecret === undefined) {
+      throw new ConfigError(name, `${alg} needs a shared secret in AUTH_HS_SECRET`)
+    }
+  }
+  return given as JwsAlg[]
+}
+
+export function loadConfig (env: Env = process.env): Config {
+  const devIssuer = flag(env, 'DEV_ISSUER', false)
+  if (devIssuer && env.NODE_ENV === 'production') {
+    throw new ConfigError('DEV_ISSUER', 'the development issuer never runs with NODE_ENV=production')
+  }
+
+  const issuerValue = read(env, 'AUTH_ISSUER')
+  if (issuerValue === undefined && !devIssuer) throw new ConfigError('AUTH_ISSUER', 'is required (the one trusted issuer, e.g. https://tenant.example.com/)')
+  const issuer = issuerValue === undefined ? undefined : httpUrl('AUTH_ISSUER', issuerValue)
+
+  const audiences = list(env, 'AUTH_AUDIENCE')
+  if (audiences === undefined) throw new ConfigError('AUTH_AUDIENCE', 'is required (this API\'s identifier, e.g. https://api.example.com)')
+
+  const jwksValue = read(env, 'AUTH_JWKS_URI')
+  const jwksUri = jwksValue === undefined ? undefined : httpUrl('AUTH_JWKS_URI', jwksValue)
+
+  const secretValue = read(env, 'AUTH_HS_SECRET')
+  if (secretValue !== undefined && Buffer.byteLength(secretValue) < 32) {
+    throw new ConfigError('AUTH_HS_SECRET', 'must be at least 32 bytes long')
+  }
+  const hsSecret = secretValue === undefined ? undefined : Buffer.from(secretValue)
+
+  const formats = list(env, 'AUTH_TOKEN_FORMATS') ?? ['jwt']
+  for (const format of formats) {
+    if (format !== 'jwt' && format !== 'opaque') {
+      throw new ConfigError('AUTH_TOKEN_FORMATS', `must be jwt, opaque or jwt,opaque, got "${format}"`)
+    }
+  }
+
+  const provider = oneOf(env, 'AUTH_PROVIDER', PROVIDERS, 'generic')
+  const clientIds = list(env, 'AUTH_CLIENT_IDS') ?? []
+  if (provider === 'cognito' && clientIds.length === 0) {
+    throw new ConfigError('AUTH_CLIENT_IDS', 'is required with AUTH_PROVIDER=cognito (Cognito access tokens carry client_id, not aud)')
+  }
+
+  const introspectionUrlValue = read(env, 'AUTH_INTROSPECTION_URL')
+  const introspectionUrl = introspectionUrlValue === undefined ? undefined : httpUrl('AUTH_INTROSPECTION_URL', introspectionUrlValue)
+  const introspectionClientId = read(env, 'AUTH_INTROSPECTION_CLIENT_ID')
+  const introspectionClientSecret = read(env, 'AUTH_INTROSPECTION_CLIENT_SECRET')
+  if (formats.includes('opaque')) {
+    if (introspectionClientId === undefined) throw new ConfigError('AUTH_INTROSPECTION_CLIENT_ID', 'is required when AUTH_TOKEN_FORMATS accepts opaque tokens')
+    if (introspectionClientSecret === undefined) throw new ConfigError('AUTH_INTROSPECTION_CLIENT_SECRET', 'is required when AUTH_TOKEN_FORMATS accepts opaque tokens')
+  }
+
+  const corsOrigins = (list(env, 'CORS_ORIGINS') ?? []).map((value) => origin('CORS_ORIGINS', value))
+
+  const host = read(env, 'HOST') ?? '127.0.0.1'
+  if (!/^[\w.:[\]-]+$/.test(host)) throw new ConfigError('HOST', `is not a bind address, got "${host}"`)
+
+  return {
+    port: integer(env, 'PORT', 3000, 0, 65535),
+    host,
+    logLevel: oneOf<LogLevel>(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
+    corsOrigins,
+    metricsEnabled: flag(env, 'METRICS_ENABLED', true),
+    devIssuer,
+    auth: {
+      issuer,
+      audiences,
+      jwksUri,
+      algorithms: algorithms(env, hsSecret),
+      hsSecret,
+      clockTolerance: integer(env, 'AUTH_CLOCK_TOLERANCE', 5, 0, 600),
+      profile: oneOf<TokenProfile>(env, 'AUTH_TOKEN_PROFILE', ['auto', 'rfc9068'], 'auto'),
+      provider,
+      clientIds,
+      formats: formats as TokenFormat[],
+      introspection: {
+        url: introspectionUrl,
+        clientId: introspectionClientId,
+        clientSecret: introspectionClientSecret,
+        cacheTtl: integer(env, 'AUTH_INTROSPECTION_CACHE_TTL', 30, 0, 86_400),
+        timeoutMs: integer(env, 'AUTH_INTROSPECTION_TIMEOUT_MS', 5000, 100, 60_000),
+        maxInFlight: integer(env, 'AUTH_INTROSPECTION_MAX_IN_FLIGHT', 32, 1, 10_000),
+        cacheMaxEntries: integer(env, 'AUTH_INTROSPECTION_CACHE_SIZE', 10_000, 1, 1_000_000)
+      },
+      keys: {
+        fetchTimeoutMs: integer(env, 'AUTH_JWKS_TIMEOUT_MS', 5000, 100, 60_000),
+        cacheTtl: integer(env, 'AUTH_JWKS_CACHE_TTL', 600, 10, 86_400),
+        cooldown: integer(env, 'AUTH_JWKS_COOLDOWN', 30, 0, 3600),
+        maxStale: integer(env, 'AUTH_JWKS_MAX_STALE', 86_400, 0, 7 * 86_400),
+        maxBytes: 512 * 1024
+      },
+      tokenCacheSize: integer(env, 'AUTH_TOKEN_CACHE_SIZE', 10_000, 0, 1_000_000)
+    }
+  }
+}

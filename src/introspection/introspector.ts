@@ -1,0 +1,128 @@
+/**
+ * Opaque access tokens (RFC 7662): ask the issuer's introspection endpoint what a token
+ * means, with the API's own credentials (client_secret_basic). Answers are reused for at
+ * most the cache TTL and never past the token's `exp`; concurrent lookups of one token are
+ * merged; calls in flight are bounded, and past that bound, or when the endpoint fails,
+ * the request gets 503 with Retry-After rather than a guess.
+ */
+import { createHash } from 'node:crypto'
+import type { AuthConfig } from '../config.js'
+import { fetchJson } from '../keys/fetch-json.js'
+import type { IssuerMetadata } from '../keys/issuer-metadata.js'
+import { AuthError } from '../token/errors.js'
+import type { AccessTokenIdentity } from '../token/identity.js'
+import { checkIntrospectionAnswer } from './introspection-answer.js'
+
+export interface IntrospectionMetrics {
+  introspections: { inc(labels: { outcome: string }): void }
+  introspectionLatency: { observe(seconds: number): void }
+}
+
+export interface IntrospectorOptions {
+  auth: AuthConfig
+  issuer: string
+  keyStore: { metadata(): Promise<IssuerMetadata | undefined> }
+  metrics: IntrospectionMetrics
+  log: { warn(obj: object, msg: string): void }
+  now?: () => number
+}
+
+interface CacheEntry {
+  result: AccessTokenIdentity | AuthError
+  /** ms */
+  until: number
+}
+
+const MAX_ANSWER_BYTES = 64 * 1024
+
+function unavailable (reason: string, retryAfter = 5): AuthError {
+  return new AuthError('ERR_INTROSPECTION_UNAVAILABLE', 'The authorization server could not be asked about this token right now; try again later.', { reason, retryAfter })
+}
+
+function basic (id: string, secret: string): string {
+  // RFC 6749 §2.3.1: form-urlencode each part before base64
+  const encode = (value: string): string => encodeURIComponent(value).replace(/%20/g, '+')
+  return `Basic ${Buffer.from(`${encode(id)}:${encode(secret)}`).toString('base64')}`
+}
+
+export function createIntrospector (options: IntrospectorOptions): (token: string) => Promise<AccessTokenIdentity> {
+  const { auth, issuer, metrics, log } = options
+  const settings = auth.introspection
+  const now = options.now ?? Date.now
+  const cache = new Map<string, CacheEntry>()
+  const pending = new Map<string, Promise<AccessTokenIdentity>>()
+  const authorization = basic(settings.clientId ?? '', settings.clientSecret ?? '')
+  let inFlight = 0
+
+  async function endpoint (): Promise<string> {
+    if (settings.url !== undefined) return settings.url
+    const metadata = await options.keyStore.metadata()
+    const url = metadata?.introspection_endpoint
+    if (typeof url !== 'string') throw unavailable('no introspection endpoint (set AUTH_INTROSPECTION_URL or publish introspection_endpoint)')
+    return url
+  }
+
+  function remember (key: string, result: AccessTokenIdentity | AuthError, expiresAt: number | undefined): void {
+    let until = now() + settings.cacheTtl * 1000
+    if (expiresAt !== undefined) until = Math.min(until, (expiresAt + auth.clockTolerance) * 1000)
+    if (until <= now()) return
+    if (cache.size >= settings.cacheMaxEntries) {
+      const oldest = cache.keys().next()
+      if (oldest.done !== true) cache.delete(oldest.value)
+    }
+    cache.set(key, { result, until })
+  }
+
+  async function call (key: string, token: string): Promise<AccessTokenIdentity> {
+    const url = await endpoint()
+    const started = now()
+    inFlight++
+    let body: Record<string, unknown>
+    try {
+      ({ body } = await fetchJson(url, {
+        method: 'POST',
+        timeoutMs: settings.timeoutMs,
+        maxBytes: MAX_ANSWER_BYTES,
+        headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString()
+      }))
+      metrics.introspections.inc({ outcome: 'answered' })
+    } catch (error) {
+      metrics.introspections.inc({ outcome: 'failed' })
+      log.warn({ err: (error as Error).message }, 'introspection failed')
+      throw unavailable((error as Error).message)
+    } finally {
+      inFlight--
+      metrics.introspectionLatency.observe((now() - started) / 1000)
+    }
+    try {
+      const identity = checkIntrospectionAnswer(body, { issuer, audiences: new Set(auth.audiences), clockTolerance: auth.clockTolerance, clientIds: new Set(auth.clientIds) }, now() / 1000)
+      remember(key, identity, identity.expiresAt)
+      return identity
+    } catch (error) {
+      if (error instanceof AuthError) remember(key, error, typeof body.exp === 'number' ? body.exp : undefined)
+      throw error
+    }
+  }
+
+  return async function introspect (token: string): Promise<AccessTokenIdentity> {
+    const key = createHash('sha256').update(token).digest('base64url')
+    const cached = cache.get(key)
+    if (cached !== undefined) {
+      if (now() < cached.until) {
+        if (cached.result instanceof AuthError) throw cached.result
+        return cached.result
+      }
+      cache.delete(key)
+    }
+    const running = pending.get(key)
+    if (running !== undefined) return running
+    if (inFlight >= settings.maxInFlight) {
+      metrics.introspections.inc({ outcome: 'shed' })
+      throw unavailable(`${inFlight} introspections in flight`, 1)
+    }
+    const lookup = call(key, token).finally(() => pending.delete(key))
+    pending.set(key, lookup)
+    return lookup
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * GET a JSON document from the issuer with the safeguards remote key sets need:
+ * a timeout, no redirects followed, a response size cap, 200 and a JSON object only.
+ */
+
+export class FetchFailed extends Error {}
+
+export interface FetchedJson {
+  body: Record<string, unknown>
+  /** Cache-Control max-age in seconds, when the response gave one. */
+  maxAge: number | undefined
+}
+
+export interface FetchJsonOptions {
+  timeoutMs: number
+  maxBytes: number
+  method?: 'GET' | 'POST'
+  headers?: Record<string, string>
+  body?: string
+}
+
+function parseMaxAge (cacheControl: string | null): number | undefined {
+  if (cacheControl === null) return undefined
+  if (/(?:^|,)\s*(?:no-store|no-cache)\s*(?:,|$)/i.test(cacheControl)) return 0
+  const match = /(?:^|,)\s*max-age\s*=\s*"?(\d+)"?/i.exec(cacheControl)
+  return match?.[1] === undefined ? undefined : Number(match[1])
+}
+
+async function readCapped (response: Response, maxBytes: number): Promise<Buffer> {
+  const declared = Number(response.headers.get('content-length') ?? '0')
+  if (declared > maxBytes) throw new FetchFailed(`response of ${declared} bytes exceeds ${maxBytes}`)
+  if (response.body === null) return Buffer.alloc(0)
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of response.body) {
+    size += chunk.byteLength
+    if (size > maxBytes) throw new FetchFailed(`response exceeds ${maxBytes} bytes`)
+    chunks.push(Buffer.from(chunk))
+  }
+  return Buffer.concat(chunks)
+}
+
+export async function fetchJson (url: string, options: FetchJsonOptions): Promise<FetchedJson> {
+  const signal = AbortSignal.timeout(options.timeoutMs)
+  let response: Response
+  try {
+    response = await fetch(url, {
+      method: options.method ?? 'GET',
+      redirect: 'manual',
+      signal,
+      headers: { accept: 'application/json', ...options.headers },
+      ...(options.body === undefined ? {} : { body: options.body })
+    })
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause?.code
+    const reason = signal.aborted ? `timed out after ${options.timeoutMs} ms` : (cause ?? (error as Error).message)
+    throw new FetchFailed(`${url}: ${reason}`)
+  }
+  try {
+    if (response.status !== 200) {
+      throw new FetchFailed(`${url}: HTTP ${response.status}${response.status >= 300 && response.status < 400 ? ' (redirects are not followed)' : ''}`)
+    }
+    const bytes = await readCapped(response, options.maxBytes)
+    let body: unknown
+    try {
+      body = JSON.parse(bytes.toString('utf8'))
+    } catch {
+      throw new FetchFailed(`${url}: response is not JSON`)
+    }
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new FetchFailed(`${url}: response is not a JSON object`)
+    return { body: body as Record<string, unknown>, maxAge: parseMaxAge(response.headers.get('cache-control')) }
+  } catch (error) {
+    if (signal.aborted) throw new FetchFailed(`${url}: timed out after ${options.timeoutMs} ms`)
+    throw error instanceof FetchFailed ? error : new FetchFailed(`${url}: ${(error as Error).message}`)
+  } finally {
+    if (!response.bodyUsed && response.body !== null) await response.body.cancel().catch(() => undefined)
+  }
+}

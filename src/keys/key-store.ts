@@ -1,0 +1,266 @@
+/**
+ * The issuer's signing keys, the one remote dependency on the request path.
+ *
+ * - fetched at start, cached (Cache-Control max-age within bounds, else the configured TTL),
+ *   refreshed in the background before they expire;
+ * - one fetch in flight at a time, whatever the number of waiting requests;
+ * - an unknown `kid` causes at most one refetch per cooldown, for all kids together;
+ * - when the issuer fails, the keys already held keep being served up to `maxStale`;
+ *   with no usable key a request gets ERR_KEYS_UNAVAILABLE (503 + Retry-After) within a
+ *   bounded wait, and retries back off until the issuer answers again.
+ */
+import { AuthError } from '../token/errors.js'
+import { FetchFailed } from './fetch-json.js'
+import { fetchJson } from './fetch-json.js'
+import { discoverIssuer, type IssuerMetadata } from './issuer-metadata.js'
+import { importJwk, KeyRejected, type VerificationKey } from './jwk-import.js'
+
+export interface KeyStoreLogger {
+  info(obj: object, msg: string): void
+  warn(obj: object, msg: string): void
+}
+
+export type FetchEvent = { kind: 'discovery' | 'jwks'; outcome: 'success' | 'failure' }
+
+export interface KeyStoreOptions {
+  issuer: string
+  jwksUri: string | undefined
+  algorithms: ReadonlySet<string>
+  fetchTimeoutMs: number
+  /** Seconds keys are fresh when the response sets no max-age. */
+  cacheTtl: number
+  /** Seconds between two refetches caused by unknown kids. */
+  cooldown: number
+  /** Seconds past the last successful fetch that keys are still served while the issuer fails. */
+  maxStale: number
+  maxBytes: number
+  /** Longest a request waits for a fetch in flight, in ms (the fetch itself goes on). */
+  requestWaitMs?: number
+  now?: () => number
+  log?: KeyStoreLogger
+  onFetch?: (event: FetchEvent) => void
+}
+
+const MIN_MAX_AGE = 30
+const MAX_MAX_AGE = 86_400
+const MAX_BACKOFF_MS = 30_000
+
+const silent: KeyStoreLogger = { info () {}, warn () {} }
+
+export class KeyStore {
+  readonly #options: KeyStoreOptions
+  readonly #now: () => number
+  readonly #log: KeyStoreLogger
+  #byKid = new Map<string, VerificationKey[]>()
+  #keys: VerificationKey[] = []
+  #metadata: IssuerMetadata | undefined
+  #fetchedAt = -Infinity
+  #lastUnknownKidFetch = -Infinity
+  #failures = 0
+  #nextRetryAt = 0
+  #inFlight: Promise<void> | undefined
+  #timer: NodeJS.Timeout | undefined
+  #closed = false
+  #listeners: Array<() => void> = []
+
+  constructor (options: KeyStoreOptions) {
+    this.#options = options
+    this.#now = options.now ?? Date.now
+    this.#log = options.log ?? silent
+  }
+
+  /** First fetch; never throws (a failure is logged, retried in the background, and reported by readiness). */
+  async start (): Promise<void> {
+    await this.refresh('start').catch(() => undefined)
+  }
+
+  close (): void {
+    this.#closed = true
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+  }
+
+  /** Keys are loaded and not older than maxStale. */
+  get ready (): boolean {
+    return this.#keys.length > 0 && this.#now() - this.#fetchedAt <= this.#options.maxStale * 1000
+  }
+
+  get keyCount (): number {
+    return this.#keys.length
+  }
+
+  /** Called when keys disappear from the issuer's set (rotation): caches built on them must go. */
+  onKeysRemoved (listener: () => void): void {
+    this.#listeners.push(listener)
+  }
+
+  /** The issuer's metadata (fetched with the keys when discovery is used). */
+  async metadata (): Promise<IssuerMetadata | undefined> {
+    if (this.#metadata === undefined && this.#options.jwksUri === undefined) await this.refresh('metadata').catch(() => undefined)
+    return this.#metadata
+  }
+
+  /**
+   * The keys that may verify a token with this header. Synchronous when the answer is in
+   * the cache; a promise when a fetch has to happen first.
+   */
+  select (kid: string | undefined, alg: string): VerificationKey[] | Promise<VerificationKey[]> {
+    if (this.ready) {
+      const found = this.#find(kid, alg)
+      if (found.length > 0) return found
+      if (kid !== undefined && this.#byKid.has(kid)) throw this.#noMatchingKey(kid, alg, 'kid known, algorithm does not fit')
+      if (this.#now() - this.#lastUnknownKidFetch < this.#options.cooldown * 1000) {
+        throw this.#noMatchingKey(kid, alg, 'unknown kid, refetch cooling down')
+      }
+      this.#lastUnknownKidFetch = this.#now()
+      return this.#waitForRefresh('unknown kid').then(
+        () => this.#selectAfterFetch(kid, alg),
+        () => this.#selectAfterFetch(kid, alg)
+      )
+    }
+    if (this.#inFlight === undefined && this.#now() < this.#nextRetryAt) throw this.#unavailable()
+    return this.#waitForRefresh('no usable keys').then(
+      () => this.#selectAfterFetch(kid, alg),
+      () => this.#selectAfterFetch(kid, alg)
+    )
+  }
+
+  #selectAfterFetch (kid: string | undefined, alg: string): VerificationKey[] {
+    if (!this.ready) throw this.#unavailable()
+    const found = this.#find(kid, alg)
+    if (found.length === 0) throw this.#noMatchingKey(kid, alg, 'no key after refetch')
+    return found
+  }
+
+  #find (kid: string | undefined, alg: string): VerificationKey[] {
+    if (kid !== undefined) {
+      const withKid = this.#byKid.get(kid)
+      return withKid === undefined ? [] : withKid.filter((key) => key.algorithms.has(alg as never))
+    }
+    return this.#keys.filter((key) => key.algorithms.has(alg as never))
+  }
+
+  #noMatchingKey (kid: string | undefined, alg: string, why: string): AuthError {
+    return new AuthError('ERR_JWKS_NO_MATCHING_KEY', 'The access token is signed with a key the issuer does not publish.', {
+      reason: `${why} (kid ${kid === undefined ? 'absent' : JSON.stringify(kid.slice(0, 64))}, alg ${alg})`
+    })
+  }
+
+  #unavailable (): AuthError {
+    const retryAfter = Math.max(1, Math.ceil((this.#nextRetryAt - this.#now()) / 1000))
+    return new AuthError('ERR_KEYS_UNAVAILABLE', 'The issuer\'s signing keys cannot be obtained right now; try again later.', {
+      retryAfter,
+      reason: `no usable keys (${this.#failures} failed fetches)`
+    })
+  }
+
+  /** Joins the fetch in flight (or starts one), waiting at most requestWaitMs. */
+  #waitForRefresh (why: string): Promise<void> {
+    const refresh = this.refresh(why)
+    const waitMs = this.#options.requestWaitMs ?? Math.min(this.#options.fetchTimeoutMs, 3000)
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new FetchFailed('request wait elapsed')), waitMs)
+      refresh.then(
+        () => { clearTimeout(timer); resolve() },
+        (error: unknown) => { clearTimeout(timer); reject(error) }
+      )
+    })
+  }
+
+  /** Fetches discovery (when needed) and the JWKS; one fetch in flight at a time. */
+  refresh (why: string): Promise<void> {
+    if (this.#inFlight !== undefined) return this.#inFlight
+    const run = this.#fetchKeys(why).finally(() => { this.#inFlight = undefined })
+    this.#inFlight = run
+    return run
+  }
+
+  async #fetchKeys (why: string): Promise<void> {
+    const options = { timeoutMs: this.#options.fetchTimeoutMs, maxBytes: this.#options.maxBytes }
+    try {
+      let jwksUri = this.#options.jwksUri
+      if (jwksUri === undefined) {
+        if (this.#metadata === undefined) {
+          try {
+            this.#metadata = await discoverIssuer(this.#options.issuer, options)
+            this.#options.onFetch?.({ kind: 'discovery', outcome: 'success' })
+          } catch (error) {
+            this.#options.onFetch?.({ kind: 'discovery', outcome: 'failure' })
+            throw error
+          }
+        }
+        jwksUri = this.#metadata.jwks_uri
+        if (jwksUri === undefined) throw new FetchFailed('the issuer metadata has no jwks_uri')
+      }
+      let fetched
+      try {
+        fetched = await fetchJson(jwksUri, options)
+      } catch (error) {
+        this.#options.onFetch?.({ kind: 'jwks', outcome: 'failure' })
+        throw error
+      }
+      const keys = this.#importAll(fetched.body)
+      if (keys.length === 0) {
+        this.#options.onFetch?.({ kind: 'jwks', outcome: 'failure' })
+        throw new FetchFailed(`${jwksUri}: no usable signing key in the set`)
+      }
+      this.#options.onFetch?.({ kind: 'jwks', outcome: 'success' })
+      this.#install(keys)
+      const ttl = fetched.maxAge === undefined
+        ? this.#options.cacheTtl
+        : Math.min(MAX_MAX_AGE, Math.max(MIN_MAX_AGE, fetched.maxAge))
+      this.#failures = 0
+      this.#nextRetryAt = 0
+      this.#schedule(ttl * 800) // refresh at 80 % of the lifetime
+      this.#log.info({ keys: keys.length, ttl, why }, 'issuer signing keys loaded')
+    } catch (error) {
+      this.#failures++
+      const backoff = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(this.#failures - 1, 10))
+      this.#nextRetryAt = this.#now() + backoff
+      this.#schedule(backoff)
+      this.#log.warn({ why, failures: this.#failures, err: (error as Error).message, servingCachedKeys: this.ready }, 'issuer signing keys could not be fetched')
+      throw error
+    }
+  }
+
+  #importAll (body: Record<string, unknown>): VerificationKey[] {
+    if (!Array.isArray(body.keys)) throw new FetchFailed('the JWKS has no "keys" array')
+    const keys: VerificationKey[] = []
+    for (const jwk of body.keys as unknown[]) {
+      if (jwk === null || typeof jwk !== 'object' || Array.isArray(jwk)) continue
+      try {
+        keys.push(importJwk(jwk as Record<string, unknown>, this.#options.algorithms))
+      } catch (error) {
+        if (!(error instanceof KeyRejected)) throw error
+        const kid = (jwk as { kid?: unknown }).kid
+        this.#log.info({ kid: typeof kid === 'string' ? kid : undefined, why: error.message }, 'issuer key ignored')
+      }
+    }
+    return keys
+  }
+
+  #install (keys: VerificationKey[]): void {
+    const kept = new Set(keys.map((key) => key.thumbprint))
+    const removed = this.#keys.some((key) => !kept.has(key.thumbprint))
+    const byKid = new Map<string, VerificationKey[]>()
+    for (const key of keys) {
+      if (key.kid === undefined) continue
+      const list = byKid.get(key.kid)
+      if (list === undefined) byKid.set(key.kid, [key])
+      else list.push(key)
+    }
+    this.#keys = keys
+    this.#byKid = byKid
+    this.#fetchedAt = this.#now()
+    if (removed) for (const listener of this.#listeners) listener()
+  }
+
+  #schedule (delayMs: number): void {
+    if (this.#closed) return
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined
+      this.refresh('background').catch(() => undefined)
+    }, delayMs)
+    this.#timer.unref()
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Step 1 of the pipeline: find the one Bearer token of a request (RFC 6750 §2).
+ * Only the Authorization header is a supported method; a token in the query or the body,
+ * two credentials, or a scheme with no token are malformed requests (400 invalid_request).
+ */
+import { AuthError } from './errors.js'
+
+/** Longer than any real access token, shorter than Node's default header limit. */
+export const MAX_TOKEN_LENGTH = 12 * 1024
+
+const QUERY_TOKEN = /(?:^|[?&])access_token(?:=|&|$)/
+
+/** The values of every Authorization header, from Node's raw header list (duplicates kept). */
+function authorizationHeaders (rawHeaders: readonly string[]): string[] {
+  const values: string[] = []
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]
+    if (name !== undefined && name.length === 13 && name.toLowerCase() === 'authorization') {
+      values.push(rawHeaders[i + 1] ?? '')
+    }
+  }
+  return values
+}
+
+export function hasQueryToken (url: string): boolean {
+  const q = url.indexOf('?')
+  return q !== -1 && QUERY_TOKEN.test(url.slice(q))
+}
+
+/**
+ * Returns the token, or throws:
+ * - ERR_NO_CREDENTIALS (401, no error code) for no Authorization header or another scheme;
+ * - ERR_TOKEN_IN_QUERY / ERR_MULTIPLE_CREDENTIALS / ERR_EMPTY_CREDENTIALS (400 invalid_request).
+ */
+export function extractBearerToken (rawHeaders: readonly string[], url: string): string {
+  const headers = authorizationHeaders(rawHeaders)
+  if (hasQueryToken(url)) {
+    throw headers.length > 0
+      ? new AuthError('ERR_MULTIPLE_CREDENTIALS', 'The request carries an access token both in the Authorization header and in the query string; send it in the Authorization header only.')
+      : new AuthError('ERR_TOKEN_IN_QUERY', 'Access tokens in the query string are not accepted; send the token in the Authorization header as "Bearer <token>".')
+  }
+  if (headers.length === 0) {
+    throw new AuthError('ERR_NO_CREDENTIALS', 'This route requires a Bearer access token in the Authorization header.')
+  }
+  if (headers.length > 1) {
+    throw new AuthError('ERR_MULTIPLE_CREDENTIALS', 'The request carries more than one Authorization header; send exactly one Bearer token.')
+  }
+  const value = (headers[0] ?? '').trim()
+  const space = value.search(/[ \t]/)
+  const scheme = space === -1 ? value : value.slice(0, space)
+  if (scheme.toLowerCase() !== 'bearer') {
+    throw new AuthError('ERR_NO_CREDENTIALS', 'This route requires a Bearer access token in the Authorization header.', {
+      reason: scheme === '' ? 'empty Authorization header' : `unsupported scheme ${scheme.slice(0, 20)}`
+    })
+  }
+  const token = space === -1 ? '' : value.slice(space + 1).trim()
+  if (token === '') {
+    throw new AuthError('ERR_EMPTY_CREDENTIALS', 'The Authorization header names the Bearer scheme but carries no token.')
+  }
+  if (/[\s,]/.test(token)) {
+    throw new AuthError('ERR_MULTIPLE_CREDENTIALS', 'The Authorization header must carry exactly one Bearer token.')
+  }
+  if (token.length > MAX_TOKEN_LENGTH) {
+    throw new AuthError('ERR_TOKEN_TOO_LARGE', 'The access token is too large.', { reason: `${token.length} characters` })
+  }
+  return token
+}

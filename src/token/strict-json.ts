@@ -1,0 +1,87 @@
+/**
+ * JSON for JOSE: RFC 7515 §5.2 and RFC 8725 §3.x. A header or claims set must be one JSON
+ * object, with no duplicate member names (at any depth), bounded nesting, and valid UTF-8.
+ * JSON.parse accepts duplicates silently (last one wins), which lets two parties read one
+ * token differently, so a small scanner checks the structure before JSON.parse builds values.
+ */
+
+export const MAX_JSON_DEPTH = 16
+
+export class StrictJsonError extends Error {}
+
+const QUOTE = 0x22
+const BACKSLASH = 0x5c
+
+/** Scans `text` and throws StrictJsonError on a duplicate member or excessive depth. */
+function checkMembers (text: string): void {
+  // Each open object keeps the set of its member names; arrays push null.
+  const stack: Array<Set<string> | null> = []
+  let expectKey = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c === QUOTE) {
+      const start = i
+      let escaped = false
+      i++
+      for (; i < text.length; i++) {
+        const d = text.charCodeAt(i)
+        if (d === BACKSLASH) { escaped = true; i++; continue }
+        if (d === QUOTE) break
+      }
+      const top = stack[stack.length - 1]
+      if (expectKey && top) {
+        const raw = text.slice(start + 1, i)
+        const name = escaped ? JSON.parse(text.slice(start, i + 1)) as string : raw
+        if (top.has(name)) throw new StrictJsonError(`duplicate member "${name.slice(0, 40)}"`)
+        top.add(name)
+        expectKey = false
+      }
+      continue
+    }
+    switch (c) {
+      case 0x7b: // {
+        stack.push(new Set())
+        if (stack.length > MAX_JSON_DEPTH) throw new StrictJsonError('nesting too deep')
+        expectKey = true
+        break
+      case 0x5b: // [
+        stack.push(null)
+        if (stack.length > MAX_JSON_DEPTH) throw new StrictJsonError('nesting too deep')
+        expectKey = false
+        break
+      case 0x7d: // }
+      case 0x5d: // ]
+        stack.pop()
+        expectKey = false
+        break
+      case 0x2c: // ,
+        expectKey = stack[stack.length - 1] !== null && stack.length > 0
+        break
+      default:
+        break
+    }
+  }
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: true })
+
+/** Decodes UTF-8 bytes into one JSON object, strictly. */
+export function parseJsonObject (bytes: Uint8Array): Record<string, unknown> {
+  let text: string
+  try {
+    text = decoder.decode(bytes)
+  } catch {
+    throw new StrictJsonError('not valid UTF-8')
+  }
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    throw new StrictJsonError('not valid JSON')
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new StrictJsonError('not a JSON object')
+  }
+  checkMembers(text)
+  return value as Record<string, unknown>
+}
