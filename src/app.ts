@@ -31,6 +31,8 @@ export interface AppOptions {
   config: Config
   /** Overrides the logger (tests pass false). */
   logger?: boolean
+  /** Where JSON log lines go (default stdout); tests read them. */
+  logStream?: { write(line: string): void }
   store?: MessageStore
   /** Clock in ms, for tests that move time. */
   now?: () => number
@@ -45,7 +47,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   if (issuer === undefined) throw new Error('buildApp needs AUTH_ISSUER (or the development issuer) to be resolved')
 
   const app = Fastify({
-    logger: options.logger === false ? false : loggerOptions(config.logLevel),
+    logger: options.logger === false ? false : { ...loggerOptions(config.logLevel), ...(options.logStream === undefined ? {} : { stream: options.logStream }) },
     requestIdHeader: 'x-request-id',
     return503OnClosing: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } }

@@ -24,7 +24,7 @@ export function safeUrl (url: string): string {
   return url.replace(/([?&](?:access_token|id_token|token|code)=)[^&]*/gi, '$1[Redacted]')
 }
 
-export function loggerOptions (level: LogLevel): FastifyServerOptions['logger'] {
+export function loggerOptions (level: LogLevel): Exclude<FastifyServerOptions['logger'], boolean | undefined> {
   return {
     level,
     redact: { paths: REDACT, censor: '[Redacted]' },

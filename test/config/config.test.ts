@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest'
+import { ConfigError, loadConfig } from '../../src/config.js'
+
+const base = { AUTH_ISSUER: 'https://issuer.example/', AUTH_AUDIENCE: 'https://api.example' }
+
+function problem (env: Record<string, string>): string {
+  try {
+    loadConfig(env)
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError)
+    return (error as ConfigError).message
+  }
+  throw new Error('expected a ConfigError')
+}
+
+describe('configuration', () => {
+  it('applies the contract defaults', () => {
+    const config = loadConfig(base)
+    expect(config).toMatchObject({ port: 3000, host: '127.0.0.1', logLevel: 'info', corsOrigins: [], metricsEnabled: true, devIssuer: false })
+    expect(config.auth).toMatchObject({
+      issuer: 'https://issuer.example/',
+      audiences: ['https://api.example'],
+      jwksUri: undefined,
+      algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+      clockTolerance: 5,
+      profile: 'auto',
+      provider: 'generic',
+      clientIds: [],
+      formats: ['jwt']
+    })
+    expect(config.auth.introspection.cacheTtl).toBe(30)
+  })
+
+  it('reads every variable', () => {
+    const config = loadConfig({
+      ...base,
+      PORT: '8080',
+      HOST: '0.0.0.0',
+      AUTH_AUDIENCE: 'a, b',
+      AUTH_JWKS_URI: 'https://issuer.example/keys',
+      AUTH_ALGORITHMS: 'ES256,EdDSA',
+      AUTH_CLOCK_TOLERANCE: '0',
+      AUTH_TOKEN_PROFILE: 'rfc9068',
+      CORS_ORIGINS: 'http://127.0.0.1:5173, https://app.example',
+      AUTH_PROVIDER: 'okta',
+      AUTH_CLIENT_IDS: 'c1,c2',
+      AUTH_TOKEN_FORMATS: 'jwt,opaque',
+      AUTH_INTROSPECTION_URL: 'https://issuer.example/introspect',
+      AUTH_INTROSPECTION_CLIENT_ID: 'api',
+      AUTH_INTROSPECTION_CLIENT_SECRET: 'secret',
+      AUTH_INTROSPECTION_CACHE_TTL: '10',
+      LOG_LEVEL: 'warn',
+      METRICS_ENABLED: 'false'
+    })
+    expect(config).toMatchObject({ port: 8080, host: '0.0.0.0', logLevel: 'warn', metricsEnabled: false, corsOrigins: ['http://127.0.0.1:5173', 'https://app.example'] })
+    expect(config.auth).toMatchObject({
+      audiences: ['a', 'b'],
+      jwksUri: 'https://issuer.example/keys',
+      algorithms: ['ES256', 'EdDSA'],
+      clockTolerance: 0,
+      profile: 'rfc9068',
+      provider: 'okta',
+      clientIds: ['c1', 'c2'],
+      formats: ['jwt', 'opaque'],
+      introspection: { url: 'https://issuer.example/introspect', clientId: 'api', clientSecret: 'secret', cacheTtl: 10 }
+    })
+  })
+
+  it.each([
+    [{ AUTH_AUDIENCE: 'x' }, /^AUTH_ISSUER: is required/],
+    [{ AUTH_ISSUER: 'https://i.example' }, /^AUTH_AUDIENCE: is required/],
+    [{ ...base, AUTH_ISSUER: 'not a url' }, /^AUTH_ISSUER: /],
+    [{ ...base, AUTH_ISSUER: 'ftp://i.example' }, /^AUTH_ISSUER: /],
+    [{ ...base, PORT: 'eighty' }, /^PORT: must be a whole number/],
+    [{ ...base, PORT: '70000' }, /^PORT: must be between/],
+    [{ ...base, AUTH_ALGORITHMS: 'none' }, /^AUTH_ALGORITHMS: "none" is never accepted/],
+    [{ ...base, AUTH_ALGORITHMS: 'RS256,NONE' }, /^AUTH_ALGORITHMS: "none"/],
+    [{ ...base, AUTH_ALGORITHMS: 'HS256' }, /^AUTH_ALGORITHMS: HS256 needs a shared secret/],
+    [{ ...base, AUTH_ALGORITHMS: 'RS257' }, /^AUTH_ALGORITHMS: unknown algorithm/],
+    [{ ...base, AUTH_ALGORITHMS: 'RS256,,ES256' }, /^AUTH_ALGORITHMS: has an empty item/],
+    [{ ...base, AUTH_CLOCK_TOLERANCE: '-1' }, /^AUTH_CLOCK_TOLERANCE: /],
+    [{ ...base, AUTH_CLOCK_TOLERANCE: '1.5' }, /^AUTH_CLOCK_TOLERANCE: /],
+    [{ ...base, AUTH_TOKEN_PROFILE: 'strict' }, /^AUTH_TOKEN_PROFILE: must be one of auto, rfc9068/],
+    [{ ...base, CORS_ORIGINS: '*' }, /^CORS_ORIGINS: /],
+    [{ ...base, CORS_ORIGINS: 'https://app.example/path' }, /^CORS_ORIGINS: /],
+    [{ ...base, AUTH_PROVIDER: 'google' }, /^AUTH_PROVIDER: must be one of/],
+    [{ ...base, AUTH_PROVIDER: 'cognito' }, /^AUTH_CLIENT_IDS: is required/],
+    [{ ...base, AUTH_TOKEN_FORMATS: 'jwe' }, /^AUTH_TOKEN_FORMATS: /],
+    [{ ...base, AUTH_TOKEN_FORMATS: 'opaque' }, /^AUTH_INTROSPECTION_CLIENT_ID: is required/],
+    [{ ...base, AUTH_TOKEN_FORMATS: 'jwt,opaque', AUTH_INTROSPECTION_CLIENT_ID: 'api' }, /^AUTH_INTROSPECTION_CLIENT_SECRET: is required/],
+    [{ ...base, AUTH_INTROSPECTION_URL: 'nope' }, /^AUTH_INTROSPECTION_URL: /],
+    [{ ...base, AUTH_INTROSPECTION_CACHE_TTL: 'soon' }, /^AUTH_INTROSPECTION_CACHE_TTL: /],
+    [{ ...base, LOG_LEVEL: 'loud' }, /^LOG_LEVEL: /],
+    [{ ...base, METRICS_ENABLED: 'maybe' }, /^METRICS_ENABLED: /],
+    [{ ...base, AUTH_JWKS_URI: 'keys.json' }, /^AUTH_JWKS_URI: /],
+    [{ AUTH_AUDIENCE: 'x', DEV_ISSUER: '1', NODE_ENV: 'production' }, /^DEV_ISSUER: /]
+  ])('refuses %j', (env, message) => {
+    expect(problem(env as Record<string, string>)).toMatch(message)
+  })
+
+  it('DEV_ISSUER=1 makes AUTH_ISSUER optional', () => {
+    expect(loadConfig({ AUTH_AUDIENCE: 'x', DEV_ISSUER: '1' }).auth.issuer).toBeUndefined()
+  })
+
+  it('keeps the issuer exactly as given (no slash normalisation)', () => {
+    expect(loadConfig({ ...base, AUTH_ISSUER: 'https://i.example' }).auth.issuer).toBe('https://i.example')
+  })
+})

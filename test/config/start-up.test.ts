@@ -1,0 +1,52 @@
+/**
+ * Invalid configuration stops start-up: one line naming the variable, a non-zero exit,
+ * and nothing listening.
+ */
+import { spawn } from 'node:child_process'
+import { createServer } from 'node:net'
+import { describe, expect, it } from 'vitest'
+
+async function freePort (): Promise<number> {
+  return await new Promise((resolve) => {
+    const server = createServer()
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0))
+    })
+  })
+}
+
+function run (env: Record<string, string>): Promise<{ code: number | null; stderr: string; stdout: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    let stderr = ''
+    let stdout = ''
+    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stderr, stdout }) })
+  })
+}
+
+describe('start-up with a bad configuration', () => {
+  it.each([
+    [{ AUTH_ISSUER: 'https://issuer.example/' }, 'AUTH_AUDIENCE'],
+    [{ AUTH_ISSUER: 'https://issuer.example/', AUTH_AUDIENCE: 'api', AUTH_ALGORITHMS: 'none' }, 'AUTH_ALGORITHMS'],
+    [{ AUTH_ISSUER: 'https://issuer.example/', AUTH_AUDIENCE: 'api', AUTH_CLOCK_TOLERANCE: 'lots' }, 'AUTH_CLOCK_TOLERANCE']
+  ])('%j exits non-zero naming %s, without listening', async (env, variable) => {
+    const port = await freePort()
+    const result = await run({ ...env, PORT: String(port) })
+    expect(result.code).not.toBe(0)
+    const lines = result.stderr.trim().split('\n')
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toContain(variable)
+    expect(result.stdout).not.toContain('listening')
+    // the port was never taken
+    const again = createServer()
+    await new Promise<void>((resolve, reject) => { again.once('error', reject); again.listen(port, '127.0.0.1', () => resolve()) })
+    await new Promise((resolve) => again.close(resolve))
+  })
+})
