@@ -21,10 +21,15 @@ function inactive (reason: string, description = 'The access token is not active
 export function checkIntrospectionAnswer (answer: Record<string, unknown>, rules: AnswerRules, now: number): AccessTokenIdentity {
   if (answer.active !== true) throw inactive('active is not true')
   const exp = answer.exp
-  if (exp !== undefined && (typeof exp !== 'number' || now - rules.clockTolerance >= exp)) {
+  const nbf = answer.nbf
+  for (const [claim, value] of [['exp', exp], ['nbf', nbf]] as const) {
+    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value))) {
+      throw new AuthError('ERR_JWT_CLAIM_INVALID', `The access token's "${claim}" is not a NumericDate.`, { claim, reason: `introspection ${claim} is not a number` })
+    }
+  }
+  if (typeof exp === 'number' && now - rules.clockTolerance >= exp) {
     throw new AuthError('ERR_JWT_EXPIRED', 'The access token has expired.', { claim: 'exp', reason: 'introspection exp in the past' })
   }
-  const nbf = answer.nbf
   if (typeof nbf === 'number' && nbf > now + rules.clockTolerance) {
     throw new AuthError('ERR_JWT_NOT_YET_VALID', 'The access token is not valid yet (nbf).', { claim: 'nbf', reason: 'introspection nbf in the future' })
   }
@@ -36,11 +41,12 @@ export function checkIntrospectionAnswer (answer: Record<string, unknown>, rules
   if (!audiences.some((item) => rules.audiences.has(item))) {
     throw new AuthError('ERR_JWT_AUDIENCE_INVALID', 'The access token is not meant for this API (its audience does not name this API).', { claim: 'aud', reason: 'introspection aud mismatch' })
   }
-  if (answer.cnf !== undefined) {
-    throw new AuthError('ERR_TOKEN_SENDER_CONSTRAINED', 'This access token is bound to a key ("cnf", e.g. DPoP) and cannot be used with the Bearer scheme.', { reason: 'introspection cnf present' })
-  }
   const tokenType = typeof answer.token_type === 'string' ? answer.token_type.toLowerCase() : undefined
-  if (tokenType !== undefined && tokenType !== 'bearer' && tokenType !== 'access_token' && tokenType !== 'dpop') {
+  // RFC 9449 §6.2: a DPoP-bound token introspects with token_type DPoP (and cnf.jkt); only Bearer is accepted here
+  if (answer.cnf !== undefined || tokenType === 'dpop') {
+    throw new AuthError('ERR_TOKEN_SENDER_CONSTRAINED', 'This access token is bound to a key ("cnf", e.g. DPoP) and cannot be used with the Bearer scheme.', { reason: answer.cnf !== undefined ? 'introspection cnf present' : 'introspection token_type DPoP' })
+  }
+  if (tokenType !== undefined && tokenType !== 'bearer' && tokenType !== 'access_token') {
     throw new AuthError('ERR_NOT_ACCESS_TOKEN', `A token of type "${tokenType.slice(0, 30)}" was presented where an access token is required; send the access token instead.`, { reason: 'introspection token_type' })
   }
   const clientId = typeof answer.client_id === 'string' ? answer.client_id : undefined

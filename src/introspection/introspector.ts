@@ -6,9 +6,10 @@
  * the request gets 503 with Retry-After rather than a guess.
  */
 import { createHash } from 'node:crypto'
+import { performance } from 'node:perf_hooks'
 import type { AuthConfig } from '../config.js'
 import { fetchJson } from '../keys/fetch-json.js'
-import type { IssuerMetadata } from '../keys/issuer-metadata.js'
+import { discoverIssuer, type IssuerMetadata } from '../keys/issuer-metadata.js'
 import { AuthError } from '../token/errors.js'
 import type { AccessTokenIdentity } from '../token/identity.js'
 import { checkIntrospectionAnswer } from './introspection-answer.js'
@@ -34,15 +35,29 @@ interface CacheEntry {
 }
 
 const MAX_ANSWER_BYTES = 64 * 1024
+const MAX_METADATA_BYTES = 512 * 1024
+/** After a failed discovery of our own (AUTH_JWKS_URI set), wait this long before the next one. */
+const DISCOVERY_COOLDOWN_MS = 5000
 
 function unavailable (reason: string, retryAfter = 5): AuthError {
   return new AuthError('ERR_INTROSPECTION_UNAVAILABLE', 'The authorization server could not be asked about this token right now; try again later.', { reason, retryAfter })
 }
 
+/** application/x-www-form-urlencoded serialisation of one value (WHATWG URL, as RFC 6749 §2.3.1 asks). */
+function formEncode (value: string): string {
+  return new URLSearchParams([['', value]]).toString().slice(1)
+}
+
 function basic (id: string, secret: string): string {
-  // RFC 6749 §2.3.1: form-urlencode each part before base64
-  const encode = (value: string): string => encodeURIComponent(value).replace(/%20/g, '+')
-  return `Basic ${Buffer.from(`${encode(id)}:${encode(secret)}`).toString('base64')}`
+  // RFC 6749 §2.3.1: form-urlencode each part before base64 (so a ':' in the id is %3A)
+  return `Basic ${Buffer.from(`${formEncode(id)}:${formEncode(secret)}`).toString('base64')}`
+}
+
+/** Resolves like `promise`, or rejects with `onTimeout()` after `ms`. */
+function within<T> (promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(onTimeout()), ms) })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
 export function createIntrospector (options: IntrospectorOptions): (token: string) => Promise<AccessTokenIdentity> {
@@ -52,11 +67,30 @@ export function createIntrospector (options: IntrospectorOptions): (token: strin
   const cache = new Map<string, CacheEntry>()
   const pending = new Map<string, Promise<AccessTokenIdentity>>()
   const authorization = basic(settings.clientId ?? '', settings.clientSecret ?? '')
+  const rules = { issuer, audiences: new Set(auth.audiences), clockTolerance: auth.clockTolerance, clientIds: new Set(auth.clientIds) }
   let inFlight = 0
+  /** Our own discovery, used only when the key store does not discover (AUTH_JWKS_URI set). */
+  let discovered: Promise<IssuerMetadata> | undefined
+  let discoveryFailedAt = -Infinity
+
+  async function ownDiscovery (): Promise<IssuerMetadata | undefined> {
+    if (discovered === undefined) {
+      if (performance.now() - discoveryFailedAt < DISCOVERY_COOLDOWN_MS) return undefined
+      const run = discoverIssuer(issuer, { timeoutMs: settings.timeoutMs, maxBytes: MAX_METADATA_BYTES })
+      discovered = run
+      run.catch(() => {
+        discovered = undefined
+        discoveryFailedAt = performance.now()
+      })
+    }
+    return discovered.catch(() => undefined)
+  }
 
   async function endpoint (): Promise<string> {
     if (settings.url !== undefined) return settings.url
-    const metadata = await options.keyStore.metadata()
+    const timedOut = (): Error => unavailable(`issuer metadata not obtained within ${settings.timeoutMs} ms`)
+    let metadata = await within(options.keyStore.metadata(), settings.timeoutMs, timedOut)
+    if (metadata === undefined && auth.jwksUri !== undefined) metadata = await within(ownDiscovery(), settings.timeoutMs, timedOut)
     const url = metadata?.introspection_endpoint
     if (typeof url !== 'string') throw unavailable('no introspection endpoint (set AUTH_INTROSPECTION_URL or publish introspection_endpoint)')
     return url
@@ -64,22 +98,25 @@ export function createIntrospector (options: IntrospectorOptions): (token: strin
 
   function remember (key: string, result: AccessTokenIdentity | AuthError, expiresAt: number | undefined): void {
     let until = now() + settings.cacheTtl * 1000
-    if (expiresAt !== undefined) until = Math.min(until, (expiresAt + auth.clockTolerance) * 1000)
+    // never past exp: once the token has expired, the authorization server is asked again
+    if (expiresAt !== undefined) until = Math.min(until, expiresAt * 1000)
     if (until <= now()) return
-    if (cache.size >= settings.cacheMaxEntries) {
+    cache.delete(key)
+    while (cache.size >= settings.cacheMaxEntries) {
       const oldest = cache.keys().next()
-      if (oldest.done !== true) cache.delete(oldest.value)
+      if (oldest.done === true) break
+      cache.delete(oldest.value)
     }
     cache.set(key, { result, until })
   }
 
+  /** Runs with one in-flight slot already taken; gives it back when the call settles. */
   async function call (key: string, token: string): Promise<AccessTokenIdentity> {
-    const url = await endpoint()
-    const started = now()
-    inFlight++
+    const started = performance.now()
     let body: Record<string, unknown>
     try {
-      ({ body } = await fetchJson(url, {
+      const url = await endpoint()
+      ;({ body } = await fetchJson(url, {
         method: 'POST',
         timeoutMs: settings.timeoutMs,
         maxBytes: MAX_ANSWER_BYTES,
@@ -90,13 +127,13 @@ export function createIntrospector (options: IntrospectorOptions): (token: strin
     } catch (error) {
       metrics.introspections.inc({ outcome: 'failed' })
       log.warn({ err: (error as Error).message }, 'introspection failed')
-      throw unavailable((error as Error).message)
+      throw error instanceof AuthError ? error : unavailable((error as Error).message)
     } finally {
       inFlight--
-      metrics.introspectionLatency.observe((now() - started) / 1000)
+      metrics.introspectionLatency.observe((performance.now() - started) / 1000)
     }
     try {
-      const identity = checkIntrospectionAnswer(body, { issuer, audiences: new Set(auth.audiences), clockTolerance: auth.clockTolerance, clientIds: new Set(auth.clientIds) }, now() / 1000)
+      const identity = checkIntrospectionAnswer(body, rules, now() / 1000)
       remember(key, identity, identity.expiresAt)
       return identity
     } catch (error) {
@@ -121,6 +158,8 @@ export function createIntrospector (options: IntrospectorOptions): (token: strin
       metrics.introspections.inc({ outcome: 'shed' })
       throw unavailable(`${inFlight} introspections in flight`, 1)
     }
+    // take the slot now, before any await, so that simultaneous requests see it
+    inFlight++
     const lookup = call(key, token).finally(() => pending.delete(key))
     pending.set(key, lookup)
     return lookup

@@ -49,6 +49,7 @@ export class AccessTokenVerifier {
   readonly #claimRules: ClaimRules
   readonly #typeRules: TokenTypeRules
   readonly #audiences: ReadonlySet<string>
+  readonly #acceptsJwt: boolean
 
   constructor (options: VerifierOptions) {
     const { auth } = options
@@ -57,6 +58,7 @@ export class AccessTokenVerifier {
     this.#keys = options.keys
     this.#introspect = auth.formats.includes('opaque') ? options.introspect : undefined
     this.#now = options.now ?? Date.now
+    this.#acceptsJwt = auth.formats.includes('jwt')
     this.#algorithms = new Set(auth.algorithms)
     this.#audiences = new Set(auth.audiences)
     const provider = PROVIDER_RULES[auth.provider]
@@ -81,6 +83,9 @@ export class AccessTokenVerifier {
     if (!looksLikeCompactJws(token)) {
       if (this.#introspect !== undefined) return this.#introspect(token)
       throw new AuthError('ERR_TOKEN_NOT_JWT', NOT_A_JWT, { reason: 'not a compact JWS' })
+    }
+    if (!this.#acceptsJwt) {
+      throw new AuthError('ERR_JWT_NOT_ACCEPTED', 'The access token is a JWT, and this API accepts only opaque access tokens (AUTH_TOKEN_FORMATS).', { reason: 'JWT with formats=opaque' })
     }
     return this.#verifyJwt(token)
   }

@@ -22,6 +22,7 @@ export const AUTH_ERRORS = {
   ERR_TOKEN_MALFORMED: { status: 401, oauthError: 'invalid_token', title: 'Invalid access token' },
   ERR_TOKEN_TOO_LARGE: { status: 401, oauthError: 'invalid_token', title: 'Invalid access token' },
   ERR_TOKEN_NOT_JWT: { status: 401, oauthError: 'invalid_token', title: 'Invalid access token' },
+  ERR_JWT_NOT_ACCEPTED: { status: 401, oauthError: 'invalid_token', title: 'Invalid access token' },
   ERR_JWS_ALG_NOT_ALLOWED: { status: 401, oauthError: 'invalid_token', title: 'Invalid access token' },
   ERR_JWS_CRIT_UNSUPPORTED: { status: 401, oauthError: 'invalid_token', title: 'Invalid access token' },
   ERR_JWS_SIGNATURE_INVALID: { status: 401, oauthError: 'invalid_token', title: 'Invalid access token' },
