@@ -46,6 +46,8 @@ async function main (): Promise<void> {
   const closeDevIssuer = await resolveDevIssuer(config)
   const app = await buildApp({ config })
 
+  // Once the server stops listening, a response in flight closes its connection, so a keep-alive client cannot hold the drain open until the grace period kills the process.
+  app.addHook('onSend', async (_request, reply) => { if (!app.server.listening) reply.header('connection', 'close') })
   closeWithGrace({ delay: GRACE_MS }, async ({ signal, err }) => {
     if (err !== undefined) app.log.error({ err }, 'closing after an error')
     else app.log.info({ signal }, 'shutting down')
