@@ -7,7 +7,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin'
 import { bearerChallenge } from '../src/http/www-authenticate.js'
 import { PROBLEM_CONTENT_TYPE, problemType, STATUS_TITLES, type Problem } from '../src/http/problem.js'
-import { isAuthError, type AuthError } from '../src/token/errors.js'
+import { AuthError, isAuthError } from '../src/token/errors.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -55,6 +55,16 @@ async function problemDetails (app: FastifyInstance, options: ProblemDetailsOpti
       return send(reply, { type: 'about:blank', title: 'Internal Server Error', status, detail: 'The server could not complete the request.' })
     }
     return send(reply, { type: 'about:blank', title: STATUS_TITLES[status] ?? 'Error', status, detail: error.message })
+  })
+
+  // While the server drains, requests on connections still open get a problem 503 and the
+  // connection is closed, so keep-alive clients move to another replica.
+  let closing = false
+  app.addHook('preClose', (done) => { closing = true; done() })
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (!closing) { done(); return }
+    reply.header('connection', 'close')
+    done(new AuthError('ERR_SHUTTING_DOWN', 'The server is shutting down; retry the request.', { retryAfter: 1 }))
   })
 
   app.setNotFoundHandler((request, reply) => {

@@ -42,7 +42,8 @@ export const AUTH_ERRORS = {
   ERR_TOKEN_INACTIVE: { status: 401, oauthError: 'invalid_token', title: 'Invalid access token' },
   ERR_INSUFFICIENT_SCOPE: { status: 403, oauthError: 'insufficient_scope', title: 'Insufficient scope' },
   ERR_KEYS_UNAVAILABLE: { status: 503, oauthError: undefined, title: 'Signing keys unavailable' },
-  ERR_INTROSPECTION_UNAVAILABLE: { status: 503, oauthError: undefined, title: 'Token introspection unavailable' }
+  ERR_INTROSPECTION_UNAVAILABLE: { status: 503, oauthError: undefined, title: 'Token introspection unavailable' },
+  ERR_SHUTTING_DOWN: { status: 503, oauthError: undefined, title: 'Shutting down' }
 } as const satisfies Record<string, AuthErrorDefinition>
 
 export type AuthErrorCode = keyof typeof AUTH_ERRORS

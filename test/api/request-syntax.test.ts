@@ -46,7 +46,7 @@ describe('request syntax and errors', () => {
   })
 
   it('two Authorization headers → 400 invalid_request', async () => {
-    const res = await api.app.inject({ url: '/api/me', headers: { authorization: [`Bearer ${api.token()}`, `Bearer ${api.token()}`] } })
+    const res = await api.app.inject({ url: '/api/me', headers: { authorization: [`Bearer ${api.token()}`, `Bearer ${api.token()}`] } as unknown as Record<string, string> })
     expect(res.statusCode).toBe(400)
     expect(res.json().code).toBe('ERR_MULTIPLE_CREDENTIALS')
     expect(res.headers['www-authenticate']).toContain('error="invalid_request"')
@@ -127,7 +127,7 @@ describe('request syntax and errors', () => {
   })
 
   it('an unknown route gets a problem 404, with or without a token', async () => {
-    for (const headers of [{}, { authorization: 'Bearer nope' }]) {
+    for (const headers of [{}, { authorization: 'Bearer nope' }] as Array<Record<string, string>>) {
       const res = await get(headers, '/api/nothing-here')
       expect(res.statusCode).toBe(404)
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)

@@ -63,7 +63,7 @@ describe('routes', () => {
     [{ text: 'x'.repeat(1001) }, 'text over 1000 characters'],
     [{ text: 42 }, 'text not a string'],
     [{ text: 'ok', extra: true }, 'unknown member']
-  ])('messages: a bad body from an authorised caller is a problem 400 (%j, %s)', async (payload) => {
+  ] as Array<[Record<string, unknown>, string]>)('messages: a bad body from an authorised caller is a problem 400 (%j, %s)', async (payload) => {
     const res = await api.app.inject({ method: 'POST', url: '/api/messages', headers: as('dave'), payload })
     expect(res.statusCode).toBe(400)
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
