@@ -7,7 +7,7 @@ import { callerOf } from '../plugins/auth.js'
 import { PROBLEM_CONTENT_TYPE } from '../src/http/problem.js'
 import { MessageLimitReached, type MessageStore } from '../src/messages/message-store.js'
 import { ProblemSchema } from '../src/schemas/problem.js'
-import { MessageIdParamsSchema, MessageListSchema, MessageSchema, NewMessageSchema } from '../src/schemas/message.js'
+import { MessageDeletedSchema, MessageIdParamsSchema, MessageListSchema, MessageSchema, NewMessageSchema } from '../src/schemas/message.js'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 
 export const READ = 'read:messages'
@@ -38,6 +38,7 @@ const messageRoutes: FastifyPluginAsyncTypebox<MessageRouteOptions> = async (app
     schema: {
       tags: ['messages'],
       summary: 'Create a message',
+      description: 'The caller owns the new message. A caller holds a bounded number of messages: past it, the answer is 409.',
       operationId: 'createMessage',
       body: NewMessageSchema,
       response: { 201: MessageSchema, 409: ProblemSchema }
@@ -54,7 +55,13 @@ const messageRoutes: FastifyPluginAsyncTypebox<MessageRouteOptions> = async (app
 
   app.get('/api/messages/:id', {
     config: { scopes: [READ] },
-    schema: { tags: ['messages'], summary: 'Read one of the caller\'s messages', operationId: 'getMessage', params: MessageIdParamsSchema, response: { 200: MessageSchema } }
+    schema: {
+      tags: ['messages'],
+      summary: 'Read one of the caller\'s messages',
+      operationId: 'getMessage',
+      params: MessageIdParamsSchema,
+      response: { 200: MessageSchema, 404: ProblemSchema }
+    }
   }, async (request, reply) => {
     const message = await store.get(ownerOf(request), request.params.id)
     return message === undefined ? notFound(reply) : message
@@ -62,7 +69,14 @@ const messageRoutes: FastifyPluginAsyncTypebox<MessageRouteOptions> = async (app
 
   app.delete('/api/messages/:id', {
     config: { scopes: [WRITE] },
-    schema: { tags: ['messages'], summary: 'Delete one of the caller\'s messages', operationId: 'deleteMessage', params: MessageIdParamsSchema }
+    schema: {
+      tags: ['messages'],
+      summary: 'Delete one of the caller\'s messages',
+      operationId: 'deleteMessage',
+      params: MessageIdParamsSchema,
+      // documented only: the handler answers with no body, so there is nothing to serialize
+      'x-responses': { 204: MessageDeletedSchema, 404: ProblemSchema }
+    }
   }, async (request, reply) => {
     const deleted = await store.delete(ownerOf(request), request.params.id)
     return deleted ? reply.code(204).send() : notFound(reply)

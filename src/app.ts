@@ -15,6 +15,8 @@ import problemDetails from '../plugins/problem-details.js'
 import corsPlugin from '../plugins/cors.js'
 import metricsPlugin, { createMetrics } from '../plugins/metrics.js'
 import authPlugin from '../plugins/auth.js'
+import swaggerPlugin from '../plugins/swagger.js'
+import docsPlugin from '../plugins/docs.js'
 import healthRoutes from '../routes/health.js'
 import protectedResourceMetadata from '../routes/protected-resource-metadata.js'
 import meRoutes from '../routes/me.js'
@@ -49,7 +51,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger === false ? false : { ...loggerOptions(config.logLevel), ...(options.logStream === undefined ? {} : { stream: options.logStream }) },
     requestIdHeader: 'x-request-id',
-    return503OnClosing: true,
+    // plugins/problem-details.ts answers requests that arrive while closing (as problem+json)
+    return503OnClosing: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
@@ -77,6 +80,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(corsPlugin, { origins: config.corsOrigins })
   await app.register(metricsPlugin, { enabled: config.metricsEnabled, metrics })
   await app.register(authPlugin, { verifier })
+  await app.register(swaggerPlugin, { issuer, issuerMetadata: () => keyStore.metadata() })
+  await app.register(docsPlugin, { clientId: 'demo-spa' })
 
   await app.register(healthRoutes, { isReady: () => keyStore.ready, keyCount: () => keyStore.keyCount })
   await app.register(protectedResourceMetadata, { resource: auth.audiences[0] ?? '', issuer, scopes })

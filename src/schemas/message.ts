@@ -13,8 +13,11 @@ export const NewMessageSchema = Type.Object({
 }, { $id: 'NewMessage', title: 'NewMessage', additionalProperties: false })
 
 export const MessageIdParamsSchema = Type.Object({
-  id: Type.String({ minLength: 1, maxLength: 64 })
+  id: Type.String({ minLength: 1, maxLength: 64, description: 'The message\'s id', examples: ['0b6c5c49-6f6e-4d55-9a8e-0b1b0b6a3f0e'] })
 })
+
+/** A 204: no body. */
+export const MessageDeletedSchema = Type.Null({ description: 'The message is deleted' })
 
 export type MessageBody = Static<typeof MessageSchema>
 export type NewMessageBody = Static<typeof NewMessageSchema>

@@ -1,0 +1,268 @@
+// The OpenAPI document: the committed openapi.yaml is what the code gives (drift check), it is
+// what GET /openapi.json serves, it is OpenAPI 3.1 with stable names, and what it says about
+// security and answers is what the running app does.
+import { readFile, writeFile, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Fastify, { type LightMyRequestResponse } from 'fastify'
+import { Type } from 'typebox'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parse } from 'yaml'
+import swaggerPlugin, { placeholderFlowUrls, type OpenApiDocument } from '../../plugins/swagger.js'
+import { buildOpenApiDocument, checkOpenApi, EXAMPLE_ENV, OPENAPI_FILE, renderOpenApiYaml } from '../../scripts/openapi.js'
+import { startTestApi, type TestApi } from '../helpers/test-api.js'
+
+type Json = Record<string, unknown>
+interface Operation { operationId: string; summary?: string; tags?: string[]; security?: Record<string, string[]>[]; responses: Record<string, Json> }
+
+const METHODS = ['get', 'put', 'post', 'delete', 'patch']
+
+function operations (document: OpenApiDocument): { path: string; method: string; operation: Operation }[] {
+  return Object.entries(document.paths).flatMap(([path, item]) => Object.entries(item)
+    .filter(([method]) => METHODS.includes(method))
+    .map(([method, operation]) => ({ path, method, operation: operation as unknown as Operation })))
+}
+
+/** The scopes an operation requires per the document; undefined when it is public. */
+function requiredScopes (operation: Operation): string[] | undefined {
+  if (operation.security === undefined) throw new Error(`${operation.operationId} has no security requirement`)
+  if (operation.security.length === 0) return undefined
+  const oauth2 = operation.security.find((requirement) => 'oauth2' in requirement)?.oauth2
+  const bearer = operation.security.find((requirement) => 'bearerAuth' in requirement)?.bearerAuth
+  expect(bearer).toEqual(oauth2)
+  return oauth2
+}
+
+describe('the committed openapi.yaml', () => {
+  let generated: string
+  beforeAll(async () => { generated = renderOpenApiYaml(await buildOpenApiDocument()) })
+
+  it('is what `npm run openapi` gives now (run it and commit openapi.yaml when this fails)', async () => {
+    const result = await checkOpenApi(OPENAPI_FILE, generated)
+    expect(result.message).toMatch(/up to date/)
+    expect(result.ok).toBe(true)
+  })
+
+  it('is generated deterministically', async () => {
+    expect(renderOpenApiYaml(await buildOpenApiDocument())).toBe(generated)
+  })
+
+  it('fails the check, naming the first difference and the fix, when a route changed without regenerating', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'openapi-check-'))
+    try {
+      const stale = join(dir, 'openapi.yaml')
+      await writeFile(stale, generated.replace('summary: Create a message', 'summary: Create a note'))
+      const result = await checkOpenApi(stale, generated)
+      expect(result.ok).toBe(false)
+      expect(result.message).toMatch(/out of date/)
+      expect(result.message).toMatch(/committed: +summary: Create a note/)
+      expect(result.message).toMatch(/generated: +summary: Create a message/)
+      expect(result.message).toMatch(/npm run openapi/)
+
+      const missing = await checkOpenApi(join(dir, 'absent.yaml'), generated)
+      expect(missing).toMatchObject({ ok: false, message: expect.stringMatching(/missing/) })
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('is served as GET /openapi.json by an app with the same configuration', async () => {
+    const { buildApp } = await import('../../src/app.js')
+    const { loadConfig } = await import('../../src/config.js')
+    const app = await buildApp({ config: loadConfig({ ...EXAMPLE_ENV }), logger: false, fetchKeysOnReady: false })
+    try {
+      const res = await app.inject({ url: '/openapi.json' })
+      expect(res.statusCode).toBe(200)
+      expect(res.headers['content-type']).toMatch(/^application\/json/)
+      expect(res.json()).toEqual(parse(await readFile(OPENAPI_FILE, 'utf8')))
+    } finally {
+      await app.close()
+    }
+  })
+})
+
+describe('the document', () => {
+  let api: TestApi
+  let document: OpenApiDocument
+  beforeAll(async () => {
+    api = await startTestApi()
+    document = (await api.app.inject({ url: '/openapi.json' })).json<OpenApiDocument>()
+  })
+  afterAll(async () => { await api.close() })
+
+  it('is OpenAPI 3.1.0 with components named after the schemas\' $id', () => {
+    expect(document.openapi).toBe('3.1.0')
+    expect(Object.keys(document.components.schemas)).toEqual(['Health', 'Me', 'Message', 'MessageList', 'NewMessage', 'Problem', 'ProtectedResourceMetadata'])
+    const text = JSON.stringify(document)
+    expect(text).not.toMatch(/def-\d/)
+    expect(text).not.toMatch(/"\$id"/)
+    for (const ref of text.matchAll(/"\$ref":"#\/components\/(\w+)\/([^"]+)"/g)) {
+      expect((document.components[ref[1] ?? ''] as Json | undefined)?.[ref[2] ?? ''], ref[0]).toBeDefined()
+    }
+  })
+
+  it('gives every operation a unique operationId, a summary and a tag, and leaves out /metrics and the viewer', () => {
+    const all = operations(document)
+    expect(all.map(({ operation }) => operation.operationId).sort()).toEqual(
+      ['createMessage', 'deleteMessage', 'getLiveness', 'getMe', 'getMessage', 'getProtectedResourceMetadata', 'getReadiness', 'listMessages'])
+    for (const { operation } of all) {
+      expect(operation.summary, operation.operationId).toBeTruthy()
+      expect(operation.tags?.length, operation.operationId).toBe(1)
+    }
+    expect(Object.keys(document.paths).filter((path) => /metrics|docs|openapi/.test(path))).toEqual([])
+  })
+
+  it('declares bearerAuth (JWT) and an oauth2 authorization code flow with the API\'s scopes', () => {
+    const { bearerAuth, oauth2 } = document.components.securitySchemes as Record<string, Json>
+    expect(bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+    expect(oauth2).toMatchObject({
+      type: 'oauth2',
+      flows: {
+        authorizationCode: {
+          // the test issuer's metadata
+          authorizationUrl: `${api.issuer.url}/authorize`,
+          tokenUrl: `${api.issuer.url}/token`,
+          scopes: { 'read:messages': expect.any(String), 'write:messages': expect.any(String) }
+        }
+      }
+    })
+  })
+
+  it('documents 400, 401, 403 and 503 as problem+json with the Bearer challenge on every protected operation', () => {
+    const responses = document.components.responses as Record<string, Json>
+    for (const name of ['BadRequest', 'Unauthorized', 'Forbidden', 'ServiceUnavailable', 'NotFound']) {
+      expect((responses[name]?.content as Json)['application/problem+json']).toMatchObject({ schema: { $ref: '#/components/schemas/Problem' } })
+    }
+    expect(responses.Unauthorized?.headers).toEqual({ 'WWW-Authenticate': { $ref: '#/components/headers/WWW-Authenticate' } })
+    expect(responses.Forbidden?.headers).toEqual({ 'WWW-Authenticate': { $ref: '#/components/headers/WWW-Authenticate' } })
+    expect(responses.ServiceUnavailable?.headers).toEqual({ 'Retry-After': { $ref: '#/components/headers/Retry-After' } })
+    expect(document.components.schemas.Problem).toMatchObject({ required: ['type', 'title', 'status', 'detail'] })
+
+    for (const { operation } of operations(document)) {
+      if (requiredScopes(operation) === undefined) continue
+      expect(operation.responses, operation.operationId).toMatchObject({
+        400: { $ref: '#/components/responses/BadRequest' },
+        401: { $ref: '#/components/responses/Unauthorized' },
+        403: { $ref: '#/components/responses/Forbidden' },
+        503: { $ref: '#/components/responses/ServiceUnavailable' }
+      })
+    }
+  })
+
+  it('says what the auth gate does: public operations answer without a token, protected ones need exactly the listed scopes', async () => {
+    for (const { path, method, operation } of operations(document)) {
+      const url = path.replace('{id}', '0b6c5c49-6f6e-4d55-9a8e-0b1b0b6a3f0e')
+      const body = method === 'post' ? { text: 'hello' } : undefined
+      const send = (token?: string): Promise<LightMyRequestResponse> => api.app.inject({
+        method: method.toUpperCase() as 'GET',
+        url,
+        ...(body === undefined ? {} : { payload: body }),
+        ...(token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } })
+      })
+      const scopes = requiredScopes(operation)
+      const documented = (status: number): boolean => String(status) in operation.responses
+      const name = `${method.toUpperCase()} ${path} (${operation.operationId})`
+
+      const anonymous = await send()
+      expect(documented(anonymous.statusCode), `${name}: ${anonymous.statusCode} is documented`).toBe(true)
+      if (scopes === undefined) {
+        expect(anonymous.statusCode, name).toBeLessThan(400)
+        continue
+      }
+      expect(anonymous.statusCode, name).toBe(401)
+      expect(anonymous.headers['www-authenticate'], name).toMatch(/^Bearer realm=/)
+
+      const unscoped = await send(api.token({ scope: undefined }))
+      expect(unscoped.statusCode, name).toBe(scopes.length === 0 ? 200 : 403)
+      if (scopes.length > 0) expect(unscoped.headers['www-authenticate'], name).toContain(`scope="${scopes.join(' ')}"`)
+
+      const scoped = await send(api.token({ scope: scopes.join(' ') }))
+      expect(scoped.statusCode, name).toBeLessThan(500)
+      expect([400, 401, 403], name).not.toContain(scoped.statusCode)
+      expect(documented(scoped.statusCode), `${name}: ${scoped.statusCode} is documented`).toBe(true)
+    }
+  })
+
+  it('leaves the answers as they were: /api/me has its five members, a 404 its problem members', async () => {
+    const headers = { authorization: `Bearer ${api.token()}` }
+    const me = await api.app.inject({ url: '/api/me', headers })
+    expect(Object.keys(me.json()).sort()).toEqual(['clientId', 'expiresAt', 'issuer', 'scopes', 'sub'])
+    const missing = await api.app.inject({ url: '/api/messages/nope', headers })
+    expect(missing.statusCode).toBe(404)
+    expect(missing.headers['content-type']).toMatch(/^application\/problem\+json/)
+    expect(missing.json()).toEqual({ type: 'about:blank', title: 'Not Found', status: 404, detail: 'No such message.' })
+    const deleted = await api.app.inject({ method: 'DELETE', url: '/api/messages/nope', headers })
+    expect(deleted.statusCode).toBe(404)
+    const created = await api.app.inject({ method: 'POST', url: '/api/messages', headers, payload: { text: 'x' } })
+    const gone = await api.app.inject({ method: 'DELETE', url: `/api/messages/${created.json<{ id: string }>().id}`, headers })
+    expect(gone.statusCode).toBe(204)
+    expect(gone.body).toBe('')
+  })
+})
+
+describe('the swagger plugin', () => {
+  async function appWith (register: (app: ReturnType<typeof Fastify>) => void, metadata?: () => Promise<Record<string, unknown> | undefined>, metadataTimeoutMs = 2000): Promise<ReturnType<typeof Fastify>> {
+    const app = Fastify()
+    await app.register(swaggerPlugin, {
+      issuer: 'https://issuer.example.org/tenant/',
+      ...(metadata === undefined ? {} : { issuerMetadata: metadata as () => Promise<{ issuer: string } | undefined> }),
+      metadataTimeoutMs
+    })
+    register(app)
+    await app.ready()
+    return app
+  }
+
+  it('derives security from config and names components after nested $ids', async () => {
+    const Item = Type.Object({ n: Type.Integer() }, { $id: 'Item' })
+    const Wrapper = Type.Object({ items: Type.Array(Item) }, { $id: 'Wrapper' })
+    const app = await appWith((app) => {
+      app.post('/things', { config: { scopes: ['things:write', 'audit:write'] }, schema: { operationId: 'makeThing', summary: 's', body: Wrapper, response: { 200: Type.Object({ n: Type.Integer() }, { $id: 'Item' }) } } }, async () => ({ n: 1 }))
+      app.get('/open', { config: { public: true }, schema: { operationId: 'open', summary: 's' } }, async () => 'ok')
+    })
+    const document = await app.openapiDocument()
+    const make = document.paths['/things']?.post
+    expect(make?.security).toEqual([{ bearerAuth: ['things:write', 'audit:write'] }, { oauth2: ['things:write', 'audit:write'] }])
+    expect(make?.description).toBe('Requires an access token with the scopes `things:write` and `audit:write`.')
+    expect(make?.requestBody).toEqual({ required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/Wrapper' } } } })
+    expect(document.components.schemas.Wrapper).toMatchObject({ properties: { items: { items: { $ref: '#/components/schemas/Item' } } } })
+    expect(document.components.schemas.Item).toEqual({ type: 'object', required: ['n'], properties: { n: { type: 'integer' } } })
+    expect(make?.responses['200']).toEqual({ description: 'OK', content: { 'application/json': { schema: { $ref: '#/components/schemas/Item' } } } })
+    expect(document.paths['/open']?.get?.security).toEqual([])
+    expect((document.components.securitySchemes.oauth2 as { flows: { authorizationCode: Json } }).flows.authorizationCode).toEqual({
+      authorizationUrl: 'https://issuer.example.org/tenant/authorize',
+      tokenUrl: 'https://issuer.example.org/tenant/token',
+      scopes: { 'audit:write': 'Required by makeThing', 'things:write': 'Required by makeThing' }
+    })
+    await app.close()
+  })
+
+  it('refuses two different schemas with one $id', async () => {
+    const app = await appWith((app) => {
+      app.get('/a', { config: { public: true }, schema: { operationId: 'a', summary: 's', response: { 200: Type.Object({ a: Type.String() }, { $id: 'Same' }) } } }, async () => ({ a: '' }))
+      app.get('/b', { config: { public: true }, schema: { operationId: 'b', summary: 's', response: { 200: Type.Object({ b: Type.String() }, { $id: 'Same' }) } } }, async () => ({ b: '' }))
+    })
+    expect(() => app.swagger()).toThrow(/two different schemas have the \$id "Same"/)
+    await app.close()
+  })
+
+  it('takes the oauth2 URLs from the issuer metadata, and keeps the placeholders while it is unknown', async () => {
+    const metadata = { issuer: 'https://issuer.example.org/tenant/', authorization_endpoint: 'https://login.example.org/oauth2/authorize', token_endpoint: 'https://login.example.org/oauth2/token' }
+    const flow = async (app: ReturnType<typeof Fastify>): Promise<Json> =>
+      ((await app.openapiDocument()).components.securitySchemes.oauth2 as { flows: { authorizationCode: Json } }).flows.authorizationCode
+
+    const known = await appWith(() => undefined, async () => metadata)
+    expect(await flow(known)).toMatchObject({ authorizationUrl: metadata.authorization_endpoint, tokenUrl: metadata.token_endpoint })
+    // the cached document keeps the placeholders: only the served copy changes
+    expect(JSON.stringify(known.swagger())).toContain('https://issuer.example.org/tenant/authorize')
+    await known.close()
+
+    const failing = await appWith(() => undefined, async () => { throw new Error('issuer down') })
+    expect(await flow(failing)).toMatchObject(placeholderFlowUrls('https://issuer.example.org/tenant/'))
+    await failing.close()
+
+    const slow = await appWith(() => undefined, () => new Promise(() => undefined), 20)
+    expect(await flow(slow)).toMatchObject(placeholderFlowUrls('https://issuer.example.org/tenant/'))
+    await slow.close()
+  })
+})
