@@ -1,8 +1,6 @@
-// /docs in a real browser (Debian's Chromium through playwright-core; skipped when it is not
-// installed), with every request that leaves loopback refused as if there were no internet:
+// /docs in a real browser (Debian's Chromium through playwright-core, in `npm run test:e2e`), with every request that leaves loopback refused as if there were no internet:
 // the page renders every operation, and "Authorize" signs in at the development issuer
 // (authorization code + PKCE, client demo-spa) so that "Try it out" gets a 200 from /api/me.
-import { existsSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { chromium, type Browser, type Page } from 'playwright-core'
@@ -23,7 +21,7 @@ async function freePort (): Promise<number> {
   return port
 }
 
-describe.skipIf(!existsSync(CHROMIUM))('/docs in a browser with no internet', () => {
+describe('/docs in a browser with no internet', () => {
   let issuer: DevIssuer
   let app: FastifyInstance
   let browser: Browser
