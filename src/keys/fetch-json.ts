@@ -17,6 +17,8 @@ export interface FetchJsonOptions {
   method?: 'GET' | 'POST'
   headers?: Record<string, string>
   body?: string
+  /** Aborts the request early (e.g. when its owner shuts down). */
+  signal?: AbortSignal
 }
 
 function parseMaxAge (cacheControl: string | null): number | undefined {
@@ -41,7 +43,12 @@ async function readCapped (response: Response, maxBytes: number): Promise<Buffer
 }
 
 export async function fetchJson (url: string, options: FetchJsonOptions): Promise<FetchedJson> {
-  const signal = AbortSignal.timeout(options.timeoutMs)
+  const timeout = AbortSignal.timeout(options.timeoutMs)
+  const signal = options.signal === undefined ? timeout : AbortSignal.any([timeout, options.signal])
+  const abortReason = (): string | undefined => {
+    if (timeout.aborted) return `timed out after ${options.timeoutMs} ms`
+    return options.signal?.aborted === true ? 'aborted' : undefined
+  }
   let response: Response
   try {
     response = await fetch(url, {
@@ -52,8 +59,9 @@ export async function fetchJson (url: string, options: FetchJsonOptions): Promis
       ...(options.body === undefined ? {} : { body: options.body })
     })
   } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause?.code
-    const reason = signal.aborted ? `timed out after ${options.timeoutMs} ms` : (cause ?? (error as Error).message)
+    // undici hides the reason in `cause` (ECONNREFUSED, "bad port", …)
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause
+    const reason = abortReason() ?? cause?.code ?? cause?.message ?? (error as Error).message
     throw new FetchFailed(`${url}: ${reason}`)
   }
   try {
@@ -70,7 +78,8 @@ export async function fetchJson (url: string, options: FetchJsonOptions): Promis
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new FetchFailed(`${url}: response is not a JSON object`)
     return { body: body as Record<string, unknown>, maxAge: parseMaxAge(response.headers.get('cache-control')) }
   } catch (error) {
-    if (signal.aborted) throw new FetchFailed(`${url}: timed out after ${options.timeoutMs} ms`)
+    const aborted = abortReason()
+    if (aborted !== undefined) throw new FetchFailed(`${url}: ${aborted}`)
     throw error instanceof FetchFailed ? error : new FetchFailed(`${url}: ${(error as Error).message}`)
   } finally {
     if (!response.bodyUsed && response.body !== null) await response.body.cancel().catch(() => undefined)

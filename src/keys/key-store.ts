@@ -7,7 +7,8 @@
  * - an unknown `kid` causes at most one refetch per cooldown, for all kids together;
  * - when the issuer fails, the keys already held keep being served up to `maxStale`;
  *   with no usable key a request gets ERR_KEYS_UNAVAILABLE (503 + Retry-After) within a
- *   bounded wait, and retries back off until the issuer answers again.
+ *   bounded wait, and retries back off until the issuer answers again;
+ * - a key that comes back unchanged in a refetch keeps its converted key object.
  */
 import { AuthError } from '../token/errors.js'
 import { FetchFailed } from './fetch-json.js'
@@ -21,6 +22,17 @@ export interface KeyStoreLogger {
 }
 
 export type FetchEvent = { kind: 'discovery' | 'jwks'; outcome: 'success' | 'failure' }
+
+/** Schedules the background refresh; injectable so that tests can fire it on demand. */
+export interface KeyStoreTimers {
+  set(callback: () => void, delayMs: number): unknown
+  clear(handle: unknown): void
+}
+
+const realTimers: KeyStoreTimers = {
+  set: (callback, delayMs) => setTimeout(callback, delayMs).unref(),
+  clear: (handle) => clearTimeout(handle as NodeJS.Timeout)
+}
 
 export interface KeyStoreOptions {
   issuer: string
@@ -37,6 +49,7 @@ export interface KeyStoreOptions {
   /** Longest a request waits for a fetch in flight, in ms (the fetch itself goes on). */
   requestWaitMs?: number
   now?: () => number
+  timers?: KeyStoreTimers
   log?: KeyStoreLogger
   onFetch?: (event: FetchEvent) => void
 }
@@ -51,15 +64,21 @@ export class KeyStore {
   readonly #options: KeyStoreOptions
   readonly #now: () => number
   readonly #log: KeyStoreLogger
+  readonly #timers: KeyStoreTimers
+  readonly #abort = new AbortController()
   #byKid = new Map<string, VerificationKey[]>()
   #keys: VerificationKey[] = []
+  /** The converted keys of the current set, by their JWK as published, reused by the next fetch. */
+  #imported = new Map<string, VerificationKey>()
   #metadata: IssuerMetadata | undefined
   #fetchedAt = -Infinity
+  /** When the current set's lifetime (max-age or cacheTtl) ends: the next request refreshes it. */
+  #expiresAt = -Infinity
   #lastUnknownKidFetch = -Infinity
   #failures = 0
   #nextRetryAt = 0
   #inFlight: Promise<void> | undefined
-  #timer: NodeJS.Timeout | undefined
+  #timer: unknown
   #closed = false
   #listeners: Array<() => void> = []
 
@@ -67,6 +86,7 @@ export class KeyStore {
     this.#options = options
     this.#now = options.now ?? Date.now
     this.#log = options.log ?? silent
+    this.#timers = options.timers ?? realTimers
   }
 
   /** First fetch; never throws (a failure is logged, retried in the background, and reported by readiness). */
@@ -76,7 +96,9 @@ export class KeyStore {
 
   close (): void {
     this.#closed = true
-    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    if (this.#timer !== undefined) this.#timers.clear(this.#timer)
+    this.#timer = undefined
+    this.#abort.abort()
   }
 
   /** Keys are loaded and not older than maxStale. */
@@ -105,13 +127,18 @@ export class KeyStore {
    */
   select (kid: string | undefined, alg: string): VerificationKey[] | Promise<VerificationKey[]> {
     if (this.ready) {
+      this.#refreshIfExpired()
       const found = this.#find(kid, alg)
       if (found.length > 0) return found
       if (kid !== undefined && this.#byKid.has(kid)) throw this.#noMatchingKey(kid, alg, 'kid known, algorithm does not fit')
-      if (this.#now() - this.#lastUnknownKidFetch < this.#options.cooldown * 1000) {
-        throw this.#noMatchingKey(kid, alg, 'unknown kid, refetch cooling down')
+      // A fetch already in flight costs the issuer nothing more: every unknown kid waits for
+      // it (a key rotated in is found by all the requests that carry it, not only the first).
+      if (this.#inFlight === undefined) {
+        if (this.#now() - this.#lastUnknownKidFetch < this.#options.cooldown * 1000) {
+          throw this.#noMatchingKey(kid, alg, 'unknown kid, refetch cooling down')
+        }
+        this.#lastUnknownKidFetch = this.#now()
       }
-      this.#lastUnknownKidFetch = this.#now()
       return this.#waitForRefresh('unknown kid').then(
         () => this.#selectAfterFetch(kid, alg),
         () => this.#selectAfterFetch(kid, alg)
@@ -122,6 +149,13 @@ export class KeyStore {
       () => this.#selectAfterFetch(kid, alg),
       () => this.#selectAfterFetch(kid, alg)
     )
+  }
+
+  /** Past the set's lifetime (the background timer did not run: suspended process, clock jump), refresh without waiting. */
+  #refreshIfExpired (): void {
+    const now = this.#now()
+    if (now < this.#expiresAt || this.#inFlight !== undefined || now < this.#nextRetryAt || this.#closed) return
+    this.refresh('expired').catch(() => undefined)
   }
 
   #selectAfterFetch (kid: string | undefined, alg: string): VerificationKey[] {
@@ -169,13 +203,14 @@ export class KeyStore {
   /** Fetches discovery (when needed) and the JWKS; one fetch in flight at a time. */
   refresh (why: string): Promise<void> {
     if (this.#inFlight !== undefined) return this.#inFlight
+    if (this.#closed) return Promise.reject(new FetchFailed('the key store is closed'))
     const run = this.#fetchKeys(why).finally(() => { this.#inFlight = undefined })
     this.#inFlight = run
     return run
   }
 
   async #fetchKeys (why: string): Promise<void> {
-    const options = { timeoutMs: this.#options.fetchTimeoutMs, maxBytes: this.#options.maxBytes }
+    const options = { timeoutMs: this.#options.fetchTimeoutMs, maxBytes: this.#options.maxBytes, signal: this.#abort.signal }
     try {
       let jwksUri = this.#options.jwksUri
       if (jwksUri === undefined) {
@@ -191,23 +226,20 @@ export class KeyStore {
         jwksUri = this.#metadata.jwks_uri
         if (jwksUri === undefined) throw new FetchFailed('the issuer metadata has no jwks_uri')
       }
-      let fetched
+      let fetched, keys, imported
       try {
         fetched = await fetchJson(jwksUri, options)
+        ;({ keys, imported } = this.#importAll(fetched.body))
+        if (keys.length === 0) throw new FetchFailed(`${jwksUri}: no usable signing key in the set`)
       } catch (error) {
         this.#options.onFetch?.({ kind: 'jwks', outcome: 'failure' })
         throw error
       }
-      const keys = this.#importAll(fetched.body)
-      if (keys.length === 0) {
-        this.#options.onFetch?.({ kind: 'jwks', outcome: 'failure' })
-        throw new FetchFailed(`${jwksUri}: no usable signing key in the set`)
-      }
       this.#options.onFetch?.({ kind: 'jwks', outcome: 'success' })
-      this.#install(keys)
       const ttl = fetched.maxAge === undefined
         ? this.#options.cacheTtl
         : Math.min(MAX_MAX_AGE, Math.max(MIN_MAX_AGE, fetched.maxAge))
+      this.#install(keys, imported, ttl)
       this.#failures = 0
       this.#nextRetryAt = 0
       this.#schedule(ttl * 800) // refresh at 80 % of the lifetime
@@ -222,23 +254,27 @@ export class KeyStore {
     }
   }
 
-  #importAll (body: Record<string, unknown>): VerificationKey[] {
+  #importAll (body: Record<string, unknown>): { keys: VerificationKey[]; imported: Map<string, VerificationKey> } {
     if (!Array.isArray(body.keys)) throw new FetchFailed('the JWKS has no "keys" array')
     const keys: VerificationKey[] = []
+    const imported = new Map<string, VerificationKey>()
     for (const jwk of body.keys as unknown[]) {
       if (jwk === null || typeof jwk !== 'object' || Array.isArray(jwk)) continue
+      const published = JSON.stringify(jwk)
       try {
-        keys.push(importJwk(jwk as Record<string, unknown>, this.#options.algorithms))
+        const key = this.#imported.get(published) ?? importJwk(jwk as Record<string, unknown>, this.#options.algorithms)
+        imported.set(published, key)
+        keys.push(key)
       } catch (error) {
         if (!(error instanceof KeyRejected)) throw error
         const kid = (jwk as { kid?: unknown }).kid
         this.#log.info({ kid: typeof kid === 'string' ? kid : undefined, why: error.message }, 'issuer key ignored')
       }
     }
-    return keys
+    return { keys, imported }
   }
 
-  #install (keys: VerificationKey[]): void {
+  #install (keys: VerificationKey[], imported: Map<string, VerificationKey>, ttl: number): void {
     const kept = new Set(keys.map((key) => key.thumbprint))
     const removed = this.#keys.some((key) => !kept.has(key.thumbprint))
     const byKid = new Map<string, VerificationKey[]>()
@@ -250,17 +286,18 @@ export class KeyStore {
     }
     this.#keys = keys
     this.#byKid = byKid
+    this.#imported = imported
     this.#fetchedAt = this.#now()
+    this.#expiresAt = this.#fetchedAt + ttl * 1000
     if (removed) for (const listener of this.#listeners) listener()
   }
 
   #schedule (delayMs: number): void {
     if (this.#closed) return
-    if (this.#timer !== undefined) clearTimeout(this.#timer)
-    this.#timer = setTimeout(() => {
+    if (this.#timer !== undefined) this.#timers.clear(this.#timer)
+    this.#timer = this.#timers.set(() => {
       this.#timer = undefined
       this.refresh('background').catch(() => undefined)
     }, delayMs)
-    this.#timer.unref()
   }
 }

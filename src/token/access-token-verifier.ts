@@ -15,7 +15,7 @@ import { checkHeader } from './jws-header.js'
 import { PROVIDER_RULES } from './providers.js'
 import { scopesOf } from './scopes.js'
 import { verifyHmac, verifySignature } from './signature.js'
-import { checkAccessToken, type TokenTypeRules } from './token-type.js'
+import { checkAccessToken, notAnAccessToken, type TokenTypeRules } from './token-type.js'
 import { VerifiedTokenCache } from './verified-token-cache.js'
 
 export interface KeySource {
@@ -101,7 +101,13 @@ export class AccessTokenVerifier {
       await verifySignature(keys, alg as JwsAlg, signingInput, signature)
     }
     const now = this.#now() / 1000
-    checkClaims(payload, this.#claimRules, now)
+    try {
+      checkClaims(payload, this.#claimRules, now)
+    } catch (error) {
+      // The signature is the issuer's: an ID token (whose aud names the client, not this API)
+      // is refused as what it is, so that whoever sent it learns the real mistake.
+      throw notAnAccessToken(typ, payload, this.#typeRules) ?? error
+    }
     checkAccessToken(typ, payload, this.#typeRules)
 
     const exp = payload.exp as number

@@ -73,6 +73,14 @@ export function parseJsonObject (bytes: Uint8Array): Record<string, unknown> {
   } catch {
     throw new StrictJsonError('not valid UTF-8')
   }
+  // The structure first: a text nested a million levels deep is refused at level 17, before
+  // JSON.parse spends time and memory building it.
+  try {
+    checkMembers(text)
+  } catch (error) {
+    if (error instanceof StrictJsonError) throw error
+    throw new StrictJsonError('not valid JSON') // a malformed escape in a member name
+  }
   let value: unknown
   try {
     value = JSON.parse(text)
@@ -82,6 +90,5 @@ export function parseJsonObject (bytes: Uint8Array): Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new StrictJsonError('not a JSON object')
   }
-  checkMembers(text)
   return value as Record<string, unknown>
 }

@@ -24,6 +24,12 @@ const OTHER_TYPES: Record<string, string> = {
   'entity-statement+jwt': 'an entity statement (typ entity-statement+jwt)'
 }
 
+/** A claim value for a description: strings as they are, anything else as JSON, bounded. */
+function printable (value: unknown): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value)
+  return text.slice(0, 20)
+}
+
 function idToken (reason: string): AuthError {
   return new AuthError('ERR_ID_TOKEN_NOT_ACCESS_TOKEN', ID_TOKEN_DESCRIPTION, { reason })
 }
@@ -41,28 +47,24 @@ export interface TokenTypeRules {
 export function checkAccessToken (typ: string | undefined, payload: Record<string, unknown>, rules: TokenTypeRules): void {
   const explicitAccessToken = typ === 'at+jwt'
   if (typ !== undefined && !explicitAccessToken && typ !== 'jwt') {
-    const known = OTHER_TYPES[typ]
-    if (typ.startsWith('id_token') || typ === 'id+jwt') throw idToken(`typ ${typ}`)
+    if (typ.startsWith('id_token') || typ === 'id+jwt') throw idToken(`typ ${typ.slice(0, 40)}`)
+    // own properties only: a typ such as "constructor" or "__proto__" must not find Object.prototype's
+    const known = Object.hasOwn(OTHER_TYPES, typ) ? OTHER_TYPES[typ] : undefined
     throw otherToken(known ?? `a token of type "${typ.slice(0, 40)}"`, `typ ${typ.slice(0, 40)}`)
-  }
-  if (rules.profile === 'rfc9068' && !explicitAccessToken) {
-    throw new AuthError('ERR_JWT_TYPE_INVALID', 'This API requires RFC 9068 access tokens, whose header "typ" is "at+jwt"; this token is not one (is it an ID token?).', {
-      reason: `typ ${typ ?? 'absent'} under rfc9068`
-    })
   }
 
   // Provider markers that name the token's use explicitly.
   const tokenUse = payload.token_use
   if (tokenUse !== undefined && tokenUse !== 'access') {
     if (tokenUse === 'id') throw idToken('token_use id')
-    throw otherToken(`a token with token_use "${String(tokenUse).slice(0, 20)}"`, 'token_use not access')
+    throw otherToken(`a token with token_use "${printable(tokenUse)}"`, 'token_use not access')
   }
   const payloadTyp = payload.typ
   if (payloadTyp !== undefined && payloadTyp !== 'Bearer' && !(explicitAccessToken && payloadTyp === 'at+jwt')) {
     if (typeof payloadTyp === 'string' && payloadTyp.toLowerCase() === 'id') throw idToken('payload typ ID')
     if (typeof payloadTyp === 'string' && payloadTyp.toLowerCase() === 'refresh') throw otherToken('a refresh token', 'payload typ Refresh')
     if (typeof payloadTyp === 'string' && payloadTyp.toLowerCase() === 'logout') throw otherToken('a logout token', 'payload typ Logout')
-    throw otherToken(`a token with "typ" claim "${String(payloadTyp).slice(0, 20)}"`, 'payload typ not Bearer')
+    throw otherToken(`a token with "typ" claim "${printable(payloadTyp)}"`, 'payload typ not Bearer')
   }
 
   // Claims only ID tokens carry.
@@ -71,6 +73,14 @@ export function checkAccessToken (typ: string | undefined, payload: Record<strin
   }
   const accessMarker = explicitAccessToken || payloadTyp === 'Bearer' || tokenUse === 'access'
   if (payload.nonce !== undefined && !accessMarker) throw idToken('nonce without an access-token marker')
+
+  // After the checks that recognise an ID token, so that an ID token is named as one under
+  // rfc9068 too; this refuses every other token without typ at+jwt.
+  if (rules.profile === 'rfc9068' && !explicitAccessToken) {
+    throw new AuthError('ERR_JWT_TYPE_INVALID', `A token whose header "typ" is ${typ === undefined ? 'absent' : `"${typ}"`} was presented where an access token is required: this API accepts only RFC 9068 access tokens, whose header "typ" is "at+jwt" (is it an ID token?).`, {
+      reason: `typ ${typ ?? 'absent'} under rfc9068`
+    })
+  }
 
   const missingMarker = rules.provider.accessTokenMarker?.(payload)
   if (missingMarker !== undefined) {
@@ -82,4 +92,18 @@ export function checkAccessToken (typ: string | undefined, payload: Record<strin
       reason: 'cnf present with the Bearer scheme'
     })
   }
+}
+
+/**
+ * For a token whose signature verified but whose claims failed: the refusal saying that it is
+ * an ID token or another kind of token when it is one, undefined otherwise. Whoever sends an ID
+ * token needs to hear that, rather than that its `aud` names a client and not this API.
+ */
+export function notAnAccessToken (typ: string | undefined, payload: Record<string, unknown>, rules: TokenTypeRules): AuthError | undefined {
+  try {
+    checkAccessToken(typ, payload, rules)
+  } catch (error) {
+    if (error instanceof AuthError && (error.code === 'ERR_ID_TOKEN_NOT_ACCESS_TOKEN' || error.code === 'ERR_NOT_ACCESS_TOKEN')) return error
+  }
+  return undefined
 }
