@@ -2,7 +2,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'spa/dist/', 'generated/', 'coverage/', 'test-results/'] },
+  { ignores: ['dist/', 'node_modules/', 'spa/dist/', 'generated/', 'coverage/', 'test-results/', 'bench/out/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

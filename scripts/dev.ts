@@ -1,0 +1,355 @@
+/**
+ * `npm run dev`: the development issuer, the API configured against it, and the demo SPA, in
+ * one process on loopback. Prints the three URLs and a client_credentials `curl` to paste;
+ * Ctrl-C (SIGINT) or SIGTERM stops all three. Refuses to run with NODE_ENV=production.
+ *
+ * Ports: PORT (API, 3000), DEV_ISSUER_PORT (issuer, 4000), SPA_PORT (SPA, 5173); 0 picks a
+ * free one. AUTH_AUDIENCE defaults to the API's own URL, e.g. http://127.0.0.1:3000.
+ *
+ * `startDevStack()` is the same start-up as a function, for the browser tests.
+ */
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+
+import type { FastifyInstance } from 'fastify'
+
+import { buildApp } from '../src/app.js'
+import { ConfigError, loadConfig } from '../src/config.js'
+import { startDevIssuer } from '../src/dev-issuer/index.js'
+import { DOCS_OAUTH_REDIRECT_PATH } from '../plugins/docs.js'
+import type { DevIssuer } from '../src/dev-issuer/index.js'
+import { startSpaServer } from './spa-server.js'
+import type { SpaServer } from './spa-server.js'
+
+const HOST = '127.0.0.1'
+const SPA_DIR = fileURLToPath(new URL('../spa/', import.meta.url))
+/** The OpenID scopes give the ID token its claims; the API scopes go into the access token. */
+const SPA_SCOPE = 'openid profile email read:messages write:messages'
+const CLOSE_TIMEOUT_MS = 5_000
+const KEYS_TIMEOUT_MS = 5_000
+
+type Env = Record<string, string | undefined>
+
+export interface DevStackOptions {
+  /** API port; 0 picks a free one. Default 3000. */
+  apiPort?: number
+  /** Development issuer port; 0 picks a free one. Default 4000. */
+  issuerPort?: number
+  /** SPA port; 0 picks a free one. Default 5173. */
+  spaPort?: number
+  /** The API's identifier(s), the first also the access tokens' `aud`. Default: the API's URL. */
+  audience?: string[]
+  /** Access-token lifetime in seconds at the development issuer. Default 600. */
+  accessTokenTtl?: number
+  /** API request logs (pino JSON). Default true. */
+  logger?: boolean
+  /** Build spa/dist first: when older than its sources (default), always, or never. */
+  buildSpa?: 'if-stale' | 'always' | 'never'
+  /** Where the API's other settings come from (LOG_LEVEL, AUTH_CLOCK_TOLERANCE, ...). Default process.env. */
+  env?: Env
+}
+
+export interface DevStack {
+  spaUrl: string
+  apiUrl: string
+  issuerUrl: string
+  tokenEndpoint: string
+  audience: string
+  cliClient: { clientId: string; clientSecret: string }
+  users: DevIssuer['users']
+  spaClientId: string
+  /** Stops the API, the issuer and the SPA server (the reverse of their start); safe to call twice. */
+  close(): Promise<void>
+}
+
+/** Names the variable to change when a port is taken. */
+export class PortInUseError extends Error {
+  constructor(what: string, port: number, variable: string) {
+    super(`${what}: port ${port} is in use (set ${variable} to another port, or 0 for a free one)`)
+    this.name = 'PortInUseError'
+  }
+}
+
+function portFrom(env: Env, name: string, fallback: number): number {
+  const value = env[name]?.trim()
+  if (value === undefined || value === '') return fallback
+  const port = /^\d+$/.test(value) ? Number(value) : NaN
+  if (!(port >= 0 && port <= 65535)) throw new ConfigError(name, `must be a port number between 0 and 65535, got "${value}"`)
+  return port
+}
+
+/** The stack's options from the environment (PORT, DEV_ISSUER_PORT, SPA_PORT, AUTH_AUDIENCE). */
+export function devStackOptionsFromEnv(env: Env = process.env): DevStackOptions {
+  const audience = env['AUTH_AUDIENCE']?.split(',').map((item) => item.trim()).filter((item) => item !== '')
+  return {
+    apiPort: portFrom(env, 'PORT', 3000),
+    issuerPort: portFrom(env, 'DEV_ISSUER_PORT', 4000),
+    spaPort: portFrom(env, 'SPA_PORT', 5173),
+    ...(audience !== undefined && audience.length > 0 ? { audience } : {}),
+    env
+  }
+}
+
+function isAddressInUse(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE'
+}
+
+/** A free loopback port, for an API whose URL (its audience) must be known before it listens. */
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, HOST, resolve)
+  })
+  const { port } = server.address() as AddressInfo
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+function newestMtime(path: string): number {
+  const stat = statSync(path)
+  if (!stat.isDirectory()) return stat.mtimeMs
+  return readdirSync(path).reduce((newest, name) => Math.max(newest, newestMtime(join(path, name))), stat.mtimeMs)
+}
+
+function spaIsStale(): boolean {
+  const built = join(SPA_DIR, 'dist', 'index.html')
+  if (!existsSync(built)) return true
+  const sources = ['index.html', 'src', 'vite.config.ts'].map((name) => newestMtime(join(SPA_DIR, name)))
+  return Math.max(...sources) > statSync(built).mtimeMs
+}
+
+/** Builds spa/dist with Vite (about a second). */
+export async function buildSpa(mode: DevStackOptions['buildSpa'] = 'if-stale'): Promise<boolean> {
+  if (mode === 'never' || (mode === 'if-stale' && !spaIsStale())) return false
+  const { build } = await import('vite')
+  await build({ configFile: join(SPA_DIR, 'vite.config.ts'), logLevel: 'warn' })
+  return true
+}
+
+/** The SPA's origins: the one it listens on, plus its `localhost` alias. */
+function spaOrigins(spa: SpaServer): string[] {
+  return [spa.origin, `http://localhost:${spa.port}`]
+}
+
+/** The API's environment: the caller's settings, with the dev stack's issuer, audience and CORS. */
+function apiEnvironment(env: Env, o: { issuer: string; audience: string[]; origins: string[]; port: number }): Env {
+  const api: Env = { ...env }
+  for (const name of Object.keys(api)) {
+    // the dev stack decides who the API trusts; a real provider's settings would not match it
+    if (name === 'DEV_ISSUER' || name === 'AUTH_JWKS_URI' || name === 'AUTH_CLIENT_IDS' || name.startsWith('AUTH_INTROSPECTION_')) delete api[name]
+  }
+  return {
+    ...api,
+    AUTH_ISSUER: o.issuer,
+    AUTH_AUDIENCE: o.audience.join(','),
+    AUTH_PROVIDER: 'generic',
+    AUTH_TOKEN_FORMATS: 'jwt',
+    CORS_ORIGINS: o.origins.join(','),
+    PORT: String(o.port),
+    HOST
+  }
+}
+
+/** Waits (a few seconds at most) until the API holds the issuer's keys, i.e. /health/ready says 200. */
+async function keysLoaded(app: FastifyInstance, timeoutMs = KEYS_TIMEOUT_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!app.keyStore.ready && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+}
+
+/** Starts the SPA server, the development issuer and the API, in the order their URLs are needed. */
+export async function startDevStack(options: DevStackOptions = {}): Promise<DevStack> {
+  const env = options.env ?? process.env
+  if (env['NODE_ENV'] === 'production') {
+    throw new Error('npm run dev: refusing to run with NODE_ENV=production (the development issuer has demo users and in-memory keys)')
+  }
+  await buildSpa(options.buildSpa)
+
+  const closers: (() => Promise<void>)[] = []
+  let closing: Promise<void> | undefined
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      const errors: unknown[] = []
+      for (const closer of closers.reverse()) {
+        await closer().catch((error: unknown) => errors.push(error))
+      }
+      if (errors.length > 0) throw new AggregateError(errors, 'the development stack did not stop cleanly')
+    })()
+    return closing
+  }
+
+  try {
+    const spaPort = options.spaPort ?? 5173
+    const spa = await startSpaServer({ host: HOST, port: spaPort }).catch((error: unknown) => {
+      throw isAddressInUse(error) ? new PortInUseError('SPA', spaPort, 'SPA_PORT') : error
+    })
+    closers.push(() => spa.close())
+
+    const requestedApiPort = options.apiPort ?? 3000
+    const apiPort = requestedApiPort === 0 ? await freePort() : requestedApiPort
+    const apiUrl = `http://${HOST}:${apiPort}`
+    const audience = options.audience ?? [apiUrl]
+    const resource = audience[0] ?? apiUrl
+    const origins = spaOrigins(spa)
+    const apiOrigins = [apiUrl, `http://localhost:${apiPort}`]
+
+    const issuerPort = options.issuerPort ?? 4000
+    const issuer = await startDevIssuer({
+      audience: resource,
+      host: HOST,
+      port: issuerPort,
+      accessTokenFormat: 'jwt',
+      ...(options.accessTokenTtl === undefined ? {} : { accessTokenTtl: options.accessTokenTtl }),
+      // the SPA, and /docs on the API's origin (its "Authorize" uses the same public client)
+      spa: {
+        redirectUris: [...origins.map((origin) => `${origin}/callback`), ...apiOrigins.map((origin) => `${origin}${DOCS_OAUTH_REDIRECT_PATH}`)],
+        origins: [...origins, ...apiOrigins]
+      }
+    }).catch((error: unknown) => {
+      throw isAddressInUse(error) ? new PortInUseError('development issuer', issuerPort, 'DEV_ISSUER_PORT') : error
+    })
+    closers.push(() => issuer.close())
+
+    const config = loadConfig(apiEnvironment(env, { issuer: issuer.issuer, audience, origins, port: apiPort }))
+    const app: FastifyInstance = await buildApp({ config, ...(options.logger === false ? { logger: false } : {}) })
+    closers.push(() => app.close())
+    await app.listen({ port: config.port, host: config.host }).catch((error: unknown) => {
+      throw isAddressInUse(error) ? new PortInUseError('API', apiPort, 'PORT') : error
+    })
+
+    spa.setConfig({ issuer: issuer.issuer, clientId: issuer.spaClientId, apiUrl, resource, scope: SPA_SCOPE })
+    await keysLoaded(app)
+
+    return {
+      spaUrl: spa.origin,
+      apiUrl,
+      issuerUrl: issuer.issuer,
+      tokenEndpoint: issuer.tokenEndpoint,
+      audience: resource,
+      cliClient: issuer.cliClient,
+      users: issuer.users,
+      spaClientId: issuer.spaClientId,
+      close
+    }
+  } catch (error) {
+    await close().catch(() => undefined)
+    throw error
+  }
+}
+
+/** Quotes a value for a POSIX shell when it needs quoting. */
+function sh(value: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`
+}
+
+/** The client_credentials `curl` and a call of /api/me with its token, ready to paste. */
+export function curlCommands(stack: Pick<DevStack, 'tokenEndpoint' | 'audience' | 'apiUrl' | 'cliClient'>): string[] {
+  const { clientId, clientSecret } = stack.cliClient
+  return [
+    `TOKEN=$(curl -s -u ${sh(`${clientId}:${clientSecret}`)} -d grant_type=client_credentials -d ${sh(`resource=${stack.audience}`)} ` +
+      `-d 'scope=read:messages write:messages' ${sh(stack.tokenEndpoint)} | sed -E 's/.*"access_token":"([^"]+)".*/\\1/')`,
+    `curl -s -H "Authorization: Bearer $TOKEN" ${sh(`${stack.apiUrl}/api/me`)}`
+  ]
+}
+
+export function banner(stack: DevStack): string {
+  const users = stack.users.map((user) => `${user.username}/${user.password}`).join(' or ')
+  return [
+    '',
+    'Development stack is up (Ctrl-C stops all three):',
+    '',
+    `  SPA     ${stack.spaUrl.padEnd(24)} open it and "Log in" as ${users}`,
+    `  API     ${stack.apiUrl.padEnd(24)} audience (resource) ${stack.audience}`,
+    `  Issuer  ${stack.issuerUrl.padEnd(24)} development OpenID provider, never for production`,
+    '',
+    `An access token without a browser (client credentials, client ${stack.cliClient.clientId}), then /api/me with it:`,
+    '',
+    ...curlCommands(stack).map((line) => `  ${line}`),
+    ''
+  ].join('\n')
+}
+
+/** The parent process id of `pid`, from /proc (Linux); undefined elsewhere. */
+function parentOf(pid: number): number | undefined {
+  try {
+    // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces and parentheses
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+    return Number.isSafeInteger(ppid) && ppid > 1 ? ppid : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * Under `npm run dev` the chain is npm → `sh -c` → tsx → this process. SIGTERM sent to npm reaches
+ * `sh`, which dies without passing it on, and tsx (our parent) never hears of it. So, when npm
+ * started us, watch tsx's parent too and stop as on SIGTERM once it is gone.
+ */
+function onNpmGone(stop: () => void): void {
+  if (process.env['npm_lifecycle_event'] === undefined) return
+  const watched = parentOf(process.ppid)
+  if (watched === undefined) return
+  setInterval(() => {
+    if (!isAlive(watched)) stop()
+  }, 500).unref()
+}
+
+async function main(): Promise<void> {
+  let stack: DevStack
+  try {
+    stack = await startDevStack(devStackOptionsFromEnv(process.env))
+  } catch (error) {
+    console.error(`npm run dev: ${error instanceof Error ? error.message : String(error)}`)
+    process.exit(1)
+  }
+  console.log(banner(stack))
+
+  let stoppingSince: number | undefined
+  const stop = (why: string): void => {
+    if (stoppingSince !== undefined) {
+      // tsx relays a signal that its child seems to have missed: a repeat within a second is that
+      if (Date.now() - stoppingSince < 1_000) return
+      console.error(`${why} again: exiting now`)
+      process.exit(1)
+    }
+    stoppingSince = Date.now()
+    console.log(`\n${why}: stopping the API, the issuer and the SPA...`)
+    const timer = setTimeout(() => {
+      console.error(`still not stopped after ${CLOSE_TIMEOUT_MS} ms: exiting`)
+      process.exit(1)
+    }, CLOSE_TIMEOUT_MS)
+    timer.unref()
+    stack.close().then(
+      () => {
+        console.log('stopped')
+        process.exit(0)
+      },
+      (error: unknown) => {
+        console.error(`npm run dev: ${error instanceof Error ? error.message : String(error)}`)
+        process.exit(1)
+      }
+    )
+  }
+  process.on('SIGINT', stop)
+  process.on('SIGTERM', stop)
+  onNpmGone(() => {
+    if (stoppingSince === undefined) stop('npm has exited')
+  })
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await main()
+}
