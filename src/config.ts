@@ -195,6 +195,12 @@ export function loadConfig (env: Env = process.env): Config {
   const host = read(env, 'HOST') ?? '127.0.0.1'
   if (!/^[\w.:[\]-]+$/.test(host)) throw new ConfigError('HOST', `is not a bind address, got "${host}"`)
 
+  const jwksCacheTtl = integer(env, 'AUTH_JWKS_CACHE_TTL', 600, 10, 86_400)
+  const jwksMaxStale = integer(env, 'AUTH_JWKS_MAX_STALE', 86_400, 0, 7 * 86_400)
+  if (jwksMaxStale < jwksCacheTtl) {
+    throw new ConfigError('AUTH_JWKS_MAX_STALE', `must be at least AUTH_JWKS_CACHE_TTL (${jwksCacheTtl} s): keys would be refused before they expire`)
+  }
+
   return {
     port: integer(env, 'PORT', 3000, 0, 65535),
     host,
@@ -224,9 +230,9 @@ export function loadConfig (env: Env = process.env): Config {
       },
       keys: {
         fetchTimeoutMs: integer(env, 'AUTH_JWKS_TIMEOUT_MS', 5000, 100, 60_000),
-        cacheTtl: integer(env, 'AUTH_JWKS_CACHE_TTL', 600, 10, 86_400),
+        cacheTtl: jwksCacheTtl,
         cooldown: integer(env, 'AUTH_JWKS_COOLDOWN', 30, 0, 3600),
-        maxStale: integer(env, 'AUTH_JWKS_MAX_STALE', 86_400, 0, 7 * 86_400),
+        maxStale: jwksMaxStale,
         maxBytes: 512 * 1024
       },
       tokenCacheSize: integer(env, 'AUTH_TOKEN_CACHE_SIZE', 10_000, 0, 1_000_000)

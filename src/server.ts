@@ -14,13 +14,17 @@ const GRACE_MS = 10_000
 async function resolveDevIssuer (config: Config): Promise<(() => Promise<void>) | undefined> {
   if (!config.devIssuer) return undefined
   const { startDevIssuer } = await import('./dev-issuer/index.js')
+  const { DOCS_OAUTH_REDIRECT_PATH } = await import('../plugins/docs.js')
   const audience = config.auth.audiences[0] ?? ''
+  // SPAs on CORS_ORIGINS sign in at /callback; /docs on this API's own origin signs in too
+  const apiOrigins = [`http://127.0.0.1:${config.port}`, `http://localhost:${config.port}`]
   const issuer = await startDevIssuer({
     audience,
     port: Number(process.env.DEV_ISSUER_PORT ?? 4000),
-    ...(config.corsOrigins.length > 0
-      ? { spa: { redirectUris: config.corsOrigins.map((origin) => `${origin}/callback`), origins: config.corsOrigins } }
-      : {}),
+    spa: {
+      redirectUris: [...config.corsOrigins.map((origin) => `${origin}/callback`), ...apiOrigins.map((origin) => `${origin}${DOCS_OAUTH_REDIRECT_PATH}`)],
+      origins: [...config.corsOrigins, ...apiOrigins]
+    },
     accessTokenFormat: config.auth.formats.includes('jwt') ? 'jwt' : 'opaque',
     ...(config.auth.introspection.clientId !== undefined && config.auth.introspection.clientSecret !== undefined
       ? { introspectionClient: { clientId: config.auth.introspection.clientId, clientSecret: config.auth.introspection.clientSecret } }

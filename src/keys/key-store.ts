@@ -117,7 +117,8 @@ export class KeyStore {
 
   /** The issuer's metadata (fetched with the keys when discovery is used). */
   async metadata (): Promise<IssuerMetadata | undefined> {
-    if (this.#metadata === undefined && this.#options.jwksUri === undefined) await this.refresh('metadata').catch(() => undefined)
+    const mayFetch = this.#inFlight !== undefined || this.#now() >= this.#nextRetryAt // same backoff as key fetches
+    if (this.#metadata === undefined && this.#options.jwksUri === undefined && mayFetch) await this.refresh('metadata').catch(() => undefined)
     return this.#metadata
   }
 

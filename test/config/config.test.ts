@@ -93,7 +93,10 @@ describe('configuration', () => {
     [{ ...base, LOG_LEVEL: 'loud' }, /^LOG_LEVEL: /],
     [{ ...base, METRICS_ENABLED: 'maybe' }, /^METRICS_ENABLED: /],
     [{ ...base, AUTH_JWKS_URI: 'keys.json' }, /^AUTH_JWKS_URI: /],
-    [{ AUTH_AUDIENCE: 'x', DEV_ISSUER: '1', NODE_ENV: 'production' }, /^DEV_ISSUER: /]
+    [{ AUTH_AUDIENCE: 'x', DEV_ISSUER: '1', NODE_ENV: 'production' }, /^DEV_ISSUER: /],
+    [{ ...base, AUTH_JWKS_CACHE_TTL: '3600', AUTH_JWKS_MAX_STALE: '600' }, /^AUTH_JWKS_MAX_STALE: must be at least AUTH_JWKS_CACHE_TTL/],
+    [{ ...base, AUTH_JWKS_COOLDOWN: 'often' }, /^AUTH_JWKS_COOLDOWN: /],
+    [{ ...base, AUTH_HS_SECRET: 'short' }, /^AUTH_HS_SECRET: must be at least 32 bytes/]
   ])('refuses %j', (env, message) => {
     expect(problem(env as Record<string, string>)).toMatch(message)
   })
