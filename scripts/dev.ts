@@ -42,6 +42,8 @@ export interface DevStackOptions {
   spaPort?: number
   /** The API's identifier(s), the first also the access tokens' `aud`. Default: the API's URL. */
   audience?: string[]
+  /** Access tokens as JWTs (default) or opaque strings the API introspects (RFC 7662). */
+  tokenFormat?: 'jwt' | 'opaque'
   /** Access-token lifetime in seconds at the development issuer. Default 600. */
   accessTokenTtl?: number
   /** API request logs (pino JSON). Default true. */
@@ -61,6 +63,7 @@ export interface DevStack {
   cliClient: { clientId: string; clientSecret: string }
   users: DevIssuer['users']
   spaClientId: string
+  tokenFormat: 'jwt' | 'opaque'
   /** Stops the API, the issuer and the SPA server (the reverse of their start); safe to call twice. */
   close(): Promise<void>
 }
@@ -89,6 +92,8 @@ export function devStackOptionsFromEnv(env: Env = process.env): DevStackOptions 
     issuerPort: portFrom(env, 'DEV_ISSUER_PORT', 4000),
     spaPort: portFrom(env, 'SPA_PORT', 5173),
     ...(audience !== undefined && audience.length > 0 ? { audience } : {}),
+    // `npm run dev -- --opaque` or DEV_TOKEN_FORMAT=opaque: opaque access tokens, introspected
+    tokenFormat: env['DEV_TOKEN_FORMAT'] === 'opaque' || process.argv.includes('--opaque') ? 'opaque' : 'jwt',
     env
   }
 }
@@ -136,18 +141,20 @@ function spaOrigins(spa: SpaServer): string[] {
 }
 
 /** The API's environment: the caller's settings, with the dev stack's issuer, audience and CORS. */
-function apiEnvironment(env: Env, o: { issuer: string; audience: string[]; origins: string[]; port: number }): Env {
+function apiEnvironment(env: Env, o: { issuer: string; audience: string[]; origins: string[]; port: number; introspection?: { clientId: string; clientSecret: string } }): Env {
   const api: Env = { ...env }
   for (const name of Object.keys(api)) {
     // the dev stack decides who the API trusts; a real provider's settings would not match it
-    if (name === 'DEV_ISSUER' || name === 'AUTH_JWKS_URI' || name === 'AUTH_CLIENT_IDS' || name.startsWith('AUTH_INTROSPECTION_')) delete api[name]
+    if (name === 'DEV_ISSUER' || name === 'AUTH_JWKS_URI' || name === 'AUTH_CLIENT_IDS' || name === 'AUTH_INTROSPECTION_URL' || name === 'AUTH_INTROSPECTION_CLIENT_ID' || name === 'AUTH_INTROSPECTION_CLIENT_SECRET') delete api[name]
   }
   return {
     ...api,
     AUTH_ISSUER: o.issuer,
     AUTH_AUDIENCE: o.audience.join(','),
     AUTH_PROVIDER: 'generic',
-    AUTH_TOKEN_FORMATS: 'jwt',
+    ...(o.introspection === undefined
+      ? { AUTH_TOKEN_FORMATS: 'jwt' }
+      : { AUTH_TOKEN_FORMATS: 'jwt,opaque', AUTH_INTROSPECTION_CLIENT_ID: o.introspection.clientId, AUTH_INTROSPECTION_CLIENT_SECRET: o.introspection.clientSecret }),
     CORS_ORIGINS: o.origins.join(','),
     PORT: String(o.port),
     HOST
@@ -201,7 +208,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
       audience: resource,
       host: HOST,
       port: issuerPort,
-      accessTokenFormat: 'jwt',
+      accessTokenFormat: options.tokenFormat ?? 'jwt',
       ...(options.accessTokenTtl === undefined ? {} : { accessTokenTtl: options.accessTokenTtl }),
       // the SPA, and /docs on the API's origin (its "Authorize" uses the same public client)
       spa: {
@@ -213,7 +220,13 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     })
     closers.push(() => issuer.close())
 
-    const config = loadConfig(apiEnvironment(env, { issuer: issuer.issuer, audience, origins, port: apiPort }))
+    const config = loadConfig(apiEnvironment(env, {
+      issuer: issuer.issuer,
+      audience,
+      origins,
+      port: apiPort,
+      ...(options.tokenFormat === 'opaque' ? { introspection: issuer.introspectionClient } : {})
+    }))
     const app: FastifyInstance = await buildApp({ config, ...(options.logger === false ? { logger: false } : {}) })
     closers.push(() => app.close())
     await app.listen({ port: config.port, host: config.host }).catch((error: unknown) => {
@@ -232,6 +245,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
       cliClient: issuer.cliClient,
       users: issuer.users,
       spaClientId: issuer.spaClientId,
+      tokenFormat: options.tokenFormat ?? 'jwt',
       close
     }
   } catch (error) {
@@ -264,6 +278,10 @@ export function banner(stack: DevStack): string {
     `  SPA     ${stack.spaUrl.padEnd(24)} open it and "Log in" as ${users}`,
     `  API     ${stack.apiUrl.padEnd(24)} audience (resource) ${stack.audience}`,
     `  Issuer  ${stack.issuerUrl.padEnd(24)} development OpenID provider, never for production`,
+    '',
+    stack.tokenFormat === 'opaque'
+      ? 'Access tokens are opaque: the API introspects each one (RFC 7662); revocation takes effect within the cache TTL.'
+      : 'Access tokens are JWTs (typ at+jwt) the API verifies locally; `npm run dev -- --opaque` issues opaque ones instead.',
     '',
     `An access token without a browser (client credentials, client ${stack.cliClient.clientId}), then /api/me with it:`,
     '',
