@@ -60,9 +60,9 @@ async function auth (app: FastifyInstance, options: AuthPluginOptions): Promise<
     done(error as Error)
   }
 
-  function accept (request: FastifyRequest, identity: AccessTokenIdentity, done: (error?: Error) => void): void {
+  function accept (request: FastifyRequest, identity: AccessTokenIdentity, required: readonly string[], done: (error?: Error) => void): void {
     try {
-      requireScopes(identity.scopes, request.routeOptions.config.scopes ?? NO_SCOPES)
+      requireScopes(identity.scopes, required)
     } catch (error) {
       refuse(request, error, done)
       return
@@ -72,10 +72,17 @@ async function auth (app: FastifyInstance, options: AuthPluginOptions): Promise<
   }
 
   const gate: onRequestHookHandler = function (request, _reply, done) {
-    if (request.is404 || request.method === 'OPTIONS' || request.routeOptions.config.public === true) {
+    if (request.is404 || request.method === 'OPTIONS') {
       done()
       return
     }
+    // Read once: Fastify builds a new routeOptions object on every access.
+    const config = request.routeOptions.config
+    if (config.public === true) {
+      done()
+      return
+    }
+    const required = config.scopes ?? NO_SCOPES
     let token: string
     try {
       token = extractBearerToken(request.raw.rawHeaders, request.url)
@@ -96,9 +103,9 @@ async function auth (app: FastifyInstance, options: AuthPluginOptions): Promise<
       return
     }
     if (result instanceof Promise) {
-      result.then((identity) => accept(request, identity, done), (error: unknown) => refuse(request, error, done))
+      result.then((identity) => accept(request, identity, required, done), (error: unknown) => refuse(request, error, done))
     } else {
-      accept(request, result, done)
+      accept(request, result, required, done)
     }
   }
   app.addHook('onRequest', gate)

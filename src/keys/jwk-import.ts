@@ -10,7 +10,6 @@ export interface VerifyOptions {
   key: KeyObject
   padding?: number
   saltLength?: number
-  dsaEncoding?: 'ieee-p1363'
 }
 
 export interface VerificationKey {
@@ -18,9 +17,18 @@ export interface VerificationKey {
   /** The algorithms this key may verify: its `alg`, or every accepted one its type allows. */
   algorithms: ReadonlySet<JwsAlg>
   /** node:crypto digest name (null for EdDSA) and options per algorithm, built once. */
-  verifiers: ReadonlyMap<JwsAlg, { digest: string | null; options: VerifyOptions | KeyObject; signatureLength: number | undefined }>
+  verifiers: ReadonlyMap<JwsAlg, Verifier>
   /** Stable identity of the key material, to notice keys that disappear at rotation. */
   thumbprint: string
+}
+
+export interface Verifier {
+  digest: string | null
+  options: VerifyOptions | KeyObject
+  /** The exact signature length in bytes, where the algorithm fixes it (ECDSA). */
+  signatureLength: number | undefined
+  /** ECDSA: the JWS signature is R || S and is converted to DER before the check (signature.ts). */
+  joseEcdsa: boolean
 }
 
 export class KeyRejected extends Error {}
@@ -86,17 +94,17 @@ export function importJwk (jwk: Record<string, unknown>, accepted: ReadonlySet<s
     if (bits < 2048) throw new KeyRejected(`RSA key of ${bits} bits (at least 2048 required)`)
   }
 
-  const verifiers = new Map<JwsAlg, { digest: string | null; options: VerifyOptions | KeyObject; signatureLength: number | undefined }>()
+  const verifiers = new Map<JwsAlg, Verifier>()
   for (const alg of algorithms) {
     let options: VerifyOptions | KeyObject
     if (alg.startsWith('PS')) {
       options = { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: Number(alg.slice(2)) / 8 }
-    } else if (alg.startsWith('ES')) {
-      options = { key, dsaEncoding: 'ieee-p1363' }
     } else {
+      // ES*: the key alone; the R || S signature is converted to DER in signature.ts, which
+      // costs far less than node:crypto's own conversion (dsaEncoding: 'ieee-p1363').
       options = key
     }
-    verifiers.set(alg, { digest: digestOf(alg), options, signatureLength: EC_SIGNATURE_LENGTH[alg] })
+    verifiers.set(alg, { digest: digestOf(alg), options, signatureLength: EC_SIGNATURE_LENGTH[alg], joseEcdsa: alg.startsWith('ES') })
   }
   const thumbprint = `${String(jwk.kty)}:${String(publicJwk.n ?? '')}${String(publicJwk.x ?? '')}${String(publicJwk.y ?? '')}`
   return { kid: jwk.kid, algorithms: new Set(algorithms), verifiers, thumbprint }

@@ -26,16 +26,28 @@ export function looksLikeCompactJws (token: string): boolean {
   return token.charCodeAt(0) === 0x65 /* e */ && token.charCodeAt(1) === 0x79 /* y */
 }
 
+/** Mask of the bits the last character may not use, by length % 4 (RFC 4648 §3.5): 2 → 4 bits, 3 → 2 bits. */
+const UNUSED_BITS = [0, 0, 0b1111, 0b11]
+
+/** The 6-bit value of a base64url character already known to be in the alphabet. */
+function sextet (c: number): number {
+  if (c >= 0x61) return c - 0x61 + 26 // a-z
+  if (c >= 0x41) return c === 0x5f ? 63 : c - 0x41 // A-Z, '_'
+  if (c >= 0x30) return c - 0x30 + 52 // 0-9
+  return 62 // '-'
+}
+
 function segment (part: string, what: string): Buffer {
   if (!B64URL.test(part) || part.length % 4 === 1) {
     throw new AuthError('ERR_TOKEN_MALFORMED', 'The access token is malformed.', { reason: `${what} is not base64url` })
   }
-  const bytes = Buffer.from(part, 'base64url')
-  // Reject non-canonical encodings (stray trailing bits): one token, one byte string.
-  if (bytes.toString('base64url') !== part) {
+  // Reject non-canonical encodings (stray trailing bits): one token, one byte string. With
+  // the alphabet checked and no padding, the last character's unused bits are the only
+  // freedom, so checking them equals re-encoding and comparing, without a second string.
+  if ((sextet(part.charCodeAt(part.length - 1)) & (UNUSED_BITS[part.length % 4] ?? 0)) !== 0) {
     throw new AuthError('ERR_TOKEN_MALFORMED', 'The access token is malformed.', { reason: `${what} is not canonical base64url` })
   }
-  return bytes
+  return Buffer.from(part, 'base64url')
 }
 
 function json (bytes: Buffer, what: string): Record<string, unknown> {

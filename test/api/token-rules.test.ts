@@ -123,13 +123,23 @@ describe('verified-token cache', () => {
     const token = api.token({ exp: api.now() + 20 })
     const first = await api.app.inject({ url: '/api/me', headers: { authorization: `Bearer ${token}` } })
     expect(first.statusCode).toBe(200)
-    expect(api.app.verifier.cache.size).toBe(1)
+    expect(api.app.verifier.cache.size).toBe(0) // seen once: remembered, not cached
+    expect((await api.app.inject({ url: '/api/me', headers: { authorization: `Bearer ${token}` } })).statusCode).toBe(200)
+    expect(api.app.verifier.cache.size).toBe(1) // seen twice: cached
     api.advance(10_000)
     expect((await api.app.inject({ url: '/api/me', headers: { authorization: `Bearer ${token}` } })).statusCode).toBe(200)
     api.advance(16_000) // past exp + the 5 s leeway
     const late = await api.app.inject({ url: '/api/me', headers: { authorization: `Bearer ${token}` } })
     expect(late.statusCode).toBe(401)
     expect(late.json().code).toBe('ERR_JWT_EXPIRED')
+  })
+
+  it('never admits a stream of one-off tokens', async () => {
+    const before = api.app.verifier.cache.size
+    for (let i = 0; i < 20; i++) {
+      expect((await api.app.inject({ url: '/api/me', headers: { authorization: `Bearer ${api.token({ jti: `once-${i}` })}` } })).statusCode).toBe(200)
+    }
+    expect(api.app.verifier.cache.size).toBe(before)
   })
 
   it('never stores a refusal', async () => {
@@ -155,8 +165,11 @@ describe('verified-token cache', () => {
     const small = await startTestApi({ env: { AUTH_TOKEN_CACHE_SIZE: '5' } })
     try {
       for (let i = 0; i < 12; i++) {
-        const res = await small.app.inject({ url: '/api/me', headers: { authorization: `Bearer ${small.token({ jti: `t${i}` })}` } })
-        expect(res.statusCode).toBe(200)
+        const token = small.token({ jti: `t${i}` })
+        for (let use = 0; use < 2; use++) {
+          const res = await small.app.inject({ url: '/api/me', headers: { authorization: `Bearer ${token}` } })
+          expect(res.statusCode).toBe(200)
+        }
       }
       expect(small.app.verifier.cache.size).toBe(5)
     } finally {

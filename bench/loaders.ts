@@ -1,0 +1,137 @@
+/**
+ * The load generator, always in a process of its own: wrk (with bench/wrk.lua) where it is
+ * installed, autocannon (bench/autocannon-child.mjs) otherwise. A run is a warm-up, then the
+ * measured period; the server's CPU time is read around the measured period only.
+ */
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { cpuSeconds, rssBytes, runCollect } from './processes.js'
+
+export type LoaderKind = 'wrk' | 'autocannon'
+
+export interface LoadSpec {
+  url: string
+  connections: number
+  warmupSec: number
+  durationSec: number
+  /** One token per line, sent round-robin; none for a public route. */
+  tokenFile?: string
+  /** The server's pid, to measure its CPU time during the measured period. */
+  serverPid?: number
+}
+
+export interface LoadResult {
+  requests: number
+  durationSec: number
+  rps: number
+  p50Ms: number
+  p99Ms: number
+  maxMs: number
+  non2xx: number
+  /** Connect, read, write errors and timeouts. */
+  socketErrors: number
+  /** Server CPU (user + system, all threads) per request, microseconds. */
+  serverCpuUsPerRequest: number
+  /** The same for the server's main thread (the event loop) only. */
+  serverLoopCpuUsPerRequest: number
+  /** Server CPU use during the measured period, in cores (1.0 = one core busy). */
+  serverCores: number
+  /** The measured period on the monotonic clock (µs, as process.hrtime and V8's profiler use). */
+  windowUs: [number, number]
+  /** The server's peak resident memory during the measured period (bytes; sampled every 200 ms). */
+  serverPeakRss: number
+}
+
+interface RawResult {
+  requests: number
+  duration_us: number
+  p50_us: number
+  p99_us: number
+  max_us: number
+  non2xx: number
+  errors: { connect: number; read: number; write: number; timeout: number }
+}
+
+const WRK_SCRIPT = fileURLToPath(new URL('./wrk.lua', import.meta.url))
+const AUTOCANNON_CHILD = fileURLToPath(new URL('./autocannon-child.mjs', import.meta.url))
+
+function monotonicUs (): number {
+  return Number(process.hrtime.bigint() / 1000n)
+}
+
+export function findWrk (): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(':').concat('/usr/bin', '/usr/local/bin')) {
+    if (dir !== '' && existsSync(`${dir}/wrk`)) return `${dir}/wrk`
+  }
+  return undefined
+}
+
+function parse (stdout: string): RawResult {
+  const line = stdout.split('\n').find((l) => l.startsWith('BENCH_JSON '))
+  if (line === undefined) throw new Error(`load generator printed no result:\n${stdout.slice(-2000)}`)
+  return JSON.parse(line.slice('BENCH_JSON '.length)) as RawResult
+}
+
+async function once (kind: LoaderKind, spec: LoadSpec, durationSec: number, warmupSec: number, wrkThreads: number, onMeasureStart?: () => void): Promise<RawResult> {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '', ...(spec.tokenFile === undefined ? {} : { BENCH_TOKEN_FILE: spec.tokenFile }) }
+  if (kind === 'wrk') {
+    const wrk = findWrk()
+    if (wrk === undefined) throw new Error('wrk is not installed')
+    const args = [`-t${wrkThreads}`, `-c${spec.connections}`, `-d${durationSec}s`, '--timeout', '5s', '-s', WRK_SCRIPT, spec.url]
+    onMeasureStart?.()
+    return parse((await runCollect(wrk, args, env)).stdout)
+  }
+  const childSpec = { url: spec.url, connections: spec.connections, warmupSec, durationSec, tokenFile: spec.tokenFile }
+  const onLine = (line: string): void => { if (line === 'BENCH_MEASURE_START') onMeasureStart?.() }
+  return parse((await runCollect(process.execPath, [AUTOCANNON_CHILD, JSON.stringify(childSpec)], env, onLine)).stdout)
+}
+
+export async function runLoad (kind: LoaderKind, spec: LoadSpec, wrkThreads = 1): Promise<LoadResult> {
+  let cpuBefore = Number.NaN
+  let loopBefore = Number.NaN
+  let startUs = 0
+  let peakRss = Number.NaN
+  let sampler: NodeJS.Timeout | undefined
+  const sample = (): void => {
+    const rss = spec.serverPid === undefined ? undefined : rssBytes(spec.serverPid)
+    if (rss !== undefined && !(rss <= peakRss)) peakRss = rss
+  }
+  const markStart = (): void => {
+    startUs = monotonicUs()
+    sample()
+    sampler = setInterval(sample, 200)
+    if (spec.serverPid !== undefined) {
+      cpuBefore = cpuSeconds(spec.serverPid)
+      loopBefore = cpuSeconds(spec.serverPid, true)
+    }
+  }
+  let raw: RawResult
+  if (kind === 'wrk') {
+    if (spec.warmupSec > 0) await once(kind, spec, spec.warmupSec, 0, wrkThreads)
+    raw = await once(kind, spec, spec.durationSec, 0, wrkThreads, markStart)
+  } else {
+    // autocannon warms up and measures in one child, which says when the measured part starts.
+    raw = await once(kind, spec, spec.durationSec, spec.warmupSec, wrkThreads, markStart)
+  }
+  clearInterval(sampler)
+  sample()
+  const cpu = spec.serverPid === undefined ? Number.NaN : cpuSeconds(spec.serverPid) - cpuBefore
+  const loop = spec.serverPid === undefined ? Number.NaN : cpuSeconds(spec.serverPid, true) - loopBefore
+  const endUs = monotonicUs()
+  const durationSec = raw.duration_us / 1e6
+  return {
+    requests: raw.requests,
+    durationSec,
+    rps: raw.requests / durationSec,
+    p50Ms: raw.p50_us / 1000,
+    p99Ms: raw.p99_us / 1000,
+    maxMs: raw.max_us / 1000,
+    non2xx: raw.non2xx,
+    socketErrors: raw.errors.connect + raw.errors.read + raw.errors.write + raw.errors.timeout,
+    serverCpuUsPerRequest: (cpu * 1e6) / Math.max(1, raw.requests),
+    serverLoopCpuUsPerRequest: (loop * 1e6) / Math.max(1, raw.requests),
+    serverCores: cpu / durationSec,
+    windowUs: [startUs, endUs],
+    serverPeakRss: peakRss
+  }
+}

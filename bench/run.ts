@@ -1,0 +1,678 @@
+/**
+ * `npm run bench`: how fast the BUILT server answers an authenticated route, compared with
+ * an unauthenticated route of the same app in the same run (issue 8).
+ *
+ *   npm run bench                      the full run (about 5-6 minutes), writes bench/RESULTS.md
+ *   npm run bench -- --quick           a smoke run (short durations, fewer memory tokens),
+ *                                      writes bench/out/RESULTS-quick.md
+ *   options: --repeat=N (median of N rounds of the throughput scenarios), --loader=wrk|autocannon,
+ *            --connections=32, --duration=10, --warmup=3, --no-build,
+ *            --skip=api,express,profile,memory (any of them), --memory-tokens=N, --output=path,
+ *            --server-dir=path (another checkout's build, for A/B comparisons; not built by the bench),
+ *            --provisional (RESULTS.md says the figures come from a busy machine and will be re-run)
+ *   environment, for experiments only (reported in RESULTS.md when set):
+ *            BENCH_SERVER_NODE_ARGS="--trace-gc ..." (extra node arguments for the server),
+ *            BENCH_SERVER_ENV='{"AUTH_TOKEN_CACHE_SIZE":"0"}' (extra server environment)
+ *
+ * Layout: this process runs the test issuer (discovery + JWKS on loopback) and mints the
+ * tokens; the server (`node dist/src/server.js`, NODE_ENV=production, LOG_LEVEL=warn), the
+ * reference app (express 5 + express-oauth2-jwt-bearer) and the load generator (wrk, or
+ * autocannon in a child process) each run in a process of their own.
+ */
+import { mkdirSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs'
+import { availableParallelism, loadavg, totalmem } from 'node:os'
+import { verify as cryptoVerify } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
+import { dirname, join, relative } from 'node:path'
+import { makeKey, type TestKey } from '../test/helpers/keys.js'
+import { startTestIssuer, type TestIssuer } from '../test/helpers/test-issuer.js'
+import { findWrk, runLoad, type LoadResult, type LoaderKind } from './loaders.js'
+import { freePort, killAllOnExit, rssBytes, runCollect, spawnLogged, stop, waitForHttp, type Spawned } from './processes.js'
+import { mintMany, mintOne, type TokenContext } from './tokens.js'
+import { profileMarkdown, summarizeCpuProfile, type ProfileSummary } from './cpuprofile-summary.js'
+import { derFromJoseEcdsa } from '../src/token/signature.js'
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
+const OUT = join(ROOT, 'bench', 'out')
+const AUDIENCE = 'https://api.example.com'
+const MEMORY_LIMIT = 250 * 1024 * 1024
+/** For experiments only (e.g. V8 flags such as --trace-gc); reported in RESULTS.md when set. */
+const EXTRA_SERVER_ARGS = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
+/** For experiments only: extra environment for the server, as JSON (BENCH_SERVER_ENV='{"AUTH_TOKEN_CACHE_SIZE":"0"}'). */
+const EXTRA_SERVER_ENV = JSON.parse(process.env.BENCH_SERVER_ENV ?? '{}') as Record<string, string>
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+interface Options {
+  quick: boolean
+  repeat: number
+  loader: LoaderKind
+  build: boolean
+  api: boolean
+  express: boolean
+  profile: boolean
+  memory: boolean
+  connections: number
+  warmupSec: number
+  durationSec: number
+  profileWarmupSec: number
+  profileDurationSec: number
+  distinct: number
+  memoryTokens: number
+  output: string
+  /** Where the built server is (dist/src/server.js under it): this checkout, or another one for an A/B comparison. */
+  serverDir: string
+  /** Mark the figures as provisional (a run on a busy machine, to be re-run). */
+  provisional: boolean
+}
+
+function parseOptions (argv: string[]): Options {
+  const flags = new Map<string, string>()
+  for (const arg of argv) {
+    const match = /^--([\w-]+)(?:=(.*))?$/.exec(arg)
+    if (match === null || match[1] === undefined) throw new Error(`unknown argument ${arg}`)
+    flags.set(match[1], match[2] ?? 'true')
+  }
+  const known = ['quick', 'repeat', 'loader', 'no-build', 'skip', 'connections', 'duration', 'warmup', 'output', 'memory-tokens', 'server-dir', 'provisional']
+  for (const name of flags.keys()) if (!known.includes(name)) throw new Error(`unknown option --${name} (known: ${known.join(', ')})`)
+  const quick = flags.has('quick')
+  const skip = new Set((flags.get('skip') ?? '').split(',').filter((s) => s !== ''))
+  const num = (name: string, fallback: number): number => {
+    const value = flags.get(name)
+    if (value === undefined) return fallback
+    const n = Number(value)
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number`)
+    return n
+  }
+  const loaderFlag = flags.get('loader')
+  if (loaderFlag !== undefined && loaderFlag !== 'wrk' && loaderFlag !== 'autocannon') throw new Error('--loader must be wrk or autocannon')
+  const loader: LoaderKind = loaderFlag ?? (findWrk() !== undefined ? 'wrk' : 'autocannon')
+  return {
+    quick,
+    repeat: Math.round(num('repeat', 1)),
+    loader,
+    build: !flags.has('no-build'),
+    api: !skip.has('api'),
+    express: !skip.has('express'),
+    profile: !skip.has('profile'),
+    memory: !skip.has('memory'),
+    connections: Math.round(num('connections', 32)),
+    warmupSec: num('warmup', quick ? 1 : 3),
+    durationSec: num('duration', quick ? 3 : 10),
+    profileWarmupSec: quick ? 1 : 2,
+    profileDurationSec: quick ? 2 : 8,
+    // More distinct tokens than the verified-token cache holds (10,000 by default), so that a
+    // round-robin over them never hits the cache: every request is a full verification.
+    distinct: 20_000,
+    memoryTokens: Math.round(num('memory-tokens', quick ? 100_000 : 1_000_000)),
+    output: flags.get('output') ?? join(ROOT, quick ? 'bench/out/RESULTS-quick.md' : 'bench/RESULTS.md'),
+    serverDir: flags.get('server-dir') ?? ROOT,
+    provisional: flags.has('provisional')
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios and their results
+
+type ScenarioKind = 'public' | 'same' | 'distinct'
+interface Scenario {
+  id: string
+  label: string
+  kind: ScenarioKind
+  path: string
+  tokenFile?: string
+}
+
+interface Summary {
+  scenario: Scenario
+  runs: LoadResult[]
+  rps: number
+  /** Median over rounds of (this scenario's req/s / the public route's req/s in that round). */
+  ratio: number
+  p50Ms: number
+  p99Ms: number
+  non2xx: number
+  socketErrors: number
+  cpuUs: number
+  loopUs: number
+  cores: number
+  peakRss: number
+  valid: boolean
+}
+
+function median (values: number[]): number {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b)
+  if (sorted.length === 0) return Number.NaN
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid] ?? Number.NaN : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
+}
+
+function summarize (scenarios: Scenario[], rounds: Map<string, LoadResult>[]): Summary[] {
+  return scenarios.map((scenario) => {
+    const runs = rounds.map((round) => round.get(scenario.id)).filter((r): r is LoadResult => r !== undefined)
+    const ratios = rounds.map((round) => {
+      const own = round.get(scenario.id)
+      const base = round.get('public')
+      return own === undefined || base === undefined ? Number.NaN : own.rps / base.rps
+    })
+    const non2xx = runs.reduce((sum, r) => sum + r.non2xx, 0)
+    const socketErrors = runs.reduce((sum, r) => sum + r.socketErrors, 0)
+    return {
+      scenario,
+      runs,
+      rps: median(runs.map((r) => r.rps)),
+      ratio: median(ratios),
+      p50Ms: median(runs.map((r) => r.p50Ms)),
+      p99Ms: median(runs.map((r) => r.p99Ms)),
+      non2xx,
+      socketErrors,
+      cpuUs: median(runs.map((r) => r.serverCpuUsPerRequest)),
+      loopUs: median(runs.map((r) => r.serverLoopCpuUsPerRequest)),
+      peakRss: Math.max(...runs.map((r) => r.serverPeakRss)),
+      cores: median(runs.map((r) => r.serverCores)),
+      valid: non2xx === 0 && socketErrors === 0 && runs.length > 0
+    }
+  })
+}
+
+const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : 'n/a')
+const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MB`
+
+function log (message: string): void {
+  console.log(`[bench] ${message}`)
+}
+
+function describe (result: LoadResult, base: LoadResult | undefined): string {
+  const ratio = base === undefined ? '' : `  ratio ${(result.rps / base.rps).toFixed(3)}`
+  const bad = result.non2xx > 0 || result.socketErrors > 0 ? `  INVALID (non-2xx ${result.non2xx}, socket errors ${result.socketErrors})` : ''
+  return `${fmt(result.rps).padStart(7)} req/s${ratio}  p50 ${result.p50Ms.toFixed(2)} ms  p99 ${result.p99Ms.toFixed(2)} ms  non-2xx ${result.non2xx}  server CPU/req ${result.serverCpuUsPerRequest.toFixed(1)} µs (event loop ${result.serverLoopCpuUsPerRequest.toFixed(1)} µs), ${result.serverCores.toFixed(2)} cores, RSS ≤ ${mb(result.serverPeakRss)}${bad}`
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+
+function baseEnv (): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' }
+}
+
+interface Server { spawned: Spawned; url: string }
+
+let serverDir = ROOT
+
+async function startApi (issuer: TestIssuer, name: string, extraEnv: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<Server> {
+  const port = await freePort()
+  const env: NodeJS.ProcessEnv = {
+    ...baseEnv(),
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    AUTH_ISSUER: issuer.url,
+    AUTH_AUDIENCE: AUDIENCE,
+    AUTH_ALGORITHMS: 'RS256,ES256',
+    ...extraEnv,
+    ...EXTRA_SERVER_ENV
+  }
+  const spawned = spawnLogged(process.execPath, [...EXTRA_SERVER_ARGS, ...nodeArgs, join(serverDir, 'dist/src/server.js')], env, join(OUT, `${name}.log`))
+  const url = `http://127.0.0.1:${port}`
+  await waitForHttp(`${url}/health/ready`, spawned)
+  return { spawned, url }
+}
+
+async function startExpress (issuer: TestIssuer): Promise<Server> {
+  const port = await freePort()
+  const env: NodeJS.ProcessEnv = {
+    ...baseEnv(),
+    NODE_ENV: 'production',
+    PORT: String(port),
+    ISSUER: issuer.url,
+    JWKS_URI: issuer.jwksUri,
+    AUDIENCE
+  }
+  const spawned = spawnLogged(process.execPath, [join(ROOT, 'bench/express-app.mjs')], env, join(OUT, 'express.log'))
+  const url = `http://127.0.0.1:${port}`
+  await waitForHttp(`${url}/health/live`, spawned)
+  return { spawned, url }
+}
+
+/** Every token kind must get a 200 before anything is measured. */
+async function sanityCheck (server: Server, tokens: Record<string, string>): Promise<void> {
+  for (const [what, token] of Object.entries(tokens)) {
+    const response = await fetch(`${server.url}/api/me`, { headers: { authorization: `Bearer ${token}` } })
+    const body = await response.text()
+    if (response.status !== 200) throw new Error(`sanity check: ${what} got ${response.status}: ${body.slice(0, 500)}`)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Steps
+
+async function build (): Promise<void> {
+  log('npm run build')
+  const started = Date.now()
+  await runCollect('npm', ['run', 'build'], { ...process.env })
+  log(`built in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+}
+
+interface Tokens {
+  files: Record<'sameRs' | 'sameEs' | 'distinctRs' | 'distinctEs', string>
+  sameRs: string
+  sameEs: string
+}
+
+async function mint (rsa: TestKey, es: TestKey, context: TokenContext, distinct: number): Promise<Tokens> {
+  const started = Date.now()
+  const sameRs = mintOne(rsa, context, 'same-rs256')
+  const sameEs = mintOne(es, context, 'same-es256')
+  const distinctRs = await mintMany(rsa, context, distinct, 'rs256')
+  const distinctEs = await mintMany(es, context, distinct, 'es256')
+  const files = {
+    sameRs: join(OUT, 'tokens-same-rs256.txt'),
+    sameEs: join(OUT, 'tokens-same-es256.txt'),
+    distinctRs: join(OUT, 'tokens-distinct-rs256.txt'),
+    distinctEs: join(OUT, 'tokens-distinct-es256.txt')
+  }
+  writeFileSync(files.sameRs, `${sameRs}\n`)
+  writeFileSync(files.sameEs, `${sameEs}\n`)
+  writeFileSync(files.distinctRs, `${distinctRs.join('\n')}\n`)
+  writeFileSync(files.distinctEs, `${distinctEs.join('\n')}\n`)
+  log(`minted 2 + ${fmt(2 * distinct)} tokens in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+  return { files, sameRs, sameEs }
+}
+
+async function runScenarios (target: string, server: Server, scenarios: Scenario[], opts: Options, round: Map<string, LoadResult>): Promise<void> {
+  for (const scenario of scenarios) {
+    const result = await runLoad(opts.loader, {
+      url: `${server.url}${scenario.path}`,
+      connections: opts.connections,
+      warmupSec: opts.warmupSec,
+      durationSec: opts.durationSec,
+      serverPid: server.spawned.pid,
+      ...(scenario.tokenFile === undefined ? {} : { tokenFile: scenario.tokenFile })
+    })
+    round.set(scenario.id, result)
+    log(`${target.padEnd(8)} ${scenario.label.padEnd(28)} ${describe(result, scenario.id === 'public' ? undefined : round.get('public'))}`)
+  }
+}
+
+interface ProfileRun { scenario: Scenario; summary: ProfileSummary; result: LoadResult; file: string }
+
+async function profile (issuer: TestIssuer, scenario: Scenario, opts: Options): Promise<ProfileRun> {
+  const dir = join(OUT, 'profiles')
+  mkdirSync(dir, { recursive: true })
+  const name = `server-${scenario.id}`
+  for (const file of readdirSync(dir)) if (file.startsWith(name)) rmSync(join(dir, file))
+  const server = await startApi(issuer, `profile-${scenario.id}`, {}, ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}.cpuprofile`])
+  const result = await runLoad(opts.loader, {
+    url: `${server.url}${scenario.path}`,
+    connections: opts.connections,
+    warmupSec: opts.profileWarmupSec,
+    durationSec: opts.profileDurationSec,
+    serverPid: server.spawned.pid,
+    ...(scenario.tokenFile === undefined ? {} : { tokenFile: scenario.tokenFile })
+  })
+  const code = await stop(server.spawned)
+  const file = join(dir, `${name}.cpuprofile`)
+  if (code !== 0) throw new Error(`profiled server exited with ${code}; no profile`)
+  // The measured window and its request count, to summarise the same samples again later.
+  writeFileSync(join(dir, `${name}.window.json`), `${JSON.stringify({ windowUs: result.windowUs, requests: result.requests })}\n`)
+  log(`profiled  ${scenario.label.padEnd(28)} ${describe(result, undefined)} (profiler on)`)
+  return { scenario, summary: summarizeCpuProfile(file, 20, result.windowUs), result, file }
+}
+
+interface MemoryRun {
+  tokens: number
+  requests: number
+  durationSec: number
+  non2xx: number
+  errors: number
+  baselineRss: number
+  peakRss: number
+  finalRss: number
+  points: MemoryPoint[]
+}
+
+interface MemoryPoint { sent: number; rss: number; heapUsed?: number; heapTotal?: number; external?: number }
+
+/** The server's own heap figures, from its Prometheus endpoint (prom-client default metrics). */
+async function heapOf (url: string): Promise<Pick<MemoryPoint, 'heapUsed' | 'heapTotal' | 'external'>> {
+  try {
+    const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(2000) })).text()
+    const value = (name: string): number | undefined => {
+      const match = new RegExp(`^${name} (\\S+)`, 'm').exec(text)
+      return match?.[1] === undefined ? undefined : Number(match[1])
+    }
+    return { heapUsed: value('nodejs_heap_size_used_bytes'), heapTotal: value('nodejs_heap_size_total_bytes'), external: value('nodejs_external_memory_bytes') }
+  } catch {
+    return {}
+  }
+}
+
+async function memory (issuer: TestIssuer, opts: Options): Promise<MemoryRun> {
+  // HS256 for this scenario only: minting a million RS256 tokens would take minutes, an
+  // HMAC takes microseconds. The server verifies each in full and caches it as it would any.
+  const secret = `bench-${Math.random().toString(36).slice(2)}-${Date.now()}-0123456789abcdef0123456789`
+  const server = await startApi(issuer, 'memory', { AUTH_HS_SECRET: secret, AUTH_ALGORITHMS: 'HS256,RS256' })
+  const pid = server.spawned.pid
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  const baselineRss = rssBytes(pid) ?? Number.NaN
+  let peakRss = baselineRss
+  const points: MemoryPoint[] = [{ sent: 0, rss: baselineRss, ...await heapOf(server.url) }]
+  const pending: Promise<void>[] = []
+  const sampler = setInterval(() => {
+    const rss = rssBytes(pid)
+    if (rss !== undefined && rss > peakRss) peakRss = rss
+  }, 200)
+  let nextPoint = opts.memoryTokens / 10
+  const onLine = (line: string): void => {
+    if (!line.startsWith('BENCH_PROGRESS ')) return
+    const sent = Number(line.slice('BENCH_PROGRESS '.length))
+    if (sent >= nextPoint) {
+      const point: MemoryPoint = { sent, rss: rssBytes(pid) ?? Number.NaN }
+      points.push(point)
+      pending.push(heapOf(server.url).then((heap) => { Object.assign(point, heap) }))
+      nextPoint += opts.memoryTokens / 10
+    }
+  }
+  const spec = { url: `${server.url}/api/me`, connections: opts.connections, total: opts.memoryTokens, secret, issuer: issuer.url, audience: AUDIENCE }
+  const started = Date.now()
+  const { stdout } = await runCollect(process.execPath, [join(ROOT, 'bench/mem-loader.mjs'), JSON.stringify(spec)], baseEnv(), onLine)
+  clearInterval(sampler)
+  const line = stdout.split('\n').find((l) => l.startsWith('BENCH_JSON '))
+  if (line === undefined) throw new Error('memory loader printed no result')
+  const raw = JSON.parse(line.slice('BENCH_JSON '.length)) as { requests: number; minted: number; non2xx: number; errors: number; timeouts: number }
+  await Promise.all(pending)
+  const finalRss = rssBytes(pid) ?? Number.NaN
+  points.push({ sent: raw.minted, rss: finalRss, ...await heapOf(server.url) })
+  peakRss = Math.max(peakRss, finalRss)
+  await stop(server.spawned)
+  const run: MemoryRun = {
+    tokens: raw.minted,
+    requests: raw.requests,
+    durationSec: (Date.now() - started) / 1000,
+    non2xx: raw.non2xx,
+    errors: raw.errors + raw.timeouts,
+    baselineRss,
+    peakRss,
+    finalRss,
+    points
+  }
+  log(`memory    ${fmt(run.requests)} distinct HS256 tokens in ${run.durationSec.toFixed(0)} s: RSS ${mb(baselineRss)} at start, peak ${mb(peakRss)}, end ${mb(finalRss)}, non-2xx ${run.non2xx}`)
+  return run
+}
+
+/**
+ * In-process cost of one signature check on this CPU (synchronous, one core, the bench
+ * process), for reading the profiles: what the threadpool spends per full verification.
+ * ES256 is checked as the server does it, with the R || S signature converted to DER first.
+ */
+function verifyCost (rsa: TestKey, es: TestKey, tokens: Tokens): { rs256Us: number; es256Us: number } {
+  const time = (key: TestKey, token: string, n: number): number => {
+    const dot = token.lastIndexOf('.')
+    const data = Buffer.from(token.slice(0, dot))
+    const jose = Buffer.from(token.slice(dot + 1), 'base64url')
+    const signature = key.alg === 'ES256' ? derFromJoseEcdsa(jose) : jose
+    for (let i = 0; i < 50; i++) cryptoVerify('sha256', data, key.publicKey, signature)
+    const started = process.hrtime.bigint()
+    for (let i = 0; i < n; i++) cryptoVerify('sha256', data, key.publicKey, signature)
+    return Number(process.hrtime.bigint() - started) / 1000 / n
+  }
+  return { rs256Us: time(rsa, tokens.sameRs, 2000), es256Us: time(es, tokens.sameEs, 2000) }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Targets and the report
+
+interface Target { name: string; value: string; goal: string; pass: boolean }
+
+function targets (api: Summary[], mem: MemoryRun | undefined): Target[] {
+  const get = (id: string): Summary | undefined => api.find((s) => s.scenario.id === id)
+  const pub = get('public')
+  const list: Target[] = []
+  const ratioTarget = (id: string, goal: number): void => {
+    const s = get(id)
+    if (s === undefined) return
+    const valid = s.valid && pub?.valid === true
+    list.push({ name: `${s.scenario.label}: ratio to the public route`, value: valid ? s.ratio.toFixed(3) : `INVALID (${s.ratio.toFixed(3)})`, goal: `≥ ${goal.toFixed(2)}`, pass: valid && s.ratio >= goal })
+  }
+  ratioTarget('same-rs256', 0.9)
+  ratioTarget('same-es256', 0.9)
+  ratioTarget('distinct-rs256', 0.38)
+  ratioTarget('distinct-es256', 0.23)
+  for (const id of ['same-rs256', 'same-es256']) {
+    const s = get(id)
+    if (s === undefined || pub === undefined) continue
+    const limit = 2 * pub.p99Ms
+    list.push({ name: `${s.scenario.label}: p99 latency`, value: `${s.p99Ms.toFixed(2)} ms`, goal: `≤ 2 × ${pub.p99Ms.toFixed(2)} = ${limit.toFixed(2)} ms`, pass: s.valid && s.p99Ms <= limit })
+  }
+  if (mem !== undefined) {
+    list.push({
+      name: `RSS while ${fmt(mem.requests)} distinct tokens stream through`,
+      value: `peak ${mb(mem.peakRss)}${mem.non2xx + mem.errors > 0 ? ` INVALID (non-2xx ${mem.non2xx}, errors ${mem.errors})` : ''}`,
+      goal: `< ${mb(MEMORY_LIMIT)}`,
+      pass: mem.peakRss < MEMORY_LIMIT && mem.non2xx === 0 && mem.errors === 0
+    })
+  }
+  return list
+}
+
+function scenarioTable (rows: Summary[], repeat: number): string {
+  const lines = [
+    '| scenario | req/s | ratio to public | p50 ms | p99 ms | non-2xx | server CPU µs/req | of which event loop | server cores busy | server peak RSS | valid |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |'
+  ]
+  for (const s of rows) {
+    const rounds = repeat > 1 ? ` (${s.runs.map((r) => fmt(r.rps)).join(', ')})` : ''
+    lines.push(`| ${s.scenario.label} | ${fmt(s.rps)}${rounds} | ${s.scenario.id === 'public' ? '1.000' : s.ratio.toFixed(3)} | ${s.p50Ms.toFixed(2)} | ${s.p99Ms.toFixed(2)} | ${s.non2xx}${s.socketErrors > 0 ? ` (+${s.socketErrors} socket errors)` : ''} | ${s.cpuUs.toFixed(1)} | ${s.loopUs.toFixed(1)} | ${s.cores.toFixed(2)} | ${mb(s.peakRss)} | ${s.valid ? 'yes' : '**INVALID**'} |`)
+  }
+  return lines.join('\n')
+}
+
+interface Report {
+  opts: Options
+  startedAt: Date
+  seconds: number
+  loadBefore: number[]
+  loadAfter: number[]
+  api: Summary[]
+  express: Summary[] | undefined
+  profiles: ProfileRun[]
+  memory: MemoryRun | undefined
+  verify: { rs256Us: number; es256Us: number }
+  targets: Target[]
+}
+
+function cpuModel (): string {
+  try {
+    const match = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))
+    return match?.[1]?.trim() ?? 'unknown'
+  } catch {
+    return 'unknown'
+  }
+}
+
+function report (r: Report): string {
+  const { opts } = r
+  const cores = availableParallelism()
+  const poolSize = process.env.UV_THREADPOOL_SIZE ?? String(Math.max(1, Math.min(4, cores - 1)))
+  const lines: string[] = []
+  const pass = r.targets.every((t) => t.pass)
+  lines.push('# Benchmark results', '')
+  lines.push(`Written by \`npm run bench${opts.quick ? ' -- --quick' : ''}\` (bench/run.ts) on ${r.startedAt.toISOString()}; the run took ${fmt(r.seconds)} s.`, '')
+  if (opts.provisional) {
+    lines.push('> **Provisional figures.** This run was made on a shared 2-core machine while other test suites were running, so the numbers are noisy (see the load averages below; repeated runs of the same code moved the same-token ratio between about 0.75 and 0.95). The lead re-runs `npm run bench` on a quiet machine (`npm run bench -- --repeat=3` for the median of three rounds) and commits those figures.', '')
+  }
+  lines.push('## Machine', '')
+  lines.push(`- CPU: ${cpuModel()}, ${cores} cores (os.availableParallelism), ${mb(totalmem())} RAM`)
+  lines.push(`- Node ${process.version} (${process.platform} ${process.arch}); server threadpool UV_THREADPOOL_SIZE=${poolSize} (src/threadpool.ts: cores - 1)`)
+  lines.push(`- Load average (1, 5, 15 min) before: ${r.loadBefore.map((l) => l.toFixed(2)).join(', ')}; after: ${r.loadAfter.map((l) => l.toFixed(2)).join(', ')}`)
+  lines.push(`- Load generator: ${opts.loader === 'wrk' ? 'wrk (bench/wrk.lua), 1 thread' : 'autocannon (bench/autocannon-child.mjs; its latencies have 1 ms resolution)'}, in its own process; ${opts.connections} connections; ${opts.warmupSec} s warm-up then ${opts.durationSec} s measured per scenario${opts.repeat > 1 ? `; ${opts.repeat} rounds, medians shown (each round's req/s in brackets)` : ''}`)
+  lines.push(`- Server: \`node dist/src/server.js\` (built by \`npm run build\`), NODE_ENV=production, LOG_LEVEL=warn, METRICS_ENABLED default (on), AUTH_ALGORITHMS=RS256,ES256, AUTH_TOKEN_CACHE_SIZE default (10,000), against the test issuer (test/helpers/test-issuer.ts) on loopback`)
+  lines.push(`- Tokens: RS256 (2048-bit) and ES256 (P-256), typ at+jwt, kid, iss/aud/sub/client_id/scope/iat/exp/jti; "distinct" = ${fmt(opts.distinct)} tokens sent round-robin, more than the verified-token cache holds, so every request is a full verification`)
+  lines.push(`- One synchronous signature check on this CPU (measured in the bench process): RS256 ${r.verify.rs256Us.toFixed(1)} µs, ES256 ${r.verify.es256Us.toFixed(1)} µs`, '')
+
+  lines.push('## Targets (issue 8)', '')
+  lines.push('| target | value | goal | result |', '| --- | --- | --- | --- |')
+  for (const t of r.targets) lines.push(`| ${t.name} | ${t.value} | ${t.goal} | ${t.pass ? 'PASS' : '**FAIL**'} |`)
+  lines.push('', `Overall: ${pass ? 'PASS' : '**FAIL**'}${opts.quick ? ' (quick run: durations too short to judge)' : ''}.`, '')
+
+  lines.push('## This API (Fastify)', '')
+  lines.push('Ratio = the scenario\'s req/s ÷ the public route\'s (`GET /health/live`, same app, same run). A non-2xx answer or a socket error makes a figure INVALID. "Server CPU µs/req" is the server process\'s user + system CPU time (all threads, so threadpool signature checks included) during the measured period, divided by the requests served; "of which event loop" is the main thread\'s share (/proc/<pid>/task/<pid>/stat), the one resource every request needs. Both are much less sensitive to a noisy machine than req/s. One server process serves the scenarios in the order shown, so "server peak RSS" is cumulative.', '')
+  lines.push(scenarioTable(r.api, opts.repeat), '')
+
+  if (r.express !== undefined) {
+    lines.push('## Reference: express 5 + express-oauth2-jwt-bearer', '')
+    lines.push('`bench/express-app.mjs`: `auth({ issuer, jwksUri, audience })` on `GET /api/me`, the same tokens, the same test issuer; the ratio is to its own unauthenticated `GET /health/live`. It has no verified-token cache, so "same token" verifies the signature on every request.', '')
+    lines.push(scenarioTable(r.express, opts.repeat), '')
+  }
+
+  if (r.memory !== undefined) {
+    const m = r.memory
+    lines.push('## Memory: a stream of distinct valid tokens', '')
+    lines.push(`${fmt(m.requests)} requests on \`GET /api/me\`, each with a different valid token, ${opts.connections} connections, ${m.durationSec.toFixed(0)} s (autocannon, bench/mem-loader.mjs, minting each token just before it is sent). **For this scenario only** the server runs with \`AUTH_HS_SECRET\` and \`AUTH_ALGORITHMS=HS256,RS256\` so that the tokens are HS256: minting a million RS256 tokens would take minutes. Each token is still decoded, verified and checked in full, and cached like any other. RSS is VmRSS from /proc/<pid>/status, sampled every 200 ms.`, '')
+    lines.push(`Non-2xx: ${m.non2xx}, socket errors: ${m.errors}. RSS at start ${mb(m.baselineRss)}, **peak ${mb(m.peakRss)}**, at the end ${mb(m.finalRss)} (limit ${mb(MEMORY_LIMIT)}).`, '')
+    if (m.peakRss >= MEMORY_LIMIT) {
+      lines.push('What the numbers show: the memory is bounded (RSS levels off; V8 "heap used" keeps falling back after full collections), but at a level set by V8, not by the caches. Each verified token is cached, survives long enough to be promoted to the old generation, and dies there when it is evicted (10,000 insertions later); V8 lets the old generation grow to several times its live size before collecting it. For comparison, `BENCH_SERVER_ENV=\'{"AUTH_TOKEN_CACHE_SIZE":"0"}\'` turns the verified-token cache off, and `BENCH_SERVER_NODE_ARGS=--max-old-space-size=N` caps the old generation.', '')
+    }
+    lines.push('| tokens sent | RSS | V8 heap used | V8 heap total | external |', '| ---: | ---: | ---: | ---: | ---: |')
+    const opt = (n: number | undefined): string => (n === undefined ? 'n/a' : mb(n))
+    for (const p of m.points) lines.push(`| ${fmt(p.sent)} | ${mb(p.rss)} | ${opt(p.heapUsed)} | ${opt(p.heapTotal)} | ${opt(p.external)} |`)
+    lines.push('')
+  }
+
+  lines.push('## Where the time goes', '')
+  const apiById = new Map(r.api.map((s) => [s.scenario.id, s]))
+  const pub = apiById.get('public')
+  if (pub !== undefined) {
+    lines.push('Server CPU per request, and what authentication adds to the public route (whole process, all threads):', '')
+    lines.push('| scenario | server CPU µs/req | added by authentication | event loop µs/req | added on the event loop |', '| --- | ---: | ---: | ---: | ---: |')
+    const delta = (own: number, base: number): string => `${(own - base).toFixed(1)} µs`
+    for (const s of r.api) lines.push(`| ${s.scenario.label} | ${s.cpuUs.toFixed(1)} | ${s.scenario.id === 'public' ? '—' : delta(s.cpuUs, pub.cpuUs)} | ${s.loopUs.toFixed(1)} | ${s.scenario.id === 'public' ? '—' : delta(s.loopUs, pub.loopUs)} |`)
+    lines.push('')
+    const sameRs = apiById.get('same-rs256')
+    const sameEs = apiById.get('same-es256')
+    const distinctRs = apiById.get('distinct-rs256')
+    const distinctEs = apiById.get('distinct-es256')
+    if (sameRs !== undefined && sameEs !== undefined) {
+      lines.push(`- **Same token** (verified-token cache hit, answered synchronously in the onRequest hook): ${delta(sameRs.loopUs, pub.loopUs)} (RS256) and ${delta(sameEs.loopUs, pub.loopUs)} (ES256) of event-loop CPU per request over the public route's ${pub.loopUs.toFixed(1)} µs. Not all of it is authentication: \`/api/me\` builds and serialises a larger body than \`/health/live\`, and the request carries a 450–700-byte Authorization header to parse.`)
+    }
+    for (const [s, verifyUs, alg] of [[distinctRs, r.verify.rs256Us, 'RS256'], [distinctEs, r.verify.es256Us, 'ES256']] as const) {
+      if (s === undefined) continue
+      lines.push(`- **Distinct ${alg}** (every request a full verification): ${delta(s.cpuUs, pub.cpuUs)} of CPU per request over the public route, ${delta(s.loopUs, pub.loopUs)} of it on the event loop (decoding, strict JSON, claim checks, the cache insert, and the round trip to the threadpool and back) and the rest, ${(s.cpuUs - pub.cpuUs - (s.loopUs - pub.loopUs)).toFixed(1)} µs, on other threads: the ${alg} check itself (${verifyUs.toFixed(1)} µs in-process on this CPU) on libuv's threadpool, and V8's concurrent GC.`)
+    }
+    lines.push('')
+  }
+  if (r.profiles.length > 0) {
+    lines.push('The CPU profiles below are of the main thread, the measured period only. Compare the public route\'s with the others per request: `writeUtf8String` is the socket write of each response (on loopback the kernel\'s TCP work for both ends runs inside that system call), the same for every route; the app\'s own modules show in the last table.', '')
+  }
+  for (const p of r.profiles) {
+    lines.push(`### CPU profile: ${p.scenario.label}`, '')
+    lines.push(`\`node --cpu-prof dist/src/server.js\`, ${opts.profileWarmupSec} s warm-up + ${opts.profileDurationSec} s of load (${fmt(p.result.rps)} req/s with the profiler on); profile \`${relative(ROOT, p.file)}\` (not committed), summarised by bench/cpuprofile-summary.ts. The profile covers the main thread (the event loop) only; signature checks run on libuv's threadpool and show there as idle time.`, '')
+    lines.push(profileMarkdown(p.summary, p.result.requests), '')
+  }
+  if (r.profiles.length === 0) lines.push('(profiling skipped)', '')
+  return lines.join('\n')
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main (): Promise<void> {
+  killAllOnExit()
+  const opts = parseOptions(process.argv.slice(2))
+  serverDir = opts.serverDir
+  const startedAt = new Date()
+  const loadBefore = loadavg()
+  mkdirSync(OUT, { recursive: true })
+  log(`${opts.quick ? 'quick' : 'full'} run: loader ${opts.loader}, ${opts.connections} connections, ${opts.warmupSec} s warm-up + ${opts.durationSec} s per scenario, ${opts.repeat} round(s); Node ${process.version}, ${availableParallelism()} cores, load ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`)
+  if (opts.build && opts.serverDir === ROOT) await build()
+
+  const rsa = makeKey('RS256')
+  const es = makeKey('ES256')
+  const issuer = await startTestIssuer({ keys: [rsa, es] })
+  try {
+    const context: TokenContext = { issuer: issuer.url, audience: AUDIENCE }
+    const tokens = await mint(rsa, es, context, opts.distinct)
+    const verify = verifyCost(rsa, es, tokens)
+
+    const publicScenario: Scenario = { id: 'public', label: 'public route /health/live', kind: 'public', path: '/health/live' }
+    const sameRs: Scenario = { id: 'same-rs256', label: 'same token RS256', kind: 'same', path: '/api/me', tokenFile: tokens.files.sameRs }
+    const sameEs: Scenario = { id: 'same-es256', label: 'same token ES256', kind: 'same', path: '/api/me', tokenFile: tokens.files.sameEs }
+    const distinctRs: Scenario = { id: 'distinct-rs256', label: `${fmt(opts.distinct)} distinct RS256`, kind: 'distinct', path: '/api/me', tokenFile: tokens.files.distinctRs }
+    const distinctEs: Scenario = { id: 'distinct-es256', label: `${fmt(opts.distinct)} distinct ES256`, kind: 'distinct', path: '/api/me', tokenFile: tokens.files.distinctEs }
+    const apiScenarios = [publicScenario, sameRs, sameEs, distinctRs, distinctEs]
+    const expressScenarios = [publicScenario, sameRs, distinctRs, distinctEs]
+
+    const apiRounds: Map<string, LoadResult>[] = []
+    const expressRounds: Map<string, LoadResult>[] = []
+    for (let round = 0; round < (opts.api || opts.express ? opts.repeat : 0); round++) {
+      if (opts.repeat > 1) log(`round ${round + 1} of ${opts.repeat}`)
+      if (opts.api) {
+        const api = await startApi(issuer, 'api')
+        await sanityCheck(api, { 'RS256 token': tokens.sameRs, 'ES256 token': tokens.sameEs })
+        const apiRound = new Map<string, LoadResult>()
+        try {
+          await runScenarios('api', api, apiScenarios, opts, apiRound)
+        } finally {
+          await stop(api.spawned)
+        }
+        apiRounds.push(apiRound)
+      }
+
+      if (opts.express) {
+        const reference = await startExpress(issuer)
+        await sanityCheck(reference, { 'RS256 token': tokens.sameRs, 'ES256 token': tokens.sameEs })
+        const expressRound = new Map<string, LoadResult>()
+        try {
+          await runScenarios('express', reference, expressScenarios, opts, expressRound)
+        } finally {
+          await stop(reference.spawned)
+        }
+        expressRounds.push(expressRound)
+      }
+    }
+
+    const profiles: ProfileRun[] = []
+    if (opts.profile) {
+      profiles.push(await profile(issuer, publicScenario, opts))
+      profiles.push(await profile(issuer, sameRs, opts))
+      profiles.push(await profile(issuer, distinctRs, opts))
+    }
+    const mem = opts.memory ? await memory(issuer, opts) : undefined
+
+    const api = opts.api ? summarize(apiScenarios, apiRounds) : []
+    const express = opts.express ? summarize(expressScenarios, expressRounds) : undefined
+    const results: Report = {
+      opts,
+      startedAt,
+      seconds: (Date.now() - startedAt.getTime()) / 1000,
+      loadBefore,
+      loadAfter: loadavg(),
+      api,
+      express,
+      profiles,
+      memory: mem,
+      verify,
+      targets: targets(api, mem)
+    }
+    writeFileSync(opts.output, `${report(results)}\n`)
+
+    console.log('')
+    console.log(`Targets${opts.repeat > 1 ? ` (medians of ${opts.repeat} rounds)` : ''}:`)
+    for (const t of results.targets) console.log(`  ${t.pass ? 'PASS' : 'FAIL'}  ${t.name}: ${t.value} (goal ${t.goal})`)
+    if (express !== undefined) {
+      console.log('Reference (express-oauth2-jwt-bearer), ratio to its own unauthenticated route:')
+      for (const s of express) if (s.scenario.id !== 'public') console.log(`        ${s.scenario.label}: ${fmt(s.rps)} req/s, ratio ${s.ratio.toFixed(3)}${s.valid ? '' : ' INVALID'}`)
+    }
+    const invalid = [...api, ...(express ?? [])].filter((s) => !s.valid)
+    for (const s of invalid) console.log(`  INVALID  ${s.scenario.label}: non-2xx ${s.non2xx}, socket errors ${s.socketErrors}`)
+    console.log(`Written to ${relative(ROOT, opts.output)} (${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s).`)
+  } finally {
+    await issuer.close()
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(`[bench] failed: ${(error as Error).stack ?? String(error)}`)
+  process.exit(1)
+})

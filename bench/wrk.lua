@@ -1,0 +1,57 @@
+-- wrk script for the bench (bench/run.ts drives it).
+--   BENCH_TOKEN_FILE  one token per line, sent round-robin as "Authorization: Bearer <token>"
+--                     (unset: no Authorization header, the public-route scenario)
+-- Prints one line "BENCH_JSON {...}" with the totals, latency percentiles and the count of
+-- non-2xx answers (counted in response(), summed over wrk's threads).
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+local prepared = {}
+local count = 0
+local index = 0
+non2xx = 0
+
+function init(args)
+  local file = os.getenv("BENCH_TOKEN_FILE")
+  if file == nil or file == "" then
+    prepared[1] = wrk.format("GET", wrk.path)
+    count = 1
+  else
+    for line in io.lines(file) do
+      if line ~= "" then
+        count = count + 1
+        prepared[count] = wrk.format("GET", wrk.path, { ["Authorization"] = "Bearer " .. line })
+      end
+    end
+  end
+  -- Each thread starts at a random offset so that threads do not send the same token in step.
+  math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16))
+  index = math.random(0, count - 1)
+end
+
+function request()
+  index = index + 1
+  if index > count then index = 1 end
+  return prepared[index]
+end
+
+function response(status, headers, body)
+  if status < 200 or status > 299 then
+    non2xx = non2xx + 1
+  end
+end
+
+function done(summary, latency, requests)
+  local bad = 0
+  for _, thread in ipairs(threads) do
+    bad = bad + (thread:get("non2xx") or 0)
+  end
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_JSON {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"max_us":%d,"mean_us":%.1f,"non2xx":%d,"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d}}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max, latency.mean,
+    bad, e.connect, e.read, e.write, e.status, e.timeout))
+end
