@@ -3,9 +3,24 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { callerOf } from '../plugins/auth.js'
-import { MeSchema } from '../src/schemas/me.js'
+import type { AccessTokenIdentity } from '../src/token/identity.js'
+import { MeSchema, type MeBody } from '../src/schemas/me.js'
+
+export function describeCaller (caller: AccessTokenIdentity): MeBody {
+  return {
+    sub: caller.sub ?? null,
+    clientId: caller.clientId ?? null,
+    scopes: [...caller.scopes],
+    issuer: caller.issuer,
+    expiresAt: caller.expiresAt === undefined ? null : new Date(caller.expiresAt * 1000).toISOString()
+  }
+}
 
 const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  // A cached token comes back as the same frozen identity: its reply, serialized with the
+  // route's own response schema, is built once per identity rather than once per request.
+  const replies = new WeakMap<AccessTokenIdentity, string>()
+
   app.get('/api/me', {
     config: { scopes: [] },
     schema: {
@@ -14,15 +29,15 @@ const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'getMe',
       response: { 200: MeSchema }
     }
-  }, async (request) => {
+  }, (request, reply) => {
     const caller = callerOf(request)
-    return {
-      sub: caller.sub ?? null,
-      clientId: caller.clientId ?? null,
-      scopes: [...caller.scopes],
-      issuer: caller.issuer,
-      expiresAt: caller.expiresAt === undefined ? null : new Date(caller.expiresAt * 1000).toISOString()
+    let json = replies.get(caller)
+    if (json === undefined) {
+      json = reply.serializeInput(describeCaller(caller), '200') as string
+      replies.set(caller, json)
     }
+    // a string with a JSON content type is sent as it is (already serialized above)
+    reply.type('application/json; charset=utf-8').send(json as unknown as MeBody)
   })
 }
 

@@ -7,6 +7,7 @@
  */
 import type { AuthConfig, JwsAlg } from '../config.js'
 import type { VerificationKey } from '../keys/jwk-import.js'
+import { checkSingleToken } from './bearer-credentials.js'
 import { clientIdOf, checkClaims, type ClaimRules } from './claims.js'
 import { decodeCompactJws, looksLikeCompactJws } from './compact-jws.js'
 import { AuthError } from './errors.js'
@@ -80,6 +81,7 @@ export class AccessTokenVerifier {
     const now = this.#now() / 1000
     const cached = this.cache.get(token, now)
     if (cached !== undefined) return cached
+    checkSingleToken(token)
     if (!looksLikeCompactJws(token)) {
       if (this.#introspect !== undefined) return this.#introspect(token)
       throw new AuthError('ERR_TOKEN_NOT_JWT', NOT_A_JWT, { reason: 'not a compact JWS' })
