@@ -9,9 +9,13 @@ import { checkSingleToken, extractBearerToken, MAX_TOKEN_LENGTH } from '../../sr
 import { isAuthError } from '../../src/token/errors.js'
 import { startTestApi, type TestApi } from '../helpers/test-api.js'
 
-/** CPU milliseconds one parser call may take; one request through the app. */
-const DIRECT_LIMIT_MS = 50
-const INJECT_LIMIT_MS = 250
+/**
+ * CPU milliseconds one parser call may take; one request through the app. Process CPU time
+ * includes V8's GC and compiler threads, so the bounds catch runaway work (backtracking,
+ * quadratic scans), not microseconds: timing targets live in the benchmark.
+ */
+const DIRECT_LIMIT_MS = 250
+const INJECT_LIMIT_MS = 1_000
 /** Wall-clock bound against hangs, loose enough for a loaded machine. */
 const WALL_LIMIT_MS = 5_000
 
