@@ -13,7 +13,10 @@ import { MAX_JSON_DEPTH, parseJsonObject, StrictJsonError } from '../../src/toke
 import { startTestApi, type TestApi } from '../helpers/test-api.js'
 import { b64url, signRaw } from '../helpers/jwt-sign.js'
 
-/** CPU milliseconds one direct parser call may take; one request through the app. */
+/**
+ * CPU milliseconds one direct parser call may take; one request through the app. Process CPU
+ * time includes V8's GC and compiler threads, so the bounds catch runaway work, not microseconds.
+ */
 const DIRECT_LIMIT_MS = 250
 const INJECT_LIMIT_MS = 1_000
 /** Wall-clock bound against hangs, loose enough for a loaded machine. */
