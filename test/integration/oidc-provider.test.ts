@@ -27,6 +27,18 @@ describe('with a real OpenID provider', () => {
     api = await listeningApi(issuer.issuer, AUDIENCE)
     otherApi = await listeningApi(issuer.issuer, 'https://another-api.example.test')
   })
+  /** A client_credentials access token for this API from the real provider. */
+  async function accessToken (scope?: string): Promise<string> {
+    const response = await clientCredentialsToken({
+      tokenEndpoint: issuer.tokenEndpoint,
+      clientId: issuer.cliClient.clientId,
+      clientSecret: issuer.cliClient.clientSecret,
+      resource: AUDIENCE,
+      ...(scope === undefined ? {} : { scope })
+    })
+    return response.access_token
+  }
+
   afterAll(async () => {
     await api.app.close()
     await otherApi.app.close()
@@ -34,13 +46,7 @@ describe('with a real OpenID provider', () => {
   })
 
   it('accepts an access token the provider issued for this API', async () => {
-    const { access_token: token } = await clientCredentialsToken({
-      tokenEndpoint: issuer.tokenEndpoint,
-      clientId: issuer.cliClient.clientId,
-      clientSecret: issuer.cliClient.clientSecret,
-      resource: AUDIENCE,
-      scope: 'read:messages write:messages'
-    })
+    const token = await accessToken('read:messages write:messages')
     const me = await fetch(`${api.url}/api/me`, { headers: { authorization: `Bearer ${token}` } })
     expect(me.status).toBe(200)
     expect(await me.json()).toMatchObject({ clientId: issuer.cliClient.clientId, scopes: ['read:messages', 'write:messages'], issuer: issuer.issuer })
@@ -56,12 +62,7 @@ describe('with a real OpenID provider', () => {
   })
 
   it('refuses the same provider\'s token at an API it was not issued for', async () => {
-    const { access_token: token } = await clientCredentialsToken({
-      tokenEndpoint: issuer.tokenEndpoint,
-      clientId: issuer.cliClient.clientId,
-      clientSecret: issuer.cliClient.clientSecret,
-      resource: AUDIENCE
-    })
+    const token = await accessToken()
     const res = await fetch(`${otherApi.url}/api/me`, { headers: { authorization: `Bearer ${token}` } })
     expect(res.status).toBe(401)
     expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"')
@@ -69,12 +70,7 @@ describe('with a real OpenID provider', () => {
   })
 
   it('detects two Authorization headers on the wire', async () => {
-    const { access_token: token } = await clientCredentialsToken({
-      tokenEndpoint: issuer.tokenEndpoint,
-      clientId: issuer.cliClient.clientId,
-      clientSecret: issuer.cliClient.clientSecret,
-      resource: AUDIENCE
-    })
+    const token = await accessToken()
     const { request } = await import('node:http')
     const url = new URL(`${api.url}/api/me`)
     const status = await new Promise<number>((resolve, reject) => {
