@@ -6,7 +6,7 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import { createWriteStream, readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+export { freePort } from '../scripts/free-port.js'
 
 const children = new Set<ChildProcess>()
 
@@ -52,17 +52,6 @@ export function killAllOnExit (): void {
   }
 }
 
-export function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 export async function waitForHttp (url: string, spawned: Spawned, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs

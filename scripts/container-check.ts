@@ -21,12 +21,13 @@
  */
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { connect, createServer, type Socket } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { makeKey } from '../test/helpers/keys.js'
 import { signJwt } from '../test/helpers/jwt-sign.js'
 import { startTestIssuer, type TestIssuer } from '../test/helpers/test-issuer.js'
+import { freePort } from './free-port.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const tools = resolve(root, process.env.CONTAINER_TOOLS ?? '../shared/container')
@@ -83,17 +84,6 @@ function ulimitArgs (): string[] {
   return values.flatMap((value) => ['--ulimit', value])
 }
 
-function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 async function get (url: string, headers: Record<string, string> = {}): Promise<{ status: number, body: string, headers: Headers }> {
   const response = await fetch(url, { headers, signal: AbortSignal.timeout(5000) })

@@ -9,8 +9,6 @@
  * `startDevStack()` is the same start-up as a function, for the browser tests.
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
-import { createServer } from 'node:net'
-import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
@@ -23,6 +21,7 @@ import { DOCS_OAUTH_REDIRECT_PATH } from '../plugins/docs.js'
 import type { DevIssuer } from '../src/dev-issuer/index.js'
 import { startSpaServer } from './spa-server.js'
 import type { SpaServer } from './spa-server.js'
+import { freePort } from './free-port.js'
 
 const HOST = '127.0.0.1'
 const SPA_DIR = fileURLToPath(new URL('../spa/', import.meta.url))
@@ -102,17 +101,6 @@ function isAddressInUse(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE'
 }
 
-/** A free loopback port, for an API whose URL (its audience) must be known before it listens. */
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, HOST, resolve)
-  })
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 function newestMtime(path: string): number {
   const stat = statSync(path)

@@ -1,7 +1,6 @@
 // /docs in a real browser (Debian's Chromium through playwright-core, in `npm run test:e2e`), with every request that leaves loopback refused as if there were no internet:
 // the page renders every operation, and "Authorize" signs in at the development issuer
 // (authorization code + PKCE, client demo-spa) so that "Try it out" gets a 200 from /api/me.
-import { createServer, type AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -9,17 +8,11 @@ import { DOCS_OAUTH_REDIRECT_PATH } from '../../plugins/docs.js'
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import { startDevIssuer, type DevIssuer } from '../../src/dev-issuer/index.js'
+import { freePort } from '../../scripts/free-port.js'
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium'
 const HOST = '127.0.0.1'
 
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, HOST, resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 describe('/docs in a browser with no internet', () => {
   let issuer: DevIssuer

@@ -6,13 +6,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { request } from 'node:http'
-import { createServer, type AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { makeKey, type TestKey } from '../helpers/keys.js'
 import { signJwt } from '../helpers/jwt-sign.js'
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.js'
 import { AUDIENCE } from '../helpers/test-api.js'
+import { freePort } from '../../scripts/free-port.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const SLOW_JWKS_MS = 1500
@@ -47,16 +47,6 @@ async function statusOrRefused (port: number, path: string, headers?: Record<str
   }
 }
 
-function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 function accessToken (issuer: TestIssuer, key: TestKey): string {
   const now = Math.floor(Date.now() / 1000)
