@@ -102,7 +102,7 @@ declare module 'fastify' {
 export interface SwaggerPluginOptions {
   /** The configured issuer (AUTH_ISSUER). */
   issuer: string
-  /** The issuer's discovery metadata, when the app has it (undefined with AUTH_JWKS_URI). */
+  /** The issuer's discovery metadata (from the key store; undefined while it cannot be discovered). */
   issuerMetadata?: () => Promise<IssuerMetadata | undefined>
   /** How long a request for the document waits for the issuer's metadata (ms). */
   metadataTimeoutMs?: number

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import type { AuthConfig } from '../config.js'
 import { fetchJson } from '../keys/fetch-json.js'
-import { discoverIssuer, type IssuerMetadata } from '../keys/issuer-metadata.js'
+import type { IssuerMetadata } from '../keys/issuer-metadata.js'
 import { AuthError } from '../token/errors.js'
 import type { AccessTokenIdentity } from '../token/identity.js'
 import { checkIntrospectionAnswer } from './introspection-answer.js'
@@ -35,9 +35,6 @@ interface CacheEntry {
 }
 
 const MAX_ANSWER_BYTES = 64 * 1024
-const MAX_METADATA_BYTES = 512 * 1024
-/** After a failed discovery of our own (AUTH_JWKS_URI set), wait this long before the next one. */
-const DISCOVERY_COOLDOWN_MS = 5000
 
 function unavailable (reason: string, retryAfter = 5): AuthError {
   return new AuthError('ERR_INTROSPECTION_UNAVAILABLE', 'The authorization server could not be asked about this token right now; try again later.', { reason, retryAfter })
@@ -69,28 +66,10 @@ export function createIntrospector (options: IntrospectorOptions): (token: strin
   const authorization = basic(settings.clientId ?? '', settings.clientSecret ?? '')
   const rules = { issuer, audiences: new Set(auth.audiences), clockTolerance: auth.clockTolerance, clientIds: new Set(auth.clientIds) }
   let inFlight = 0
-  /** Our own discovery, used only when the key store does not discover (AUTH_JWKS_URI set). */
-  let discovered: Promise<IssuerMetadata> | undefined
-  let discoveryFailedAt = -Infinity
-
-  async function ownDiscovery (): Promise<IssuerMetadata | undefined> {
-    if (discovered === undefined) {
-      if (performance.now() - discoveryFailedAt < DISCOVERY_COOLDOWN_MS) return undefined
-      const run = discoverIssuer(issuer, { timeoutMs: settings.timeoutMs, maxBytes: MAX_METADATA_BYTES })
-      discovered = run
-      run.catch(() => {
-        discovered = undefined
-        discoveryFailedAt = performance.now()
-      })
-    }
-    return discovered.catch(() => undefined)
-  }
-
   async function endpoint (): Promise<string> {
     if (settings.url !== undefined) return settings.url
     const timedOut = (): Error => unavailable(`issuer metadata not obtained within ${settings.timeoutMs} ms`)
-    let metadata = await within(options.keyStore.metadata(), settings.timeoutMs, timedOut)
-    if (metadata === undefined && auth.jwksUri !== undefined) metadata = await within(ownDiscovery(), settings.timeoutMs, timedOut)
+    const metadata = await within(options.keyStore.metadata(), settings.timeoutMs, timedOut)
     const url = metadata?.introspection_endpoint
     if (typeof url !== 'string') throw unavailable('no introspection endpoint (set AUTH_INTROSPECTION_URL or publish introspection_endpoint)')
     return url

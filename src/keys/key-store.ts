@@ -57,6 +57,8 @@ export interface KeyStoreOptions {
 const MIN_MAX_AGE = 30
 const MAX_MAX_AGE = 86_400
 const MAX_BACKOFF_MS = 30_000
+/** A metadata lookup after a failed discovery waits this long (key fetches have their own backoff). */
+const DISCOVERY_RETRY_MS = 5000
 
 const silent: KeyStoreLogger = { info () {}, warn () {} }
 
@@ -71,6 +73,9 @@ export class KeyStore {
   /** The converted keys of the current set, by their JWK as published, reused by the next fetch. */
   #imported = new Map<string, VerificationKey>()
   #metadata: IssuerMetadata | undefined
+  /** Discovery in flight (one at a time), and when a failed one may be tried again. */
+  #discovery: Promise<IssuerMetadata> | undefined
+  #discoveryRetryAt = 0
   #fetchedAt = -Infinity
   /** When the current set's lifetime (max-age or cacheTtl) ends: the next request refreshes it. */
   #expiresAt = -Infinity
@@ -115,11 +120,34 @@ export class KeyStore {
     this.#listeners.push(listener)
   }
 
-  /** The issuer's metadata (fetched with the keys when discovery is used). */
+  /**
+   * The issuer's metadata (introspection and authorization endpoints), discovered with the
+   * keys, or on its own when AUTH_JWKS_URI makes key fetching skip discovery. A failed
+   * discovery is not retried for a few seconds.
+   */
   async metadata (): Promise<IssuerMetadata | undefined> {
-    const mayFetch = this.#inFlight !== undefined || this.#now() >= this.#nextRetryAt // same backoff as key fetches
-    if (this.#metadata === undefined && this.#options.jwksUri === undefined && mayFetch) await this.refresh('metadata').catch(() => undefined)
+    if (this.#metadata === undefined && (this.#discovery !== undefined || this.#now() >= this.#discoveryRetryAt)) {
+      await this.#discover().catch(() => undefined)
+    }
     return this.#metadata
+  }
+
+  /** OIDC discovery, then RFC 8414; one in flight at a time, kept once it succeeds. */
+  #discover (): Promise<IssuerMetadata> {
+    if (this.#metadata !== undefined) return Promise.resolve(this.#metadata)
+    if (this.#discovery !== undefined) return this.#discovery
+    const options = { timeoutMs: this.#options.fetchTimeoutMs, maxBytes: this.#options.maxBytes, signal: this.#abort.signal }
+    const run = discoverIssuer(this.#options.issuer, options).then((metadata) => {
+      this.#metadata = metadata
+      this.#options.onFetch?.({ kind: 'discovery', outcome: 'success' })
+      return metadata
+    }, (error: unknown) => {
+      this.#discoveryRetryAt = this.#now() + DISCOVERY_RETRY_MS
+      this.#options.onFetch?.({ kind: 'discovery', outcome: 'failure' })
+      throw error
+    }).finally(() => { this.#discovery = undefined })
+    this.#discovery = run
+    return run
   }
 
   /**
@@ -215,16 +243,7 @@ export class KeyStore {
     try {
       let jwksUri = this.#options.jwksUri
       if (jwksUri === undefined) {
-        if (this.#metadata === undefined) {
-          try {
-            this.#metadata = await discoverIssuer(this.#options.issuer, options)
-            this.#options.onFetch?.({ kind: 'discovery', outcome: 'success' })
-          } catch (error) {
-            this.#options.onFetch?.({ kind: 'discovery', outcome: 'failure' })
-            throw error
-          }
-        }
-        jwksUri = this.#metadata.jwks_uri
+        jwksUri = (await this.#discover()).jwks_uri
         if (jwksUri === undefined) throw new FetchFailed('the issuer metadata has no jwks_uri')
       }
       let fetched, keys, imported
