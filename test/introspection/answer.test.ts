@@ -4,7 +4,7 @@
 // request identity as for a JWT.
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AUDIENCE, CLIENT_ID, startTestApi, type TestApi } from '../helpers/test-api.js'
+import { AUDIENCE, startTestApi, type TestApi } from '../helpers/test-api.js'
 
 const CREDENTIALS = { AUTH_INTROSPECTION_CLIENT_ID: 'resource-api', AUTH_INTROSPECTION_CLIENT_SECRET: 'resource-api-secret' }
 
@@ -23,25 +23,9 @@ function answers (api: TestApi): (answer: Record<string, unknown>) => string {
   }
 }
 
-/** An active answer for this API, overridden by `overrides` (undefined removes a member). */
+/** An active answer for this API: the claims of a valid token (test-api), as introspection returns them. */
 function active (api: TestApi, overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  const now = api.now()
-  const base: Record<string, unknown> = {
-    active: true,
-    iss: api.issuer.url,
-    aud: AUDIENCE,
-    sub: 'user-1',
-    client_id: CLIENT_ID,
-    scope: 'read:messages write:messages',
-    exp: now + 300,
-    iat: now,
-    token_type: 'Bearer'
-  }
-  for (const [name, value] of Object.entries(overrides)) {
-    if (value === undefined) delete base[name]
-    else base[name] = value
-  }
-  return base
+  return api.claims({ active: true, token_type: 'Bearer', jti: undefined, ...overrides })
 }
 
 function get (api: TestApi, url: string, token: string): Promise<Inject> {
