@@ -1,6 +1,7 @@
 /**
- * Liveness (the process runs) and readiness (the issuer's keys are loaded and fresh enough,
- * and the server is not shutting down). Both are public.
+ * Liveness (the process runs) and readiness (the issuer's keys are loaded and fresh enough).
+ * Both are public. While the server drains, every request, readiness included, gets a 503 from
+ * plugins/problem-details.ts.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { HealthSchema } from '../src/schemas/health.js'
@@ -14,9 +15,6 @@ export interface HealthRouteOptions {
 }
 
 const healthRoutes: FastifyPluginAsyncTypebox<HealthRouteOptions> = async (app, options) => {
-  let closing = false
-  app.addHook('preClose', (done) => { closing = true; done() })
-
   app.get('/health/live', {
     config: { public: true },
     schema: { tags: ['health'], summary: 'Liveness', operationId: 'getLiveness', response: { 200: HealthSchema } }
@@ -31,12 +29,12 @@ const healthRoutes: FastifyPluginAsyncTypebox<HealthRouteOptions> = async (app, 
       response: { 200: HealthSchema, 503: ProblemSchema }
     }
   }, async (_request, reply) => {
-    if (!closing && options.isReady()) return { status: 'ready', keys: options.keyCount() }
+    if (options.isReady()) return { status: 'ready', keys: options.keyCount() }
     return reply.code(503).type(PROBLEM_CONTENT_TYPE).header('retry-after', '5').send({
       type: 'about:blank',
       title: 'Service Unavailable',
       status: 503,
-      detail: closing ? 'The server is shutting down.' : 'The issuer\'s signing keys are not loaded yet.'
+      detail: 'The issuer\'s signing keys are not loaded yet.'
     })
   })
 }
