@@ -135,3 +135,36 @@ export async function runLoad (kind: LoaderKind, spec: LoadSpec, wrkThreads = 1)
     serverPeakRss: peakRss
   }
 }
+
+function middle (values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor((sorted.length - 1) / 2)] ?? Number.NaN
+}
+
+/**
+ * Several short runs of one scenario as one: requests, time, errors and CPU summed (req/s and
+ * CPU per request are the totals' quotients), latency percentiles the median of the runs'.
+ */
+export function combine (runs: LoadResult[]): LoadResult {
+  const first = runs[0]
+  const last = runs[runs.length - 1]
+  if (first === undefined || last === undefined) throw new Error('combine: no runs')
+  const sum = (f: (r: LoadResult) => number): number => runs.reduce((total, r) => total + f(r), 0)
+  const requests = sum((r) => r.requests)
+  const durationSec = sum((r) => r.durationSec)
+  return {
+    requests,
+    durationSec,
+    rps: requests / durationSec,
+    p50Ms: middle(runs.map((r) => r.p50Ms)),
+    p99Ms: middle(runs.map((r) => r.p99Ms)),
+    maxMs: Math.max(...runs.map((r) => r.maxMs)),
+    non2xx: sum((r) => r.non2xx),
+    socketErrors: sum((r) => r.socketErrors),
+    serverCpuUsPerRequest: sum((r) => r.serverCpuUsPerRequest * r.requests) / Math.max(1, requests),
+    serverLoopCpuUsPerRequest: sum((r) => r.serverLoopCpuUsPerRequest * r.requests) / Math.max(1, requests),
+    serverCores: sum((r) => r.serverCores * r.durationSec) / durationSec,
+    windowUs: [first.windowUs[0], last.windowUs[1]],
+    serverPeakRss: Math.max(...runs.map((r) => r.serverPeakRss))
+  }
+}

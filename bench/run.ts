@@ -2,7 +2,8 @@
  * `npm run bench`: how fast the BUILT server answers an authenticated route, compared with
  * an unauthenticated route of the same app in the same run (issue 8).
  *
- *   npm run bench                      the full run (about 5-6 minutes), writes bench/RESULTS.md
+ *   npm run bench                      the full run (about 8 minutes; with --repeat=3 about 16),
+ *                                      writes bench/RESULTS.md
  *   npm run bench -- --quick           a smoke run (short durations, fewer memory tokens),
  *                                      writes bench/out/RESULTS-quick.md
  *   options: --repeat=N (median of N rounds of the throughput scenarios), --loader=wrk|autocannon,
@@ -17,7 +18,10 @@
  * Layout: this process runs the test issuer (discovery + JWKS on loopback) and mints the
  * tokens; the server (`node dist/src/server.js`, NODE_ENV=production, LOG_LEVEL=warn), the
  * reference app (express 5 + express-oauth2-jwt-bearer) and the load generator (wrk, or
- * autocannon in a child process) each run in a process of their own.
+ * autocannon in a child process) each run in a process of their own. Every scenario is
+ * measured interleaved with the public route in one-second slices (see Round), and a control
+ * scenario (the public route sent the RS256 request's Authorization header) shows what carrying
+ * the token costs without verifying it.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs'
 import { availableParallelism, loadavg, totalmem } from 'node:os'
@@ -26,7 +30,7 @@ import { fileURLToPath } from 'node:url'
 import { dirname, join, relative } from 'node:path'
 import { makeKey, type TestKey } from '../test/helpers/keys.js'
 import { startTestIssuer, type TestIssuer } from '../test/helpers/test-issuer.js'
-import { findWrk, runLoad, type LoadResult, type LoaderKind } from './loaders.js'
+import { combine, findWrk, runLoad, type LoadResult, type LoaderKind } from './loaders.js'
 import { freePort, killAllOnExit, rssBytes, runCollect, spawnLogged, stop, waitForHttp, type Spawned } from './processes.js'
 import { mintMany, mintOne, type TokenContext } from './tokens.js'
 import { profileMarkdown, summarizeCpuProfile, type ProfileSummary } from './cpuprofile-summary.js'
@@ -115,7 +119,8 @@ function parseOptions (argv: string[]): Options {
 // ---------------------------------------------------------------------------------------------
 // Scenarios and their results
 
-type ScenarioKind = 'public' | 'same' | 'distinct'
+/** control: the public route sent the same-token RS256 request's Authorization header, which it ignores (what carrying the token costs, without verifying it). */
+type ScenarioKind = 'public' | 'same' | 'distinct' | 'control'
 interface Scenario {
   id: string
   label: string
@@ -148,14 +153,33 @@ function median (values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid] ?? Number.NaN : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
 }
 
-function summarize (scenarios: Scenario[], rounds: Map<string, LoadResult>[]): Summary[] {
+/**
+ * One round of one app. Each scenario is measured interleaved with the public route, in
+ * one-second slices in the order P S S P P S S P … (10 s of each for a 10 s scenario), and
+ * compared with the public route's slices taken among its own: on these shared machines
+ * throughput swings by ±15 % from one 10-second period to the next, which a baseline measured
+ * minutes (or even seconds) apart adds to the ratio; interleaving cancels it.
+ */
+interface Round {
+  results: Map<string, LoadResult>
+  /** Per scenario: the public route's slices interleaved with it, combined. */
+  base: Map<string, LoadResult>
+  /** Every combined public-route measurement of the round, in order. */
+  publicRuns: LoadResult[]
+}
+
+function summarize (scenarios: Scenario[], rounds: Round[]): Summary[] {
   return scenarios.map((scenario) => {
-    const runs = rounds.map((round) => round.get(scenario.id)).filter((r): r is LoadResult => r !== undefined)
-    const ratios = rounds.map((round) => {
-      const own = round.get(scenario.id)
-      const base = round.get('public')
-      return own === undefined || base === undefined ? Number.NaN : own.rps / base.rps
-    })
+    const runs = scenario.id === 'public'
+      ? rounds.flatMap((round) => round.publicRuns)
+      : rounds.map((round) => round.results.get(scenario.id)).filter((r): r is LoadResult => r !== undefined)
+    const ratios = scenario.id === 'public'
+      ? [1]
+      : rounds.map((round) => {
+        const own = round.results.get(scenario.id)
+        const base = round.base.get(scenario.id)
+        return own === undefined || base === undefined ? Number.NaN : own.rps / base.rps
+      })
     const non2xx = runs.reduce((sum, r) => sum + r.non2xx, 0)
     const socketErrors = runs.reduce((sum, r) => sum + r.socketErrors, 0)
     return {
@@ -281,18 +305,49 @@ async function mint (rsa: TestKey, es: TestKey, context: TokenContext, distinct:
   return { files, sameRs, sameEs }
 }
 
-async function runScenarios (target: string, server: Server, scenarios: Scenario[], opts: Options, round: Map<string, LoadResult>): Promise<void> {
-  for (const scenario of scenarios) {
-    const result = await runLoad(opts.loader, {
-      url: `${server.url}${scenario.path}`,
-      connections: opts.connections,
-      warmupSec: opts.warmupSec,
-      durationSec: opts.durationSec,
-      serverPid: server.spawned.pid,
-      ...(scenario.tokenFile === undefined ? {} : { tokenFile: scenario.tokenFile })
-    })
-    round.set(scenario.id, result)
-    log(`${target.padEnd(8)} ${scenario.label.padEnd(28)} ${describe(result, scenario.id === 'public' ? undefined : round.get('public'))}`)
+/** Loads `server` with `scenario`'s requests: warm-up, then the measured period. */
+async function load (server: Server, scenario: Scenario, opts: Options, warmupSec: number, durationSec: number): Promise<LoadResult> {
+  return await runLoad(opts.loader, {
+    url: `${server.url}${scenario.path}`,
+    connections: opts.connections,
+    warmupSec,
+    durationSec,
+    serverPid: server.spawned.pid,
+    ...(scenario.tokenFile === undefined ? {} : { tokenFile: scenario.tokenFile })
+  })
+}
+
+/** Length of one slice of an interleaved measurement (see Round). */
+const SLICE_SEC = 1
+
+async function runScenarios (target: string, server: Server, scenarios: Scenario[], opts: Options, round: Round): Promise<void> {
+  const [publicScenario, ...others] = scenarios
+  if (publicScenario?.id !== 'public') throw new Error('the public route must be the first scenario')
+  // Every route and token kind once before anything is measured: the code paths they share
+  // are then compiled for all of them, and the first scenario measured does not pay for the
+  // recompilation that interleaving it with the public route would otherwise cause.
+  for (const scenario of scenarios) await load(server, scenario, opts, 0, opts.warmupSec)
+  const slices = Math.max(1, Math.round(opts.durationSec / SLICE_SEC))
+  for (const scenario of others) {
+    await load(server, scenario, opts, opts.warmupSec, SLICE_SEC) // this scenario's warm-up
+    const own: LoadResult[] = []
+    const pub: LoadResult[] = []
+    for (let i = 0; i < slices; i++) {
+      // P S, S P, P S, …: each pair in the opposite order to the last, so that a steady drift
+      // within a pair favours neither side
+      const publicFirst = i % 2 === 0
+      if (publicFirst) pub.push(await load(server, publicScenario, opts, 0, SLICE_SEC))
+      own.push(await load(server, scenario, opts, 0, SLICE_SEC))
+      if (!publicFirst) pub.push(await load(server, publicScenario, opts, 0, SLICE_SEC))
+    }
+    const result = combine(own)
+    const base = combine(pub)
+    round.results.set(scenario.id, result)
+    round.base.set(scenario.id, base)
+    round.publicRuns.push(base)
+    round.results.set('public', base)
+    log(`${target.padEnd(8)} ${scenario.label.padEnd(28)} ${describe(result, base)}`)
+    log(`${target.padEnd(8)}   public route, interleaved ${describe(base, undefined)}`)
   }
 }
 
@@ -304,14 +359,7 @@ async function profile (issuer: TestIssuer, scenario: Scenario, opts: Options): 
   const name = `server-${scenario.id}`
   for (const file of readdirSync(dir)) if (file.startsWith(name)) rmSync(join(dir, file))
   const server = await startApi(issuer, `profile-${scenario.id}`, {}, ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}.cpuprofile`])
-  const result = await runLoad(opts.loader, {
-    url: `${server.url}${scenario.path}`,
-    connections: opts.connections,
-    warmupSec: opts.profileWarmupSec,
-    durationSec: opts.profileDurationSec,
-    serverPid: server.spawned.pid,
-    ...(scenario.tokenFile === undefined ? {} : { tokenFile: scenario.tokenFile })
-  })
+  const result = await load(server, scenario, opts, opts.profileWarmupSec, opts.profileDurationSec)
   const code = await stop(server.spawned)
   const file = join(dir, `${name}.cpuprofile`)
   if (code !== 0) throw new Error(`profiled server exited with ${code}; no profile`)
@@ -463,7 +511,8 @@ function scenarioTable (rows: Summary[], repeat: number): string {
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |'
   ]
   for (const s of rows) {
-    const rounds = repeat > 1 ? ` (${s.runs.map((r) => fmt(r.rps)).join(', ')})` : ''
+    // every run in brackets: one per round, and for the public route each of its runs
+    const rounds = repeat > 1 || s.runs.length > 1 ? ` (${s.runs.map((r) => fmt(r.rps)).join(', ')})` : ''
     lines.push(`| ${s.scenario.label} | ${fmt(s.rps)}${rounds} | ${s.scenario.id === 'public' ? '1.000' : s.ratio.toFixed(3)} | ${s.p50Ms.toFixed(2)} | ${s.p99Ms.toFixed(2)} | ${s.non2xx}${s.socketErrors > 0 ? ` (+${s.socketErrors} socket errors)` : ''} | ${s.cpuUs.toFixed(1)} | ${s.loopUs.toFixed(1)} | ${s.cores.toFixed(2)} | ${mb(s.peakRss)} | ${s.valid ? 'yes' : '**INVALID**'} |`)
   }
   return lines.join('\n')
@@ -507,7 +556,7 @@ function report (r: Report): string {
   lines.push(`- CPU: ${cpuModel()}, ${cores} cores (os.availableParallelism), ${mb(totalmem())} RAM`)
   lines.push(`- Node ${process.version} (${process.platform} ${process.arch}); server threadpool UV_THREADPOOL_SIZE=${poolSize} (src/threadpool.ts: cores - 1)`)
   lines.push(`- Load average (1, 5, 15 min) before: ${r.loadBefore.map((l) => l.toFixed(2)).join(', ')}; after: ${r.loadAfter.map((l) => l.toFixed(2)).join(', ')}`)
-  lines.push(`- Load generator: ${opts.loader === 'wrk' ? 'wrk (bench/wrk.lua), 1 thread' : 'autocannon (bench/autocannon-child.mjs; its latencies have 1 ms resolution)'}, in its own process; ${opts.connections} connections; ${opts.warmupSec} s warm-up then ${opts.durationSec} s measured per scenario${opts.repeat > 1 ? `; ${opts.repeat} rounds, medians shown (each round's req/s in brackets)` : ''}`)
+  lines.push(`- Load generator: ${opts.loader === 'wrk' ? 'wrk (bench/wrk.lua), 1 thread' : 'autocannon (bench/autocannon-child.mjs; its latencies have 1 ms resolution)'}, in its own process; ${opts.connections} connections; ${opts.warmupSec} s warm-up then ${opts.durationSec} s measured per scenario${opts.repeat > 1 ? `; ${opts.repeat} rounds, medians shown (each run's req/s in brackets)` : ''}; each scenario interleaved with the public route in ${SLICE_SEC}-second slices (P S S P P S …, each scenario's warm-up first)`)
   lines.push(`- Server: \`node dist/src/server.js\` (built by \`npm run build\`), NODE_ENV=production, LOG_LEVEL=warn, METRICS_ENABLED default (on), AUTH_ALGORITHMS=RS256,ES256, AUTH_TOKEN_CACHE_SIZE default (10,000), against the test issuer (test/helpers/test-issuer.ts) on loopback`)
   lines.push(`- Tokens: RS256 (2048-bit) and ES256 (P-256), typ at+jwt, kid, iss/aud/sub/client_id/scope/iat/exp/jti; "distinct" = ${fmt(opts.distinct)} tokens sent round-robin, more than the verified-token cache holds, so every request is a full verification`)
   lines.push(`- One synchronous signature check on this CPU (measured in the bench process): RS256 ${r.verify.rs256Us.toFixed(1)} µs, ES256 ${r.verify.es256Us.toFixed(1)} µs`, '')
@@ -518,7 +567,7 @@ function report (r: Report): string {
   lines.push('', `Overall: ${pass ? 'PASS' : '**FAIL**'}${opts.quick ? ' (quick run: durations too short to judge)' : ''}.`, '')
 
   lines.push('## This API (Fastify)', '')
-  lines.push('Ratio = the scenario\'s req/s ÷ the public route\'s (`GET /health/live`, same app, same run). A non-2xx answer or a socket error makes a figure INVALID. "Server CPU µs/req" is the server process\'s user + system CPU time (all threads, so threadpool signature checks included) during the measured period, divided by the requests served; "of which event loop" is the main thread\'s share (/proc/<pid>/task/<pid>/stat), the one resource every request needs. Both are much less sensitive to a noisy machine than req/s. One server process serves the scenarios in the order shown, so "server peak RSS" is cumulative.', '')
+  lines.push('Ratio = the scenario\'s req/s ÷ the public route\'s (`GET /health/live`, same app, same run), both measured interleaved in one-second slices (P S S P P S S P …, 10 s of each), so that the machine\'s swings in speed (±15 % between 10-second periods on these shared 2-core machines) land on both sides of the ratio instead of in it; with several rounds, the median of the rounds\' ratios. The public route\'s row gives the medians over all its interleaved measurements. For the distinct-token scenarios some of the garbage a slice leaves is collected in the public slice after it, which flatters their ratio a little. A non-2xx answer or a socket error makes a figure INVALID. "Server CPU µs/req" is the server process\'s user + system CPU time (all threads, so threadpool signature checks included) during the measured period, divided by the requests served; "of which event loop" is the main thread\'s share (/proc/<pid>/task/<pid>/stat), the one resource every request needs. Both are much less sensitive to a noisy machine than req/s. One server process serves the scenarios in the order shown, so "server peak RSS" is cumulative.', '')
   lines.push(scenarioTable(r.api, opts.repeat), '')
 
   if (r.express !== undefined) {
@@ -555,7 +604,11 @@ function report (r: Report): string {
     const distinctRs = apiById.get('distinct-rs256')
     const distinctEs = apiById.get('distinct-es256')
     if (sameRs !== undefined && sameEs !== undefined) {
-      lines.push(`- **Same token** (verified-token cache hit, answered synchronously in the onRequest hook): ${delta(sameRs.loopUs, pub.loopUs)} (RS256) and ${delta(sameEs.loopUs, pub.loopUs)} (ES256) of event-loop CPU per request over the public route's ${pub.loopUs.toFixed(1)} µs. Not all of it is authentication: \`/api/me\` builds and serialises a larger body than \`/health/live\`, and the request carries a 450–700-byte Authorization header to parse.`)
+      lines.push(`- **Same token** (verified-token cache hit, answered synchronously in the onRequest hook): ${delta(sameRs.loopUs, pub.loopUs)} (RS256) and ${delta(sameEs.loopUs, pub.loopUs)} (ES256) of event-loop CPU per request over the public route's ${pub.loopUs.toFixed(1)} µs. Not all of it is authentication: \`/api/me\` writes a larger body than \`/health/live\` (160 bytes against 15), and the request carries a 450–700-byte Authorization header that Node's HTTP parser reads byte by byte.`)
+      const ctl = apiById.get('control-header')
+      if (ctl !== undefined) {
+        lines.push(`- **Carrying the token, not verifying it** (the control scenario: \`/health/live\` sent the same RS256 request header, which it ignores): ratio ${ctl.ratio.toFixed(3)}, ${delta(ctl.loopUs, pub.loopUs)} of event-loop CPU per request over the public route. Same-token RS256 on \`/api/me\` is at ${sameRs.ratio.toFixed(3)}: what the gate, the cache hit and the larger reply add on top of carrying the token is the difference between the two.`)
+      }
     }
     for (const [s, verifyUs, alg] of [[distinctRs, r.verify.rs256Us, 'RS256'], [distinctEs, r.verify.es256Us, 'ES256']] as const) {
       if (s === undefined) continue
@@ -597,20 +650,21 @@ async function main (): Promise<void> {
 
     const publicScenario: Scenario = { id: 'public', label: 'public route /health/live', kind: 'public', path: '/health/live' }
     const sameRs: Scenario = { id: 'same-rs256', label: 'same token RS256', kind: 'same', path: '/api/me', tokenFile: tokens.files.sameRs }
+    const control: Scenario = { id: 'control-header', label: 'control: public route + RS256 header', kind: 'control', path: '/health/live', tokenFile: tokens.files.sameRs }
     const sameEs: Scenario = { id: 'same-es256', label: 'same token ES256', kind: 'same', path: '/api/me', tokenFile: tokens.files.sameEs }
     const distinctRs: Scenario = { id: 'distinct-rs256', label: `${fmt(opts.distinct)} distinct RS256`, kind: 'distinct', path: '/api/me', tokenFile: tokens.files.distinctRs }
     const distinctEs: Scenario = { id: 'distinct-es256', label: `${fmt(opts.distinct)} distinct ES256`, kind: 'distinct', path: '/api/me', tokenFile: tokens.files.distinctEs }
-    const apiScenarios = [publicScenario, sameRs, sameEs, distinctRs, distinctEs]
+    const apiScenarios = [publicScenario, sameRs, control, sameEs, distinctRs, distinctEs]
     const expressScenarios = [publicScenario, sameRs, distinctRs, distinctEs]
 
-    const apiRounds: Map<string, LoadResult>[] = []
-    const expressRounds: Map<string, LoadResult>[] = []
+    const apiRounds: Round[] = []
+    const expressRounds: Round[] = []
     for (let round = 0; round < (opts.api || opts.express ? opts.repeat : 0); round++) {
       if (opts.repeat > 1) log(`round ${round + 1} of ${opts.repeat}`)
       if (opts.api) {
         const api = await startApi(issuer, 'api')
         await sanityCheck(api, { 'RS256 token': tokens.sameRs, 'ES256 token': tokens.sameEs })
-        const apiRound = new Map<string, LoadResult>()
+        const apiRound: Round = { results: new Map(), base: new Map(), publicRuns: [] }
         try {
           await runScenarios('api', api, apiScenarios, opts, apiRound)
         } finally {
@@ -622,7 +676,7 @@ async function main (): Promise<void> {
       if (opts.express) {
         const reference = await startExpress(issuer)
         await sanityCheck(reference, { 'RS256 token': tokens.sameRs, 'ES256 token': tokens.sameEs })
-        const expressRound = new Map<string, LoadResult>()
+        const expressRound: Round = { results: new Map(), base: new Map(), publicRuns: [] }
         try {
           await runScenarios('express', reference, expressScenarios, opts, expressRound)
         } finally {
