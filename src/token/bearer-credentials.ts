@@ -22,6 +22,15 @@ function authorizationHeaders (rawHeaders: readonly string[]): string[] {
   return values
 }
 
+/** The index of the first space or tab (where the scheme ends), or -1; no regex on every request. */
+function firstBlank (value: string): number {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i)
+    if (c === 0x20 || c === 0x09) return i
+  }
+  return -1
+}
+
 export function hasQueryToken (url: string): boolean {
   const q = url.indexOf('?')
   return q !== -1 && QUERY_TOKEN.test(url.slice(q))
@@ -46,7 +55,7 @@ export function extractBearerToken (rawHeaders: readonly string[], url: string):
     throw new AuthError('ERR_MULTIPLE_CREDENTIALS', 'The request carries more than one Authorization header; send exactly one Bearer token.')
   }
   const value = (headers[0] ?? '').trim()
-  const space = value.search(/[ \t]/)
+  const space = firstBlank(value)
   const scheme = space === -1 ? value : value.slice(0, space)
   if (scheme !== 'Bearer' && scheme.toLowerCase() !== 'bearer') {
     throw new AuthError('ERR_NO_CREDENTIALS', 'This route requires a Bearer access token in the Authorization header.', {
