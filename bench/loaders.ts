@@ -136,9 +136,11 @@ export async function runLoad (kind: LoaderKind, spec: LoadSpec, wrkThreads = 1)
   }
 }
 
-function middle (values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor((sorted.length - 1) / 2)] ?? Number.NaN
+export function median (values: number[]): number {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b)
+  if (sorted.length === 0) return Number.NaN
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid] ?? Number.NaN : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
 }
 
 /**
@@ -156,8 +158,8 @@ export function combine (runs: LoadResult[]): LoadResult {
     requests,
     durationSec,
     rps: requests / durationSec,
-    p50Ms: middle(runs.map((r) => r.p50Ms)),
-    p99Ms: middle(runs.map((r) => r.p99Ms)),
+    p50Ms: median(runs.map((r) => r.p50Ms)),
+    p99Ms: median(runs.map((r) => r.p99Ms)),
     maxMs: Math.max(...runs.map((r) => r.maxMs)),
     non2xx: sum((r) => r.non2xx),
     socketErrors: sum((r) => r.socketErrors),

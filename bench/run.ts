@@ -30,7 +30,7 @@ import { fileURLToPath } from 'node:url'
 import { dirname, join, relative } from 'node:path'
 import { makeKey, type TestKey } from '../test/helpers/keys.js'
 import { startTestIssuer, type TestIssuer } from '../test/helpers/test-issuer.js'
-import { combine, findWrk, runLoad, type LoadResult, type LoaderKind } from './loaders.js'
+import { combine, findWrk, median, runLoad, type LoadResult, type LoaderKind } from './loaders.js'
 import { freePort, killAllOnExit, rssBytes, runCollect, spawnLogged, stop, waitForHttp, type Spawned } from './processes.js'
 import { mintMany, mintOne, type TokenContext } from './tokens.js'
 import { profileMarkdown, summarizeCpuProfile, type ProfileSummary } from './cpuprofile-summary.js'
@@ -146,13 +146,6 @@ interface Summary {
   valid: boolean
 }
 
-function median (values: number[]): number {
-  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b)
-  if (sorted.length === 0) return Number.NaN
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid] ?? Number.NaN : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
-}
-
 /**
  * One round of one app. Each scenario is measured interleaved with the public route, in
  * one-second slices in the order P S S P P S S P … (10 s of each for a 10 s scenario), and
@@ -161,17 +154,16 @@ function median (values: number[]): number {
  * minutes (or even seconds) apart adds to the ratio; interleaving cancels it.
  */
 interface Round {
+  /** Per scenario other than the public route: its slices, combined. */
   results: Map<string, LoadResult>
-  /** Per scenario: the public route's slices interleaved with it, combined. */
+  /** Per scenario: the public route's slices interleaved with it, combined (the public route's own row is made of these). */
   base: Map<string, LoadResult>
-  /** Every combined public-route measurement of the round, in order. */
-  publicRuns: LoadResult[]
 }
 
 function summarize (scenarios: Scenario[], rounds: Round[]): Summary[] {
   return scenarios.map((scenario) => {
     const runs = scenario.id === 'public'
-      ? rounds.flatMap((round) => round.publicRuns)
+      ? rounds.flatMap((round) => [...round.base.values()])
       : rounds.map((round) => round.results.get(scenario.id)).filter((r): r is LoadResult => r !== undefined)
     const ratios = scenario.id === 'public'
       ? [1]
@@ -329,7 +321,7 @@ async function runScenarios (target: string, server: Server, scenarios: Scenario
   for (const scenario of scenarios) await load(server, scenario, opts, 0, opts.warmupSec)
   const slices = Math.max(1, Math.round(opts.durationSec / SLICE_SEC))
   for (const scenario of others) {
-    await load(server, scenario, opts, opts.warmupSec, SLICE_SEC) // this scenario's warm-up
+    await load(server, scenario, opts, 0, opts.warmupSec) // this scenario's warm-up, not measured
     const own: LoadResult[] = []
     const pub: LoadResult[] = []
     for (let i = 0; i < slices; i++) {
@@ -344,8 +336,6 @@ async function runScenarios (target: string, server: Server, scenarios: Scenario
     const base = combine(pub)
     round.results.set(scenario.id, result)
     round.base.set(scenario.id, base)
-    round.publicRuns.push(base)
-    round.results.set('public', base)
     log(`${target.padEnd(8)} ${scenario.label.padEnd(28)} ${describe(result, base)}`)
     log(`${target.padEnd(8)}   public route, interleaved ${describe(base, undefined)}`)
   }
@@ -505,14 +495,14 @@ function targets (api: Summary[], mem: MemoryRun | undefined): Target[] {
   return list
 }
 
-function scenarioTable (rows: Summary[], repeat: number): string {
+function scenarioTable (rows: Summary[]): string {
   const lines = [
     '| scenario | req/s | ratio to public | p50 ms | p99 ms | non-2xx | server CPU µs/req | of which event loop | server cores busy | server peak RSS | valid |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |'
   ]
   for (const s of rows) {
     // every run in brackets: one per round, and for the public route each of its runs
-    const rounds = repeat > 1 || s.runs.length > 1 ? ` (${s.runs.map((r) => fmt(r.rps)).join(', ')})` : ''
+    const rounds = s.runs.length > 1 ? ` (${s.runs.map((r) => fmt(r.rps)).join(', ')})` : ''
     lines.push(`| ${s.scenario.label} | ${fmt(s.rps)}${rounds} | ${s.scenario.id === 'public' ? '1.000' : s.ratio.toFixed(3)} | ${s.p50Ms.toFixed(2)} | ${s.p99Ms.toFixed(2)} | ${s.non2xx}${s.socketErrors > 0 ? ` (+${s.socketErrors} socket errors)` : ''} | ${s.cpuUs.toFixed(1)} | ${s.loopUs.toFixed(1)} | ${s.cores.toFixed(2)} | ${mb(s.peakRss)} | ${s.valid ? 'yes' : '**INVALID**'} |`)
   }
   return lines.join('\n')
@@ -556,7 +546,7 @@ function report (r: Report): string {
   lines.push(`- CPU: ${cpuModel()}, ${cores} cores (os.availableParallelism), ${mb(totalmem())} RAM`)
   lines.push(`- Node ${process.version} (${process.platform} ${process.arch}); server threadpool UV_THREADPOOL_SIZE=${poolSize} (src/threadpool.ts: cores - 1)`)
   lines.push(`- Load average (1, 5, 15 min) before: ${r.loadBefore.map((l) => l.toFixed(2)).join(', ')}; after: ${r.loadAfter.map((l) => l.toFixed(2)).join(', ')}`)
-  lines.push(`- Load generator: ${opts.loader === 'wrk' ? 'wrk (bench/wrk.lua), 1 thread' : 'autocannon (bench/autocannon-child.mjs; its latencies have 1 ms resolution)'}, in its own process; ${opts.connections} connections; ${opts.warmupSec} s warm-up then ${opts.durationSec} s measured per scenario${opts.repeat > 1 ? `; ${opts.repeat} rounds, medians shown (each run's req/s in brackets)` : ''}; each scenario interleaved with the public route in ${SLICE_SEC}-second slices (P S S P P S …, each scenario's warm-up first)`)
+  lines.push(`- Load generator: ${opts.loader === 'wrk' ? 'wrk (bench/wrk.lua), 1 thread' : 'autocannon (bench/autocannon-child.mjs; its latencies have 1 ms resolution)'}, in its own process; ${opts.connections} connections; ${opts.warmupSec} s warm-up then ${opts.durationSec} s measured per scenario${opts.repeat > 1 ? `; ${opts.repeat} rounds, medians shown` : ''}; each run's req/s in brackets where there are several; each scenario interleaved with the public route in ${SLICE_SEC}-second slices (P S S P P S …, each scenario's warm-up first)`)
   lines.push(`- Server: \`node dist/src/server.js\` (built by \`npm run build\`), NODE_ENV=production, LOG_LEVEL=warn, METRICS_ENABLED default (on), AUTH_ALGORITHMS=RS256,ES256, AUTH_TOKEN_CACHE_SIZE default (10,000), against the test issuer (test/helpers/test-issuer.ts) on loopback`)
   lines.push(`- Tokens: RS256 (2048-bit) and ES256 (P-256), typ at+jwt, kid, iss/aud/sub/client_id/scope/iat/exp/jti; "distinct" = ${fmt(opts.distinct)} tokens sent round-robin, more than the verified-token cache holds, so every request is a full verification`)
   lines.push(`- One synchronous signature check on this CPU (measured in the bench process): RS256 ${r.verify.rs256Us.toFixed(1)} µs, ES256 ${r.verify.es256Us.toFixed(1)} µs`, '')
@@ -568,12 +558,12 @@ function report (r: Report): string {
 
   lines.push('## This API (Fastify)', '')
   lines.push('Ratio = the scenario\'s req/s ÷ the public route\'s (`GET /health/live`, same app, same run), both measured interleaved in one-second slices (P S S P P S S P …, 10 s of each), so that the machine\'s swings in speed (±15 % between 10-second periods on these shared 2-core machines) land on both sides of the ratio instead of in it; with several rounds, the median of the rounds\' ratios. The public route\'s row gives the medians over all its interleaved measurements. For the distinct-token scenarios some of the garbage a slice leaves is collected in the public slice after it, which flatters their ratio a little. A non-2xx answer or a socket error makes a figure INVALID. "Server CPU µs/req" is the server process\'s user + system CPU time (all threads, so threadpool signature checks included) during the measured period, divided by the requests served; "of which event loop" is the main thread\'s share (/proc/<pid>/task/<pid>/stat), the one resource every request needs. Both are much less sensitive to a noisy machine than req/s. One server process serves the scenarios in the order shown, so "server peak RSS" is cumulative.', '')
-  lines.push(scenarioTable(r.api, opts.repeat), '')
+  lines.push(scenarioTable(r.api), '')
 
   if (r.express !== undefined) {
     lines.push('## Reference: express 5 + express-oauth2-jwt-bearer', '')
     lines.push('`bench/express-app.mjs`: `auth({ issuer, jwksUri, audience })` on `GET /api/me`, the same tokens, the same test issuer; the ratio is to its own unauthenticated `GET /health/live`. It has no verified-token cache, so "same token" verifies the signature on every request.', '')
-    lines.push(scenarioTable(r.express, opts.repeat), '')
+    lines.push(scenarioTable(r.express), '')
   }
 
   if (r.memory !== undefined) {
@@ -664,7 +654,7 @@ async function main (): Promise<void> {
       if (opts.api) {
         const api = await startApi(issuer, 'api')
         await sanityCheck(api, { 'RS256 token': tokens.sameRs, 'ES256 token': tokens.sameEs })
-        const apiRound: Round = { results: new Map(), base: new Map(), publicRuns: [] }
+        const apiRound: Round = { results: new Map(), base: new Map() }
         try {
           await runScenarios('api', api, apiScenarios, opts, apiRound)
         } finally {
@@ -676,7 +666,7 @@ async function main (): Promise<void> {
       if (opts.express) {
         const reference = await startExpress(issuer)
         await sanityCheck(reference, { 'RS256 token': tokens.sameRs, 'ES256 token': tokens.sameEs })
-        const expressRound: Round = { results: new Map(), base: new Map(), publicRuns: [] }
+        const expressRound: Round = { results: new Map(), base: new Map() }
         try {
           await runScenarios('express', reference, expressScenarios, opts, expressRound)
         } finally {
