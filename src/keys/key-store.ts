@@ -8,7 +8,9 @@
  * - when the issuer fails, the keys already held keep being served up to `maxStale`;
  *   with no usable key a request gets ERR_KEYS_UNAVAILABLE (503 + Retry-After) within a
  *   bounded wait, and retries back off until the issuer answers again;
- * - a key that comes back unchanged in a refetch keeps its converted key object.
+ * - a key that comes back unchanged in a refetch keeps its converted key object;
+ * - a refused key is logged once, not at every refetch that still publishes it;
+ * - a token without `kid` is tried against MAX_KEYS_WITHOUT_KID keys at most.
  */
 import { AuthError } from '../token/errors.js'
 import { FetchFailed } from './fetch-json.js'
@@ -62,6 +64,28 @@ const DISCOVERY_RETRY_MS = 5000
 
 const silent: KeyStoreLogger = { info () {}, warn () {} }
 
+/**
+ * A token without `kid` is checked against at most this many keys: an issuer that leaves
+ * `kid` out publishes one key, or up to three around a rotation (previous, current, next).
+ * Without a bound, a set of hundreds of keys would turn every kid-less token with a bad
+ * signature into hundreds of signature checks. Keys published without a `kid` come first
+ * (only a kid-less token can select them), then the others, each in published order.
+ */
+export const MAX_KEYS_WITHOUT_KID = 3
+
+/** The keys a token without `kid` and with this `alg` is checked against, in the order tried. */
+function keysWithoutKid (keys: readonly VerificationKey[], alg: string): VerificationKey[] {
+  const found: VerificationKey[] = []
+  for (const withKid of [false, true]) {
+    for (const key of keys) {
+      if ((key.kid !== undefined) !== withKid || !key.algorithms.has(alg as never)) continue
+      found.push(key)
+      if (found.length === MAX_KEYS_WITHOUT_KID) return found
+    }
+  }
+  return found
+}
+
 export class KeyStore {
   readonly #options: KeyStoreOptions
   readonly #now: () => number
@@ -72,6 +96,8 @@ export class KeyStore {
   #keys: VerificationKey[] = []
   /** The converted keys of the current set, by their JWK as published, reused by the next fetch. */
   #imported = new Map<string, VerificationKey>()
+  /** The refused keys of the last set fetched, by their JWK as published: each is logged once. */
+  #refused = new Set<string>()
   #metadata: IssuerMetadata | undefined
   /** Discovery in flight (one at a time), and when a failed one may be tried again. */
   #discovery: Promise<IssuerMetadata> | undefined
@@ -115,8 +141,13 @@ export class KeyStore {
     return this.#keys.length
   }
 
-  /** Called when keys disappear from the issuer's set (rotation): caches built on them must go. */
-  onKeysRemoved (listener: () => void): void {
+  /**
+   * Called when a refetch may refuse a token the previous set accepted: a key disappeared or
+   * changed in any way (material, `kid`, `alg`, `use`, `key_ops`: its published JWK differs),
+   * or a key left the ones tried for tokens without `kid`. Caches built on the old set must go.
+   * Keys merely added (and a set republished unchanged) do not call it.
+   */
+  onKeysChanged (listener: () => void): void {
     this.#listeners.push(listener)
   }
 
@@ -199,7 +230,7 @@ export class KeyStore {
       const withKid = this.#byKid.get(kid)
       return withKid === undefined ? [] : withKid.filter((key) => key.algorithms.has(alg as never))
     }
-    return this.#keys.filter((key) => key.algorithms.has(alg as never))
+    return keysWithoutKid(this.#keys, alg)
   }
 
   #noMatchingKey (kid: string | undefined, alg: string, why: string): AuthError {
@@ -278,25 +309,36 @@ export class KeyStore {
     if (!Array.isArray(body.keys)) throw new FetchFailed('the JWKS has no "keys" array')
     const keys: VerificationKey[] = []
     const imported = new Map<string, VerificationKey>()
+    const refused = new Set<string>()
     for (const jwk of body.keys as unknown[]) {
       if (jwk === null || typeof jwk !== 'object' || Array.isArray(jwk)) continue
       const published = JSON.stringify(jwk)
+      // Refused and logged by an earlier fetch: the same JWK gets the same answer, so neither
+      // the conversion nor the log line is repeated at every refetch.
+      if (this.#refused.has(published)) {
+        refused.add(published)
+        continue
+      }
       try {
         const key = this.#imported.get(published) ?? importJwk(jwk as Record<string, unknown>, this.#options.algorithms)
         imported.set(published, key)
         keys.push(key)
       } catch (error) {
         if (!(error instanceof KeyRejected)) throw error
+        refused.add(published)
         const kid = (jwk as { kid?: unknown }).kid
-        this.#log.info({ kid: typeof kid === 'string' ? kid : undefined, why: error.message }, 'issuer key ignored')
+        const fields = { kid: typeof kid === 'string' ? kid : undefined, why: error.message }
+        if (error.unsafe) this.#log.warn(fields, 'issuer key ignored')
+        else this.#log.info(fields, 'issuer key ignored')
       }
     }
+    // Kept even when the fetch fails for want of a usable key: its retries do not log again.
+    this.#refused = refused
     return { keys, imported }
   }
 
   #install (keys: VerificationKey[], imported: Map<string, VerificationKey>, ttl: number): void {
-    const kept = new Set(keys.map((key) => key.thumbprint))
-    const removed = this.#keys.some((key) => !kept.has(key.thumbprint))
+    const changed = this.#changes(keys)
     const byKid = new Map<string, VerificationKey[]>()
     for (const key of keys) {
       if (key.kid === undefined) continue
@@ -309,7 +351,23 @@ export class KeyStore {
     this.#imported = imported
     this.#fetchedAt = this.#now()
     this.#expiresAt = this.#fetchedAt + ttl * 1000
-    if (removed) for (const listener of this.#listeners) listener()
+    if (changed) for (const listener of this.#listeners) listener()
+  }
+
+  /**
+   * Whether a token the current set verifies could be refused with `next`. Key objects are
+   * kept per published JWK (#imported), so a key missing from `next` by identity was removed
+   * or republished with other material or metadata. Additions are harmless, except that they
+   * may push a key out of the few tried for a token without `kid`.
+   */
+  #changes (next: readonly VerificationKey[]): boolean {
+    const kept = new Set(next)
+    if (this.#keys.some((key) => !kept.has(key))) return true
+    for (const alg of this.#options.algorithms) {
+      const tried = new Set(keysWithoutKid(next, alg))
+      if (keysWithoutKid(this.#keys, alg).some((key) => !tried.has(key))) return true
+    }
+    return false
   }
 
   #schedule (delayMs: number): void {

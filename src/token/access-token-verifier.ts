@@ -21,7 +21,8 @@ import { VerifiedTokenCache } from './verified-token-cache.js'
 
 export interface KeySource {
   select(kid: string | undefined, alg: string): VerificationKey[] | Promise<VerificationKey[]>
-  onKeysRemoved(listener: () => void): void
+  /** Called when the keys change so that a token verified before might now be refused. */
+  onKeysChanged(listener: () => void): void
 }
 
 export interface VerifierOptions {
@@ -73,7 +74,8 @@ export class AccessTokenVerifier {
     }
     this.#typeRules = { profile: auth.profile, provider }
     this.cache = new VerifiedTokenCache(auth.tokenCacheSize)
-    this.#keys.onKeysRemoved(() => this.cache.clear())
+    // A cached answer must be one a fresh verification would still give.
+    this.#keys.onKeysChanged(() => this.cache.clear())
   }
 
   /** The caller's identity, synchronously for a cached token; throws or rejects with an AuthError. */
@@ -95,6 +97,7 @@ export class AccessTokenVerifier {
   async #verifyJwt (token: string): Promise<AccessTokenIdentity> {
     const { header, payload, signingInput, signature } = decodeCompactJws(token)
     const { alg, kid, typ } = checkHeader(header, this.#algorithms)
+    const generation = this.cache.generation // keys changing during the checks: not cached
     if (alg.startsWith('HS')) {
       if (this.#auth.hsSecret === undefined) throw new AuthError('ERR_JWS_ALG_NOT_ALLOWED', 'The access token is signed with an algorithm this API does not accept.', { reason: 'HS* without a secret' })
       verifyHmac(this.#auth.hsSecret, alg, signingInput, signature)
@@ -124,7 +127,7 @@ export class AccessTokenVerifier {
     })
     const tolerance = this.#auth.clockTolerance
     const nbf = typeof payload.nbf === 'number' ? payload.nbf : -Infinity
-    this.cache.set(token, identity, nbf - tolerance, exp + tolerance)
+    this.cache.set(token, identity, nbf - tolerance, exp + tolerance, generation)
     return identity
   }
 }

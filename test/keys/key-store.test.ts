@@ -8,7 +8,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
-import { KeyStore, type FetchEvent, type KeyStoreOptions, type KeyStoreTimers } from '../../src/keys/key-store.js'
+import { KeyStore, MAX_KEYS_WITHOUT_KID, type FetchEvent, type KeyStoreLogger, type KeyStoreOptions, type KeyStoreTimers } from '../../src/keys/key-store.js'
 import { makeKey, type TestKey } from '../helpers/keys.js'
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.js'
 
@@ -100,6 +100,30 @@ function selectAsync (store: KeyStore, kid: string | undefined, alg: string): Pr
 
 function randomKid (): string {
   return `flood-${Math.random().toString(36).slice(2)}`
+}
+
+interface LogLine { level: 'info' | 'warn'; fields: Record<string, unknown>; msg: string }
+
+/** A KeyStoreLogger that keeps every line. */
+function recordingLog (): KeyStoreLogger & { lines: LogLine[] } {
+  const lines: LogLine[] = []
+  return {
+    lines,
+    info: (fields, msg) => { lines.push({ level: 'info', fields: fields as Record<string, unknown>, msg }) },
+    warn: (fields, msg) => { lines.push({ level: 'warn', fields: fields as Record<string, unknown>, msg }) }
+  }
+}
+
+/** The public JWK of an RSA test key with its exponent replaced (base64url of the big-endian bytes). */
+function rsaWithExponent (kid: string, e: bigint): Record<string, unknown> {
+  let hex = e.toString(16)
+  if (hex.length % 2 === 1) hex = `0${hex}`
+  return { ...makeKey('RS256').publicJwk, kid, e: Buffer.from(hex, 'hex').toString('base64url') }
+}
+
+/** A test key's private JWK, as an issuer that leaks it would publish it. */
+function privateJwk (key: TestKey): Record<string, unknown> {
+  return { ...(key.privateKey.export({ format: 'jwk' }) as Record<string, unknown>), kid: key.kid, alg: key.alg, use: 'sig' }
 }
 
 describe('a fetch', () => {
@@ -385,6 +409,93 @@ describe('key hygiene', () => {
     expect(() => h.store.select('42', 'ES256')).toThrow(expect.objectContaining({ code: 'ERR_JWKS_NO_MATCHING_KEY' }))
   })
 
+  it.each<[string, () => Record<string, unknown>]>([
+    ['an RSA private key (d, p, q, dp, dq, qi)', () => privateJwk(makeKey('RS256', { fresh: true }))],
+    ['an EC private key (d)', () => privateJwk(makeKey('ES256'))],
+    ['an Ed25519 private key (d)', () => privateJwk(makeKey('EdDSA'))],
+    ...['d', 'p', 'q', 'dp', 'dq', 'qi'].map((member): [string, () => Record<string, unknown>] => [`an RSA key with "${member}" alone`, () => ({ ...makeKey('RS256').publicJwk, [member]: 'AQAB' })]),
+    ['an RSA key with "oth"', () => ({ ...makeKey('RS256').publicJwk, oth: [{ r: 'AQAB', d: 'AQAB', t: 'AQAB' }] })],
+    ['a public key that also carries "k"', () => ({ ...makeKey('ES256').publicJwk, k: 'c2VjcmV0' })]
+  ])('refuses %s instead of using its public half, and logs it once as a warning', async (_name, leaky) => {
+    const log = recordingLog()
+    const good = makeKey('ES256', { kid: 'good' })
+    const h = await harness({ keys: [good], log })
+    h.issuer.setKeys([good, { ...leaky(), kid: 'leaky' }])
+    await h.store.start()
+    expect(h.store.keyCount).toBe(1)
+    expect(h.store.select('good', 'ES256')).toHaveLength(1)
+    for (const alg of ['RS256', 'ES256', 'EdDSA']) {
+      await expect(selectAsync(h.store, 'leaky', alg)).rejects.toMatchObject({ code: 'ERR_JWKS_NO_MATCHING_KEY' })
+    }
+    const ignored = log.lines.filter((line) => line.msg === 'issuer key ignored')
+    expect(ignored).toEqual([{ level: 'warn', msg: 'issuer key ignored', fields: { kid: 'leaky', why: expect.stringMatching(/^private or symmetric key material published \(/) } }])
+  })
+
+  it.each([
+    ['0', 0n, false], ['1', 1n, false], ['2', 2n, false], ['4', 4n, false], ['65536', 65_536n, false], ['65538', 65_538n, false],
+    ['2^32', 2n ** 32n, false], ['2^32 + 1', 2n ** 32n + 1n, false], ['2^256 + 1', 2n ** 256n + 1n, false],
+    ['3', 3n, true], ['17', 17n, true], ['65537', 65_537n, true], ['2^32 − 1', 2n ** 32n - 1n, true]
+  ])('RSA public exponent %s: accepted %s (odd, 3 ≤ e < 2^32)', async (_name, e, accepted) => {
+    const log = recordingLog()
+    const good = makeKey('ES256', { kid: 'good' })
+    const h = await harness({ keys: [good], log })
+    h.issuer.setKeys([good, rsaWithExponent('rsa', e)])
+    await h.store.start()
+    expect(h.store.keyCount).toBe(accepted ? 2 : 1)
+    if (accepted) {
+      expect(h.store.select('rsa', 'RS256')).toHaveLength(1)
+    } else {
+      await expect(selectAsync(h.store, 'rsa', 'RS256')).rejects.toMatchObject({ code: 'ERR_JWKS_NO_MATCHING_KEY' })
+      expect(log.lines.filter((line) => line.msg === 'issuer key ignored')).toEqual([
+        { level: 'warn', msg: 'issuer key ignored', fields: { kid: 'rsa', why: expect.stringMatching(/^RSA public exponent .* \(odd, 3 ≤ e < 2\^32 required\)$/) } }
+      ])
+    }
+  })
+
+  it('logs each refused key once with its kid, not again at every refetch that still publishes it', async () => {
+    const log = recordingLog()
+    const good = makeKey('ES256', { kid: 'good' })
+    const refused = [
+      { ...privateJwk(makeKey('ES256')), kid: 'leaky' },
+      rsaWithExponent('e-one', 1n),
+      makeKey('RS256', { kid: 'rsa-1024', modulusLength: 1024, fresh: true }).publicJwk,
+      makeKey('ES256', { kid: 'enc', use: 'enc' }).publicJwk
+    ]
+    const h = await harness({ keys: [good], log })
+    h.issuer.setKeys([good, ...refused])
+    const ignored = (): Array<[string, unknown]> => log.lines
+      .filter((line) => line.msg === 'issuer key ignored')
+      .map((line) => [line.level, line.fields.kid])
+    await h.store.start()
+    // unsafe keys are warnings; a key meant for encryption is merely not for us
+    expect(ignored()).toEqual([['warn', 'leaky'], ['warn', 'e-one'], ['warn', 'rsa-1024'], ['info', 'enc']])
+    for (let i = 0; i < 3; i++) await h.store.refresh('test')
+    h.timers.fire()
+    await h.settle()
+    expect(h.issuer.hits.jwks).toBe(5)
+    expect(ignored()).toHaveLength(4)
+    expect(h.store.select('good', 'ES256')).toHaveLength(1)
+
+    // a key published differently is another key: refused and logged once in turn
+    const renamed = { ...refused[0], kid: 'leaky-2' }
+    h.issuer.setKeys([good, renamed, ...refused.slice(1)])
+    await h.store.refresh('test')
+    await h.store.refresh('test')
+    expect(ignored()).toEqual([['warn', 'leaky'], ['warn', 'e-one'], ['warn', 'rsa-1024'], ['info', 'enc'], ['warn', 'leaky-2']])
+  })
+
+  it('a set whose every key is refused logs them once, though each retry fails again', async () => {
+    const log = recordingLog()
+    const h = await harness({ log })
+    h.issuer.setKeys([{ ...privateJwk(h.key), kid: 'leaky' }])
+    for (let i = 0; i < 3; i++) {
+      await expect(h.store.refresh('test')).rejects.toThrow(/no usable signing key/)
+    }
+    expect(log.lines.filter((line) => line.msg === 'issuer key ignored').map((line) => line.fields.kid)).toEqual(['leaky'])
+    expect(log.lines.filter((line) => line.msg === 'issuer signing keys could not be fetched')).toHaveLength(3)
+    expect(h.store.ready).toBe(false)
+  })
+
   it('a set whose every key is refused is a failed fetch (the API is not ready)', async () => {
     const h = await harness()
     h.issuer.setKeys([makeKey('ES256', { use: 'enc' }), makeKey('RS256', { modulusLength: 1024, fresh: true })])
@@ -409,10 +520,10 @@ describe('converted keys', () => {
     expect((h.store.select(added.kid, 'ES256') as unknown[])[0]).toBe(addedKey)
   })
 
-  it('announce keys that disappear (rotation), and only then', async () => {
+  it('announce keys that disappear (rotation), and not keys that are added', async () => {
     const h = await harness()
     let removed = 0
-    h.store.onKeysRemoved(() => { removed++ })
+    h.store.onKeysChanged(() => { removed++ })
     await h.store.start()
     const next = makeKey('ES256')
     h.issuer.setKeys([h.key, next])
@@ -421,6 +532,89 @@ describe('converted keys', () => {
     h.issuer.setKeys([next])
     await h.store.refresh('test')
     expect(removed).toBe(1)
+  })
+})
+
+describe('key changes', () => {
+  const rsa = makeKey('RS256', { kid: 'rsa' })
+  const other = makeKey('ES256', { kid: 'other' })
+
+  it.each([
+    ['its alg', { ...rsa.publicJwk, alg: 'PS256' }],
+    ['its alg left out', { ...rsa.publicJwk, alg: undefined }],
+    ['its use (enc)', { ...rsa.publicJwk, use: 'enc' }],
+    ['its key_ops (without verify)', { ...rsa.publicJwk, key_ops: ['encrypt'] }],
+    ['its key_ops (with verify)', { ...rsa.publicJwk, key_ops: ['verify'] }],
+    ['its kid', { ...rsa.publicJwk, kid: 'rsa-renamed' }],
+    ['its material (same kid)', { ...makeKey('RS256', { fresh: true }).publicJwk, kid: 'rsa' }],
+    ['private members added', { ...privateJwk(rsa), kid: 'rsa' }],
+    ['removed', undefined]
+  ])('a key that changes %s is announced once', async (_name, republished) => {
+    const h = await harness({ keys: [rsa, other] })
+    let changes = 0
+    h.store.onKeysChanged(() => { changes++ })
+    await h.store.start()
+    h.issuer.setKeys(republished === undefined ? [other] : [JSON.parse(JSON.stringify(republished)) as Record<string, unknown>, other])
+    await h.store.refresh('test')
+    expect(h.store.ready).toBe(true)
+    expect(changes).toBe(1)
+    await h.store.refresh('test') // the changed set, refetched unchanged
+    expect(changes).toBe(1)
+  })
+
+  it('a set refetched unchanged, reordered, or with keys added is not announced', async () => {
+    const h = await harness({ keys: [rsa, other] })
+    let changes = 0
+    h.store.onKeysChanged(() => { changes++ })
+    await h.store.start()
+    await h.store.refresh('test')
+    h.issuer.setKeys([other, rsa])
+    await h.store.refresh('test')
+    h.issuer.setKeys([other, rsa, makeKey('ES256'), makeKey('EdDSA')])
+    await h.store.refresh('test')
+    expect(h.store.keyCount).toBe(4)
+    expect(changes).toBe(0)
+  })
+
+  it('a key pushed out of the ones a token without kid is tried against is announced', async () => {
+    const [a, b, c] = [makeKey('ES256'), makeKey('ES256'), makeKey('ES256')]
+    const h = await harness({ keys: [a, b, c] })
+    let changes = 0
+    h.store.onKeysChanged(() => { changes++ })
+    await h.store.start()
+    const kids = (): unknown[] => (h.store.select(undefined, 'ES256') as Array<{ kid: unknown }>).map((key) => key.kid)
+    expect(kids()).toEqual([a.kid, b.kid, c.kid])
+    h.issuer.setKeys([a, b, c, makeKey('ES256')]) // added after them: the same three are tried
+    await h.store.refresh('test')
+    expect(changes).toBe(0)
+    const first = makeKey('ES256')
+    h.issuer.setKeys([first, a, b, c])
+    await h.store.refresh('test')
+    expect(kids()).toEqual([first.kid, a.kid, b.kid])
+    expect(changes).toBe(1)
+  })
+})
+
+describe('a token without kid', () => {
+  it(`is tried against ${MAX_KEYS_WITHOUT_KID} keys at most, the first of its alg in the set`, async () => {
+    expect(MAX_KEYS_WITHOUT_KID).toBe(3)
+    const keys = Array.from({ length: 20 }, () => makeKey('ES256'))
+    const h = await harness({ keys: [makeKey('EdDSA'), ...keys] })
+    await h.store.start()
+    expect(h.store.keyCount).toBe(21)
+    const selected = h.store.select(undefined, 'ES256') as Array<{ kid: unknown }>
+    expect(selected.map((key) => key.kid)).toEqual(keys.slice(0, 3).map((key) => key.kid))
+    expect(h.store.select(keys[19]?.kid, 'ES256')).toHaveLength(1) // with its kid, any key is found
+  })
+
+  it('tries the keys published without kid first: only such a token can select them', async () => {
+    const withKid = Array.from({ length: 5 }, () => makeKey('ES256'))
+    const { kid: _kid, ...withoutKid } = makeKey('ES256').publicJwk
+    const h = await harness({ keys: withKid })
+    h.issuer.setKeys([...withKid, withoutKid])
+    await h.store.start()
+    const selected = h.store.select(undefined, 'ES256') as Array<{ kid: unknown }>
+    expect(selected.map((key) => key.kid)).toEqual([undefined, withKid[0]?.kid, withKid[1]?.kid])
   })
 })
 

@@ -55,6 +55,22 @@ describe('VerifiedTokenCache', () => {
     expect(cache.get(token(1), 15)).toBeUndefined()
   })
 
+  it('does not store a verification that began before clear() (its keys may be gone)', () => {
+    const cache = new VerifiedTokenCache(10)
+    const before = cache.generation
+    cache.set(token(1), identity('a'), 0, 100, before)
+    cache.clear()
+    cache.set(token(1), identity('a'), 0, 100, before)
+    cache.set(token(1), identity('a'), 0, 100, before)
+    expect(cache.size).toBe(0)
+    expect(cache.get(token(1), 50)).toBeUndefined()
+    const after = cache.generation
+    expect(after).not.toBe(before)
+    cache.set(token(1), identity('a'), 0, 100, after)
+    cache.set(token(1), identity('a'), 0, 100, after)
+    expect(cache.get(token(1), 50)?.sub).toBe('a')
+  })
+
   it('stores nothing with size 0, and clear() forgets everything', () => {
     const off = new VerifiedTokenCache(0)
     admit(off, token(1))
