@@ -1,56 +1,89 @@
 /**
- * The gate: an `onRequest` hook that lets a request reach its handler only with a valid
- * access token carrying the route's scopes, before the body is read or validated.
- * Default-deny: a route is public only when its own options say `config: { public: true }`;
- * a protected route declares its scopes once, `config: { scopes: [...] }`, and the same
- * declaration feeds the OpenAPI `security` requirement.
+ * The gate. Registered before any other plugin or route, it sees every route the app
+ * declares (`onRoute`) and makes each one public or protected at registration:
+ *
+ * - public only when the route's own options say `config: { public: true }`;
+ * - every other route is protected: the gate runs as its first route-level `onRequest`
+ *   hook, before the body is read or validated, and its decision is final — it either
+ *   attaches the verified caller to the request or answers the request itself (400, 401,
+ *   403, 503); there is no path on which it lets a request through undecided;
+ * - the route's handler is wrapped so that it cannot run without a verified caller, and
+ *   TypeScript types `request.auth` as the caller (never null) in a handler whose config
+ *   declares `scopes`, and as `undefined` in a public one.
+ *
+ * A protected route declares its scopes once, `config: { scopes: [...] }`; the same
+ * declaration feeds the OpenAPI `security` requirement and the RFC 9728 `scopes_supported`.
  */
-import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler, RouteHandlerMethod, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
+import type { Counter } from 'prom-client'
+import { mayCarryFormToken, peekFormToken } from '../src/http/form-body.js'
 import type { AccessTokenVerifier } from '../src/token/access-token-verifier.js'
 import { extractBearerToken } from '../src/token/bearer-credentials.js'
 import { AuthError, isAuthError } from '../src/token/errors.js'
 import type { AccessTokenIdentity } from '../src/token/identity.js'
 import { requireScopes } from '../src/token/scopes.js'
 
+/** What a handler may read of the caller, from its route's `config`. */
+export type CallerOf<Config> = Config extends { public: true }
+  ? undefined
+  : Config extends { scopes: readonly string[] } ? AccessTokenIdentity : AccessTokenIdentity | null
+
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** The route answers without a token. Everything else requires one. */
-    public?: boolean
+    /** The route answers without a token. Every other route requires one. */
+    public?: true
     /** Scopes the route requires (all of them), matched exactly. */
     scopes?: readonly string[]
   }
-  interface FastifyRequest {
-    /** The verified caller on protected routes; null on public ones. */
-    auth: AccessTokenIdentity | null
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- the parameters must match Fastify's declaration
+  interface FastifyRequest<RouteGeneric, RawServer, RawRequest, SchemaCompiler, TypeProvider, ContextConfig, Logger, RequestType> {
+    /**
+     * The verified caller: never null in a handler whose route declares `scopes` (the gate
+     * answered every request that has none), undefined in a public route's handler.
+     */
+    readonly auth: CallerOf<ContextConfig>
   }
+  interface FastifyInstance {
+    /** Every route the app serves, as the gate registered it (filled while routes are declared). */
+    readonly routeTable: readonly GatedRoute[]
+  }
+}
+
+export interface GatedRoute {
+  readonly method: string
+  readonly url: string
+  /** Settled once every plugin's `onRoute` hook has seen the route (at ready). */
+  readonly public: boolean
+  readonly scopes: readonly string[]
 }
 
 export interface AuthPluginOptions {
   verifier: AccessTokenVerifier
+  refusals: Counter<'code'>
 }
 
+/** How much of an unauthenticated form body the gate reads to tell a body token (400) from none (401). */
+const FORM_PEEK = { maxBytes: 16 * 1024, timeoutMs: 1000 }
 const FORM = 'application/x-www-form-urlencoded'
-const NO_SCOPES: readonly string[] = []
 
-/** The verified caller of a protected route. */
-export function callerOf (request: FastifyRequest): AccessTokenIdentity {
-  if (request.auth === null) throw new Error('route is not protected by the auth plugin')
-  return request.auth
+interface RouteEntry {
+  method: string
+  url: string
+  public: boolean
+  scopes: readonly string[]
+  /** The route's options, read once every onRoute hook has run (a later one may mark it public). */
+  options: RouteOptions
 }
 
-function isForm (request: FastifyRequest): boolean {
-  const type = request.headers['content-type']
-  return type !== undefined && type.toLowerCase().startsWith(FORM)
-}
+type MutableCaller = { auth: AccessTokenIdentity | null }
 
 async function auth (app: FastifyInstance, options: AuthPluginOptions): Promise<void> {
-  const { verifier } = options
-  const refusals = app.metrics.refusals
-  /** Requests with no header whose form body must be read before answering 400 or 401. */
-  const deferred = new WeakMap<FastifyRequest, AuthError>()
+  const { verifier, refusals } = options
+  const routes: RouteEntry[] = []
 
   app.decorateRequest('auth', null)
+  app.decorate('routeTable', routes)
 
   function refuse (request: FastifyRequest, error: unknown, done: (error?: Error) => void): void {
     if (isAuthError(error)) {
@@ -67,32 +100,31 @@ async function auth (app: FastifyInstance, options: AuthPluginOptions): Promise<
       refuse(request, error, done)
       return
     }
-    request.auth = identity
+    (request as unknown as MutableCaller).auth = identity
     done()
   }
 
-  const gate: onRequestHookHandler = function (request, _reply, done) {
-    if (request.is404 || request.method === 'OPTIONS') {
-      done()
+  /** No usable credentials: 401, or 400 when a form body turns out to carry a token. Always a refusal. */
+  function refuseWithoutCredentials (request: FastifyRequest, error: AuthError, done: (error?: Error) => void): void {
+    if (error.code !== 'ERR_NO_CREDENTIALS' || !mayCarryFormToken(request.method, request.headers['content-type'])) {
+      refuse(request, error, done)
       return
     }
-    // Read once: Fastify builds a new routeOptions object on every access.
-    const config = request.routeOptions.config
-    if (config.public === true) {
-      done()
-      return
-    }
-    const required = config.scopes ?? NO_SCOPES
+    const declared = request.headers['content-length'] === undefined ? undefined : Number(request.headers['content-length'])
+    void peekFormToken(request.raw, declared, FORM_PEEK).then((hasToken) => {
+      refuse(request, hasToken
+        ? new AuthError('ERR_TOKEN_IN_BODY', 'Access tokens in the request body are not accepted; send the token in the Authorization header as "Bearer <token>".')
+        : error, done)
+    })
+  }
+
+  function authenticate (request: FastifyRequest, required: readonly string[], done: (error?: Error) => void): void {
     let token: string
     try {
       token = extractBearerToken(request.raw.rawHeaders, request.url)
     } catch (error) {
-      if (isAuthError(error) && error.code === 'ERR_NO_CREDENTIALS' && isForm(request)) {
-        deferred.set(request, error) // answered once the form body shows whether it holds a token
-        done()
-        return
-      }
-      refuse(request, error, done)
+      if (isAuthError(error)) refuseWithoutCredentials(request, error, done)
+      else refuse(request, error, done)
       return
     }
     let result: AccessTokenIdentity | Promise<AccessTokenIdentity>
@@ -108,25 +140,64 @@ async function auth (app: FastifyInstance, options: AuthPluginOptions): Promise<
       accept(request, result, required, done)
     }
   }
-  app.addHook('onRequest', gate)
 
-  // RFC 6750 §2.2 (form body) is not a supported method: a token there is a malformed request.
+  function gateFor (entry: RouteEntry): onRequestHookHandler {
+    return function gate (request, _reply, done) {
+      if (entry.public) done()
+      else authenticate(request, entry.scopes, done)
+    }
+  }
+
+  /** The handler, reachable only with a verified caller on a protected route (the gate makes this so; this proves it). */
+  function guard (entry: RouteEntry, handler: RouteHandlerMethod): RouteHandlerMethod {
+    return function guarded (this: FastifyInstance, request, reply) {
+      if (!entry.public && (request as unknown as MutableCaller).auth === null) {
+        request.log.error({ route: `${entry.method} ${entry.url}` }, 'a protected handler was reached without a verified caller; refused')
+        throw new AuthError('ERR_NO_CREDENTIALS', 'This route requires a Bearer access token in the Authorization header.', { reason: 'reached the handler unauthenticated' })
+      }
+      return handler.call(this, request, reply)
+    }
+  }
+
+  app.addHook('onRoute', (route) => {
+    const entry: RouteEntry = { method: String(route.method), url: route.url, public: false, scopes: [], options: route }
+    routes.push(entry)
+    const own = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]
+    route.onRequest = [gateFor(entry), ...own]
+    route.handler = guard(entry, route.handler)
+  })
+
+  // Every onRoute hook has run by now (a plugin may mark its own routes public in one): settle
+  // each route, and refuse to start on a declaration that contradicts itself.
+  app.addHook('onReady', (done) => {
+    for (const entry of routes) {
+      const config = entry.options.config ?? {}
+      const scopes = config.scopes ?? []
+      if (!Array.isArray(scopes) || scopes.some((scope) => typeof scope !== 'string' || scope === '' || /\s/.test(scope))) {
+        done(new Error(`route ${entry.method} ${entry.url}: config.scopes must be a list of scope names`))
+        return
+      }
+      if (config.public === true && scopes.length > 0) {
+        done(new Error(`route ${entry.method} ${entry.url} is declared both public and with scopes`))
+        return
+      }
+      entry.public = config.public === true
+      entry.scopes = Object.freeze([...scopes])
+    }
+    done()
+  })
+
+  // A token in the body of an authenticated request is a second credential (RFC 6750 §2.2 is
+  // not supported). Requests without credentials never get here: the gate answered them.
   app.addContentTypeParser(FORM, { parseAs: 'string', bodyLimit: 64 * 1024 }, (request, body, done) => {
     const fields = new URLSearchParams(body as string)
-    const pending = deferred.get(request)
-    if (fields.has('access_token')) {
-      refuse(request, pending !== undefined
-        ? new AuthError('ERR_TOKEN_IN_BODY', 'Access tokens in the request body are not accepted; send the token in the Authorization header as "Bearer <token>".')
-        : new AuthError('ERR_MULTIPLE_CREDENTIALS', 'The request carries an access token both in the Authorization header and in the body; send it in the Authorization header only.'),
-      (error) => done(error ?? null))
-      return
-    }
-    if (pending !== undefined) {
-      refuse(request, pending, (error) => done(error ?? null))
+    if (fields.has('access_token') && (request as unknown as MutableCaller).auth !== null) {
+      refuse(request, new AuthError('ERR_MULTIPLE_CREDENTIALS', 'The request carries an access token both in the Authorization header and in the body; send it in the Authorization header only.'),
+        (error) => done(error ?? null))
       return
     }
     done(null, Object.fromEntries(fields))
   })
 }
 
-export default fp(auth, { name: 'auth', fastify: '5.x', dependencies: ['metrics', 'problem-details'] })
+export default fp(auth, { name: 'auth', fastify: '5.x' })

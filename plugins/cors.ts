@@ -9,8 +9,22 @@ import fp from 'fastify-plugin'
 
 async function corsPlugin (app: FastifyInstance, options: { origins: readonly string[] }): Promise<void> {
   if (options.origins.length === 0) return
+  // @fastify/cors answers preflights in its own onRequest hook and declares `OPTIONS *` only so
+  // that the router accepts them; that route serves nothing (its handler answers 404), and a
+  // browser sends no Authorization on a preflight, so it is the one route of this plugin made
+  // public. Any other OPTIONS route stays behind the gate.
+  let declaring = true
+  app.addHook('onRoute', (route) => {
+    if (declaring && route.method === 'OPTIONS' && route.url === '*') route.config = { ...route.config, public: true }
+  })
+  const allowed = new Set(options.origins)
   await app.register(cors, {
-    origin: [...options.origins],
+    // A request from no allowed origin (an OPTIONS without Origin among them) is no CORS
+    // request at all: it goes on to its route and the gate, instead of being answered here
+    // with @fastify/cors's plain-text "Invalid Preflight Request".
+    origin: (origin: string | undefined, callback: (error: Error | null, origin: string | false) => void) => {
+      callback(null, origin !== undefined && allowed.has(origin) ? origin : false)
+    },
     methods: ['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS'],
     allowedHeaders: ['Authorization', 'Content-Type'],
     exposedHeaders: ['WWW-Authenticate', 'Retry-After', 'Location'],
@@ -18,6 +32,7 @@ async function corsPlugin (app: FastifyInstance, options: { origins: readonly st
     maxAge: 600,
     strictPreflight: true
   })
+  declaring = false
 }
 
 export default fp(corsPlugin, { name: 'cors', fastify: '5.x' })

@@ -1,60 +1,78 @@
 /**
- * Every error leaves as application/problem+json (RFC 9457), with the Bearer challenge
- * for authentication failures (RFC 6750 §3) and Retry-After for 503s. Unknown routes get a
- * problem 404. Nothing from the error's internals (stack, key, token) reaches the body.
+ * Every error leaves as application/problem+json (RFC 9457) with a stable `code`, with the
+ * Bearer challenge for authentication failures (RFC 6750 §3) and Retry-After for 503s.
+ * Unknown routes get a problem 404; errors the framework raises before routing (a bad URL
+ * component, a malformed request line, oversized headers) get one too, through the server
+ * options `frameworkErrorOptions`. Nothing from the error's internals (message, stack, key,
+ * token) reaches the body, except a validation error's description of the schema it failed.
+ *
+ * The challenge's `resource_metadata` is built once from PUBLIC_URL, never from the request.
  */
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Socket } from 'node:net'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import { bearerChallenge } from '../src/http/www-authenticate.js'
-import { PROBLEM_CONTENT_TYPE, problemType, STATUS_TITLES, type Problem } from '../src/http/problem.js'
+import { frameworkProblem, problem, PROBLEM_CONTENT_TYPE, sendProblem, type Problem } from '../src/http/problem.js'
 import { AuthError, isAuthError } from '../src/token/errors.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The Bearer realm and the RFC 9728 metadata location for challenges. */
-    resourceMetadataUrl(request: FastifyRequest): string
+    /** PUBLIC_URL: the API's external base URL, without a trailing slash. */
+    publicUrl: string
+    /** The RFC 9728 metadata location that every Bearer challenge names. */
+    resourceMetadataUrl: string
   }
 }
 
 export interface ProblemDetailsOptions {
   realm: string
+  /** PUBLIC_URL (config.publicUrl). */
+  publicUrl: string
 }
 
-function send (reply: FastifyReply, problem: Problem): FastifyReply {
-  return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem)
-}
+export const RESOURCE_METADATA_PATH = '/.well-known/oauth-protected-resource'
 
 export function authProblem (error: AuthError): Problem {
-  return {
-    type: error.oauthError === undefined && error.status === 401 ? 'https://www.rfc-editor.org/rfc/rfc6750#section-3' : problemType(error.oauthError),
-    title: error.status === 503 ? STATUS_TITLES[503] ?? error.title : error.title,
-    status: error.status,
-    detail: error.description,
-    code: error.code
-  }
+  return problem(error.code, error.description)
 }
 
+/**
+ * Fastify server options (`Fastify({ ...frameworkErrorOptions })`) for the errors raised before
+ * a request reaches the router or a reply exists: a problem body there too.
+ */
+export const frameworkErrorOptions = {
+  frameworkErrors (error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+    sendProblem(reply, frameworkProblem(error))
+  },
+  clientErrorHandler (error: Error & { code?: string }, socket: Socket): void {
+    if (error.code === 'ECONNRESET' || socket.destroyed) return
+    if (socket.writable) {
+      const code = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'ERR_REQUEST_TIMEOUT' : error.code === 'HPE_HEADER_OVERFLOW' ? 'ERR_HEADERS_TOO_LARGE' : 'ERR_BAD_REQUEST'
+      const body = problem(code)
+      const json = JSON.stringify(body)
+      socket.write(`HTTP/1.1 ${body.status} ${body.title}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`)
+    }
+    socket.destroy(error)
+  }
+} satisfies Pick<FastifyServerOptions, 'frameworkErrors' | 'clientErrorHandler'>
+
 async function problemDetails (app: FastifyInstance, options: ProblemDetailsOptions): Promise<void> {
-  app.decorate('resourceMetadataUrl', (request: FastifyRequest) => `${request.protocol}://${request.host}/.well-known/oauth-protected-resource`)
+  app.decorate('publicUrl', options.publicUrl)
+  app.decorate('resourceMetadataUrl', `${options.publicUrl}${RESOURCE_METADATA_PATH}`)
 
   app.setErrorHandler((error: FastifyError | AuthError, request, reply) => {
     if (isAuthError(error)) {
       if (error.status === 503) {
         reply.header('retry-after', String(error.retryAfter ?? 5))
       } else if (error.status !== 400 || error.oauthError !== undefined) {
-        reply.header('www-authenticate', bearerChallenge(options.realm, app.resourceMetadataUrl(request), error))
+        reply.header('www-authenticate', bearerChallenge(options.realm, app.resourceMetadataUrl, error))
       }
-      return send(reply, authProblem(error))
+      return sendProblem(reply, authProblem(error))
     }
-    if (error.validation !== undefined) {
-      return send(reply, { type: 'about:blank', title: 'Bad Request', status: 400, detail: error.message })
-    }
-    const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500
-    if (status === 500) {
-      request.log.error({ err: error }, 'unhandled error')
-      return send(reply, { type: 'about:blank', title: 'Internal Server Error', status, detail: 'The server could not complete the request.' })
-    }
-    return send(reply, { type: 'about:blank', title: STATUS_TITLES[status] ?? 'Error', status, detail: error.message })
+    if (error.validation !== undefined) return sendProblem(reply, problem('ERR_VALIDATION', error.message))
+    const body = frameworkProblem(error)
+    if (body.status >= 500) request.log.error({ err: error }, 'unhandled error')
+    return sendProblem(reply, body)
   })
 
   // While the server drains, requests on connections still open get a problem 503 and the
@@ -68,7 +86,7 @@ async function problemDetails (app: FastifyInstance, options: ProblemDetailsOpti
   })
 
   app.setNotFoundHandler((request, reply) => {
-    send(reply, { type: 'about:blank', title: 'Not Found', status: 404, detail: `No route ${request.method} ${request.url.split('?')[0] ?? ''}.` })
+    sendProblem(reply, problem('ERR_ROUTE_NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0] ?? ''}.`))
   })
 }
 

@@ -12,7 +12,7 @@ import swagger from '@fastify/swagger'
 import type { FastifyInstance, FastifySchema, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import { bearerChallenge } from '../src/http/www-authenticate.js'
-import { PROBLEM_CONTENT_TYPE } from '../src/http/problem.js'
+import { problem, PROBLEM_CONTENT_TYPE } from '../src/http/problem.js'
 import type { IssuerMetadata } from '../src/keys/issuer-metadata.js'
 import { AuthError } from '../src/token/errors.js'
 import { ProblemSchema } from '../src/schemas/problem.js'
@@ -41,8 +41,8 @@ const DESCRIPTION = `An OAuth 2.0 resource server. Every \`/api\` operation need
 configured issuer, sent as \`Authorization: Bearer <token>\` (RFC 6750); the token's audience must be
 this API. Each operation lists the scopes it requires under both security schemes.
 
-Errors are \`application/problem+json\` (RFC 9457) with \`type\`, \`title\`, \`status\`, \`detail\` and,
-for authentication failures, a stable \`code\`. A 400, 401 or 403 caused by the credentials carries a
+Errors are \`application/problem+json\` (RFC 9457) with \`type\`, \`title\`, \`status\`, \`detail\` and a
+stable \`code\` (\`ERR_…\`, listed in the \`Problem\` schema). A 400, 401 or 403 caused by the credentials carries a
 \`WWW-Authenticate: Bearer …\` challenge whose \`resource_metadata\` points at
 \`/.well-known/oauth-protected-resource\` (RFC 9728); a 503 carries \`Retry-After\`.`
 
@@ -224,7 +224,7 @@ const SHARED_RESPONSES: Record<string, { status: string; response: JsonObject }>
       headers: { 'WWW-Authenticate': { description: 'Present when the credentials are malformed: `Bearer error="invalid_request", …`.', schema: { type: 'string' }, example: TWO_CREDENTIALS.challenge } },
       content: problemContent({
         twoCredentials: { summary: 'A token in both the header and the query string', value: TWO_CREDENTIALS.problem },
-        validation: { summary: 'A body that fails validation', value: { type: 'about:blank', title: 'Bad Request', status: 400, detail: 'body/text must NOT have fewer than 1 characters' } }
+        validation: { summary: 'A body that fails validation', value: { ...problem('ERR_VALIDATION', 'body/text must NOT have fewer than 1 characters') } }
       })
     }
   },
@@ -252,7 +252,7 @@ const SHARED_RESPONSES: Record<string, { status: string; response: JsonObject }>
     status: '404',
     response: {
       description: 'No such resource for the caller (another user\'s resource answers the same, so that its existence does not leak).',
-      content: problemContent({ notFound: { summary: 'No such message', value: { type: 'about:blank', title: 'Not Found', status: 404, detail: 'No such message.' } } })
+      content: problemContent({ notFound: { summary: 'No such message', value: { ...problem('ERR_MESSAGE_NOT_FOUND') } } })
     }
   },
   ServiceUnavailable: {

@@ -6,7 +6,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { HealthSchema } from '../src/schemas/health.js'
 import { ProblemSchema } from '../src/schemas/problem.js'
-import { PROBLEM_CONTENT_TYPE } from '../src/http/problem.js'
+import { problem, sendProblem } from '../src/http/problem.js'
 
 export interface HealthRouteOptions {
   /** True once the keys are loaded and not too stale. */
@@ -30,12 +30,7 @@ const healthRoutes: FastifyPluginAsyncTypebox<HealthRouteOptions> = async (app, 
     }
   }, async (_request, reply) => {
     if (options.isReady()) return { status: 'ready', keys: options.keyCount() }
-    return reply.code(503).type(PROBLEM_CONTENT_TYPE).header('retry-after', '5').send({
-      type: 'about:blank',
-      title: 'Service Unavailable',
-      status: 503,
-      detail: 'The issuer\'s signing keys are not loaded yet.'
-    })
+    return sendProblem(reply.header('retry-after', '5'), problem('ERR_NOT_READY'))
   })
 }
 

@@ -2,17 +2,26 @@
  * GET /api/me: what the access token says about its caller.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { callerOf } from '../plugins/auth.js'
 import type { AccessTokenIdentity } from '../src/token/identity.js'
 import { MeSchema, type MeBody } from '../src/schemas/me.js'
 
+/** ISO 8601 of a NumericDate; null when there is none or it is no printable date (never throws). */
+function isoDate (seconds: number | undefined): string | null {
+  if (seconds === undefined) return null
+  const date = new Date(seconds * 1000)
+  const year = date.getUTCFullYear()
+  // NaN for an invalid date; toISOString throws on those and writes ±YYYYYY outside 0..9999
+  return year >= 0 && year <= 9999 ? date.toISOString() : null
+}
+
+/** The body of GET /api/me: total over any identity the verifier produces. */
 export function describeCaller (caller: AccessTokenIdentity): MeBody {
   return {
     sub: caller.sub ?? null,
     clientId: caller.clientId ?? null,
     scopes: [...caller.scopes],
     issuer: caller.issuer,
-    expiresAt: caller.expiresAt === undefined ? null : new Date(caller.expiresAt * 1000).toISOString()
+    expiresAt: isoDate(caller.expiresAt)
   }
 }
 
@@ -30,7 +39,7 @@ const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: MeSchema }
     }
   }, (request, reply) => {
-    const caller = callerOf(request)
+    const caller = request.auth
     let json = replies.get(caller)
     if (json === undefined) {
       json = reply.serializeInput(describeCaller(caller), '200') as string

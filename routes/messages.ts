@@ -1,14 +1,14 @@
 /**
- * Per-user messages: the token's `sub` owns them; another user's message is a 404 so that
- * its existence does not leak.
+ * Per-user messages: the token's issuer and `sub` own them (src/messages/owner.ts); another
+ * user's message is a 404 so that its existence does not leak.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { callerOf } from '../plugins/auth.js'
-import { PROBLEM_CONTENT_TYPE } from '../src/http/problem.js'
+import { problem, sendProblem } from '../src/http/problem.js'
 import { MessageLimitReached, type MessageStore } from '../src/messages/message-store.js'
+import { ownerOf } from '../src/messages/owner.js'
 import { ProblemSchema } from '../src/schemas/problem.js'
 import { MessageDeletedSchema, MessageIdParamsSchema, MessageListSchema, MessageSchema, NewMessageSchema } from '../src/schemas/message.js'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply } from 'fastify'
 
 export const READ = 'read:messages'
 export const WRITE = 'write:messages'
@@ -17,21 +17,15 @@ export interface MessageRouteOptions {
   store: MessageStore
 }
 
-function ownerOf (request: FastifyRequest): string {
-  const caller = callerOf(request)
-  // client_credentials tokens may have no sub: the client then owns its messages
-  return caller.sub ?? `client:${caller.clientId ?? ''}`
-}
-
 function notFound (reply: FastifyReply): FastifyReply {
-  return reply.code(404).type(PROBLEM_CONTENT_TYPE).send({ type: 'about:blank', title: 'Not Found', status: 404, detail: 'No such message.' })
+  return sendProblem(reply, problem('ERR_MESSAGE_NOT_FOUND'))
 }
 
 const messageRoutes: FastifyPluginAsyncTypebox<MessageRouteOptions> = async (app, { store }) => {
   app.get('/api/messages', {
     config: { scopes: [READ] },
     schema: { tags: ['messages'], summary: 'List the caller\'s messages', operationId: 'listMessages', response: { 200: MessageListSchema } }
-  }, async (request) => store.list(ownerOf(request)))
+  }, async (request) => store.list(ownerOf(request.auth)))
 
   app.post('/api/messages', {
     config: { scopes: [WRITE] },
@@ -45,11 +39,11 @@ const messageRoutes: FastifyPluginAsyncTypebox<MessageRouteOptions> = async (app
     }
   }, async (request, reply) => {
     try {
-      const message = await store.create(ownerOf(request), request.body.text)
+      const message = await store.create(ownerOf(request.auth), request.body.text)
       return reply.code(201).header('location', `/api/messages/${message.id}`).send(message)
     } catch (error) {
       if (!(error instanceof MessageLimitReached)) throw error
-      return reply.code(409).type(PROBLEM_CONTENT_TYPE).send({ type: 'about:blank', title: 'Conflict', status: 409, detail: error.message })
+      return sendProblem(reply, problem('ERR_MESSAGE_LIMIT', error.message))
     }
   })
 
@@ -63,7 +57,7 @@ const messageRoutes: FastifyPluginAsyncTypebox<MessageRouteOptions> = async (app
       response: { 200: MessageSchema, 404: ProblemSchema }
     }
   }, async (request, reply) => {
-    const message = await store.get(ownerOf(request), request.params.id)
+    const message = await store.get(ownerOf(request.auth), request.params.id)
     return message === undefined ? notFound(reply) : message
   })
 
@@ -78,7 +72,7 @@ const messageRoutes: FastifyPluginAsyncTypebox<MessageRouteOptions> = async (app
       'x-responses': { 204: MessageDeletedSchema, 404: ProblemSchema }
     }
   }, async (request, reply) => {
-    const deleted = await store.delete(ownerOf(request), request.params.id)
+    const deleted = await store.delete(ownerOf(request.auth), request.params.id)
     return deleted ? reply.code(204).send() : notFound(reply)
   })
 }

@@ -1,19 +1,23 @@
 /**
  * OAuth 2.0 Protected Resource Metadata (RFC 9728): how a client learns which issuer to ask
  * and which scopes exist, from the `resource_metadata` link in every Bearer challenge.
+ * `resource` is the API's identifier (its first audience); the URLs it publishes start with
+ * PUBLIC_URL (`app.publicUrl`, from plugins/problem-details.ts), never with the request's Host.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ProtectedResourceMetadataSchema } from '../src/schemas/health.js'
+import { DOCS_PREFIX } from '../plugins/docs.js'
+import { RESOURCE_METADATA_PATH } from '../plugins/problem-details.js'
 
 export interface MetadataRouteOptions {
   resource: string
   issuer: string
-  /** Filled as routes are declared: read on each request. */
-  scopes: ReadonlySet<string>
+  /** The scopes the routes declare (known once the app is ready). */
+  scopes(): readonly string[]
 }
 
 const protectedResourceMetadata: FastifyPluginAsyncTypebox<MetadataRouteOptions> = async (app, options) => {
-  app.get('/.well-known/oauth-protected-resource', {
+  app.get(RESOURCE_METADATA_PATH, {
     config: { public: true },
     schema: {
       tags: ['metadata'],
@@ -21,15 +25,15 @@ const protectedResourceMetadata: FastifyPluginAsyncTypebox<MetadataRouteOptions>
       operationId: 'getProtectedResourceMetadata',
       response: { 200: ProtectedResourceMetadataSchema }
     }
-  }, async (request, reply) => {
+  }, async (_request, reply) => {
     reply.header('cache-control', 'public, max-age=3600')
     return {
       resource: options.resource,
       authorization_servers: [options.issuer],
-      scopes_supported: [...options.scopes],
+      scopes_supported: [...options.scopes()],
       bearer_methods_supported: ['header'],
       resource_name: 'Resource API',
-      resource_documentation: `${request.protocol}://${request.host}/docs`
+      resource_documentation: `${app.publicUrl}${DOCS_PREFIX}`
     }
   })
 }

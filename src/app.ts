@@ -11,10 +11,10 @@ import { KeyStore } from './keys/key-store.js'
 import { AccessTokenVerifier } from './token/access-token-verifier.js'
 import { InMemoryMessageStore, type MessageStore } from './messages/message-store.js'
 import { createIntrospector } from './introspection/introspector.js'
-import problemDetails from '../plugins/problem-details.js'
+import problemDetails, { frameworkErrorOptions } from '../plugins/problem-details.js'
 import corsPlugin from '../plugins/cors.js'
 import metricsPlugin, { createMetrics } from '../plugins/metrics.js'
-import authPlugin from '../plugins/auth.js'
+import authPlugin, { type GatedRoute } from '../plugins/auth.js'
 import swaggerPlugin from '../plugins/swagger.js'
 import docsPlugin from '../plugins/docs.js'
 import healthRoutes from '../routes/health.js'
@@ -40,6 +40,15 @@ export interface AppOptions {
   now?: () => number
   /** Keys are fetched when the app is ready; tests that drive fetching themselves turn it off. */
   fetchKeysOnReady?: boolean
+  /** Called once the gate and the error handling are registered, before the app's routes: tests add their own hooks or routes here. */
+  instrument?: (app: FastifyInstance) => void
+}
+
+/** Every scope some protected route requires, in declaration order. */
+function scopesOf (routes: readonly GatedRoute[]): string[] {
+  const scopes = new Set<string>()
+  for (const route of routes) for (const scope of route.scopes) scopes.add(scope)
+  return [...scopes]
 }
 
 export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
@@ -51,6 +60,10 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger === false ? false : { ...loggerOptions(config.logLevel), ...(options.logStream === undefined ? {} : { stream: options.logStream }) },
     requestIdHeader: 'x-request-id',
+    // X-Forwarded-* are believed only from these proxies (TRUST_PROXY); published URLs use PUBLIC_URL
+    trustProxy: config.trustProxy,
+    // errors raised before routing (bad URL, malformed request, oversized headers) as problem+json too
+    ...frameworkErrorOptions,
     // plugins/problem-details.ts answers requests that arrive while closing (as problem+json)
     return503OnClosing: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } }
@@ -73,18 +86,17 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   app.decorate('keyStore', keyStore)
   app.decorate('verifier', verifier)
 
-  const scopes = new Set<string>()
-  app.addHook('onRoute', (route) => { for (const scope of route.config?.scopes ?? []) scopes.add(scope) })
-
-  await app.register(problemDetails, { realm: auth.audiences[0] ?? 'api' })
+  // The gate first: it sees every route registered after it, which is every route.
+  await app.register(authPlugin, { verifier, refusals: metrics.refusals })
+  await app.register(problemDetails, { realm: auth.audiences[0] ?? 'api', publicUrl: config.publicUrl })
   await app.register(corsPlugin, { origins: config.corsOrigins })
   await app.register(metricsPlugin, { enabled: config.metricsEnabled, metrics })
-  await app.register(authPlugin, { verifier })
+  options.instrument?.(app)
   await app.register(swaggerPlugin, { issuer, issuerMetadata: () => keyStore.metadata() })
   await app.register(docsPlugin, { clientId: 'demo-spa' })
 
   await app.register(healthRoutes, { isReady: () => keyStore.ready, keyCount: () => keyStore.keyCount })
-  await app.register(protectedResourceMetadata, { resource: auth.audiences[0] ?? '', issuer, scopes })
+  await app.register(protectedResourceMetadata, { resource: auth.audiences[0] ?? '', issuer, scopes: () => scopesOf(app.routeTable) })
   await app.register(meRoutes)
   await app.register(messageRoutes, { store: options.store ?? new InMemoryMessageStore() })
 

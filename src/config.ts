@@ -2,12 +2,15 @@
  * Configuration: every environment variable of the contract, parsed and validated once.
  * A bad value throws a ConfigError naming the variable; the entry prints that one line and exits.
  */
+import { isIP } from 'node:net'
 
 export const PROVIDERS = ['generic', 'auth0', 'okta', 'entra', 'keycloak', 'cognito'] as const
 export type ProviderPreset = (typeof PROVIDERS)[number]
 export type TokenProfile = 'auto' | 'rfc9068'
 export type TokenFormat = 'jwt' | 'opaque'
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+/** Fastify's `trustProxy`: off, every peer, or the peers with these addresses/CIDR ranges. */
+export type TrustProxy = boolean | string[]
 
 export const ASYMMETRIC_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const
 export const HMAC_ALGS = ['HS256', 'HS384', 'HS512'] as const
@@ -49,6 +52,9 @@ export interface AuthConfig {
 export interface Config {
   port: number
   host: string
+  /** The API's external base URL (no trailing slash): every URL the API publishes starts with it. */
+  publicUrl: string
+  trustProxy: TrustProxy
   logLevel: LogLevel
   corsOrigins: string[]
   metricsEnabled: boolean
@@ -132,6 +138,73 @@ function origin (name: string, value: string): string {
   return url.origin
 }
 
+/** An http(s) URL's origin and path, without a trailing slash (query and fragment dropped). */
+function baseUrl (url: URL): string {
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`
+}
+
+/**
+ * PUBLIC_URL: an absolute http(s) URL with no credentials, query or fragment. Default: the
+ * first audience that is an http(s) URL, else http://HOST:PORT. Never the request's Host.
+ */
+function publicUrl (env: Env, audiences: readonly string[], host: string, port: number): string {
+  const name = 'PUBLIC_URL'
+  const value = read(env, name)
+  if (value === undefined) {
+    for (const audience of audiences) {
+      const url = URL.parse(audience)
+      if (url !== null && (url.protocol === 'https:' || url.protocol === 'http:')) return baseUrl(url)
+    }
+    return `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`
+  }
+  const url = URL.parse(value)
+  if (url === null || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+    throw new ConfigError(name, `must be an absolute http(s) URL such as https://api.example.com, got "${value}"`)
+  }
+  if (url.username !== '' || url.password !== '') throw new ConfigError(name, 'must not contain credentials')
+  if (value.includes('?') || value.includes('#')) throw new ConfigError(name, `must not contain a query or a fragment, got "${value}"`)
+  return baseUrl(url)
+}
+
+const TRUST_PROXY_PRESETS: ReadonlySet<string> = new Set(['loopback', 'linklocal', 'uniquelocal'])
+
+/** An IP address, an address/prefix (CIDR), an IPv4 address/netmask, or a proxy-addr preset name. */
+function isProxyAddress (item: string): boolean {
+  if (TRUST_PROXY_PRESETS.has(item)) return true
+  const slash = item.indexOf('/')
+  const address = slash === -1 ? item : item.slice(0, slash)
+  const version = isIP(address)
+  if (version === 0) return false
+  if (slash === -1) return true
+  const range = item.slice(slash + 1)
+  if (/^\d{1,3}$/.test(range)) return Number(range) <= (version === 4 ? 32 : 128)
+  return version === 4 && isIP(range) === 4
+}
+
+/**
+ * TRUST_PROXY, in the forms Fastify's `trustProxy` still honours: unset, `false`/`no`/`off` → off;
+ * `true`/`yes`/`on` → every peer; otherwise a comma-separated list of IP addresses, CIDR ranges
+ * (`10.0.0.0/8`, `fd00::/8`) and the presets `loopback`, `linklocal`, `uniquelocal`. A number
+ * of hops is refused: Fastify 5.12.1 dropped that form (it cannot tell a proxy from a client
+ * that sends its own X-Forwarded-For, so it now trusts nobody), and a silent "off" would surprise.
+ */
+function trustProxy (env: Env): TrustProxy {
+  const name = 'TRUST_PROXY'
+  const value = read(env, name)
+  if (value === undefined || /^(false|no|off)$/i.test(value)) return false
+  if (/^(true|yes|on)$/i.test(value)) return true
+  if (/^\d+$/.test(value)) {
+    throw new ConfigError(name, `a number of hops ("${value}") is not supported (Fastify trusts no peer for it); list the proxies' addresses or CIDR ranges, or use true`)
+  }
+  const items = list(env, name) ?? []
+  for (const item of items) {
+    if (!isProxyAddress(item)) {
+      throw new ConfigError(name, `"${item}" is not true, false, an IP address, a CIDR range, or loopback, linklocal or uniquelocal`)
+    }
+  }
+  return items
+}
+
 function algorithms (env: Env, hsSecret: Buffer | undefined): JwsAlg[] {
   const name = 'AUTH_ALGORITHMS'
   const given = list(env, name) ?? ['RS256', 'PS256', 'ES256', 'EdDSA']
@@ -195,6 +268,8 @@ export function loadConfig (env: Env = process.env): Config {
   const host = read(env, 'HOST') ?? '127.0.0.1'
   if (!/^[\w.:[\]-]+$/.test(host)) throw new ConfigError('HOST', `is not a bind address, got "${host}"`)
 
+  const port = integer(env, 'PORT', 3000, 0, 65535)
+
   const jwksCacheTtl = integer(env, 'AUTH_JWKS_CACHE_TTL', 600, 10, 86_400)
   const jwksMaxStale = integer(env, 'AUTH_JWKS_MAX_STALE', 86_400, 0, 7 * 86_400)
   if (jwksMaxStale < jwksCacheTtl) {
@@ -202,8 +277,10 @@ export function loadConfig (env: Env = process.env): Config {
   }
 
   return {
-    port: integer(env, 'PORT', 3000, 0, 65535),
+    port,
     host,
+    publicUrl: publicUrl(env, audiences, host, port),
+    trustProxy: trustProxy(env),
     logLevel: oneOf<LogLevel>(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
     corsOrigins,
     metricsEnabled: flag(env, 'METRICS_ENABLED', true),

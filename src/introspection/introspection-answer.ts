@@ -1,9 +1,10 @@
 /**
  * Which introspection answers (RFC 7662 §2.2) make an opaque token acceptable here:
- * `active: true`, `exp` (when present) not past, `iss` (when present) the trusted issuer,
+ * `active: true`, `exp` (when present) a date not past, `iss` (when present) the trusted issuer,
  * `aud` naming this API, no `cnf` (the Bearer scheme cannot prove possession), and the
  * token an access token. The identity has the same shape as for a JWT.
  */
+import { isNumericDate } from '../token/claims.js'
 import { AuthError } from '../token/errors.js'
 import type { AccessTokenIdentity } from '../token/identity.js'
 
@@ -23,8 +24,11 @@ export function checkIntrospectionAnswer (answer: Record<string, unknown>, rules
   const exp = answer.exp
   const nbf = answer.nbf
   for (const [claim, value] of [['exp', exp], ['nbf', nbf]] as const) {
-    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value))) {
+    if (value !== undefined && typeof value !== 'number') {
       throw new AuthError('ERR_JWT_CLAIM_INVALID', `The access token's "${claim}" is not a NumericDate.`, { claim, reason: `introspection ${claim} is not a number` })
+    }
+    if (value !== undefined && !isNumericDate(value)) {
+      throw new AuthError('ERR_JWT_CLAIM_INVALID', `The access token's "${claim}" is not a valid date (a NumericDate from 1970 to the year 9999).`, { claim, reason: `introspection ${claim} out of range` })
     }
   }
   if (typeof exp === 'number' && now - rules.clockTolerance >= exp) {

@@ -3,9 +3,12 @@
  * means, with the API's own credentials (client_secret_basic). Answers are reused for at
  * most the cache TTL and never past the token's `exp`; concurrent lookups of one token are
  * merged; calls in flight are bounded, and past that bound, or when the endpoint fails,
- * the request gets 503 with Retry-After rather than a guess.
+ * the request gets 503 with Retry-After rather than a guess. An endpoint learned from the
+ * issuer's metadata is used only on the issuer's own origin (see discoveredEndpointRefusal):
+ * the client secret goes nowhere else unless AUTH_INTROSPECTION_URL says so.
  */
 import { createHash } from 'node:crypto'
+import { isIP } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { AuthConfig } from '../config.js'
 import { fetchJson } from '../keys/fetch-json.js'
@@ -57,6 +60,39 @@ function within<T> (promise: Promise<T>, ms: number, onTimeout: () => Error): Pr
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
+/** A URL for the logs: no user or password, at most 200 characters. */
+function withoutCredentials (value: string): string {
+  const url = URL.parse(value)
+  if (url !== null) {
+    url.username = ''
+    url.password = ''
+  }
+  return (url?.href ?? value).slice(0, 200)
+}
+
+/** 127.0.0.0/8, ::1 and localhost: where plain http never leaves the machine. */
+function isLoopback (hostname: string): boolean {
+  if (hostname === 'localhost' || hostname === '[::1]') return true
+  return isIP(hostname) === 4 && hostname.startsWith('127.')
+}
+
+/**
+ * Why an introspection endpoint learned from the issuer's metadata must not receive the API's
+ * credentials, or undefined when it may: it must be on the issuer's own origin, over https
+ * (http only when the issuer itself is http on a loopback host). An endpoint elsewhere is used
+ * only when AUTH_INTROSPECTION_URL names it.
+ */
+export function discoveredEndpointRefusal (endpoint: string, issuer: string): string | undefined {
+  const url = URL.parse(endpoint)
+  const issuerUrl = URL.parse(issuer)
+  if (url === null || issuerUrl === null) return 'not an absolute URL'
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return `not an http(s) URL (${url.protocol})`
+  if (url.username !== '' || url.password !== '') return 'it carries credentials'
+  if (url.origin !== issuerUrl.origin) return `not on the issuer's origin ${issuerUrl.origin}`
+  if (url.protocol === 'http:' && !isLoopback(url.hostname)) return 'plain http on a host other than loopback'
+  return undefined
+}
+
 export function createIntrospector (options: IntrospectorOptions): (token: string) => Promise<AccessTokenIdentity> {
   const { auth, issuer, metrics, log } = options
   const settings = auth.introspection
@@ -66,12 +102,22 @@ export function createIntrospector (options: IntrospectorOptions): (token: strin
   const authorization = basic(settings.clientId ?? '', settings.clientSecret ?? '')
   const rules = { issuer, audiences: new Set(auth.audiences), clockTolerance: auth.clockTolerance, clientIds: new Set(auth.clientIds) }
   let inFlight = 0
+  const refusedEndpoints = new Set<string>()
   async function endpoint (): Promise<string> {
     if (settings.url !== undefined) return settings.url
     const timedOut = (): Error => unavailable(`issuer metadata not obtained within ${settings.timeoutMs} ms`)
     const metadata = await within(options.keyStore.metadata(), settings.timeoutMs, timedOut)
     const url = metadata?.introspection_endpoint
     if (typeof url !== 'string') throw unavailable('no introspection endpoint (set AUTH_INTROSPECTION_URL or publish introspection_endpoint)')
+    const refusal = discoveredEndpointRefusal(url, issuer)
+    if (refusal !== undefined) {
+      // once per endpoint: every request would otherwise repeat it
+      if (!refusedEndpoints.has(url)) {
+        refusedEndpoints.add(url)
+        log.warn({ endpoint: withoutCredentials(url), issuer, reason: refusal }, 'introspection endpoint from the issuer metadata refused; set AUTH_INTROSPECTION_URL to use it')
+      }
+      throw unavailable(`introspection_endpoint refused: ${refusal}`)
+    }
     return url
   }
 
@@ -105,7 +151,7 @@ export function createIntrospector (options: IntrospectorOptions): (token: strin
       metrics.introspections.inc({ outcome: 'answered' })
     } catch (error) {
       metrics.introspections.inc({ outcome: 'failed' })
-      log.warn({ err: (error as Error).message }, 'introspection failed')
+      log.warn({ err: error instanceof AuthError ? (error.reason ?? error.message) : (error as Error).message }, 'introspection failed')
       throw error instanceof AuthError ? error : unavailable((error as Error).message)
     } finally {
       inFlight--

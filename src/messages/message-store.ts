@@ -1,8 +1,9 @@
 /**
- * Messages belong to the `sub` that wrote them. The store is an interface so that a
- * database can replace the in-memory one without touching the routes.
+ * Messages belong to the owner (issuer and subject, see owner.ts) that wrote them. The store
+ * is an interface so that a database can replace the in-memory one without touching the routes.
  */
 import { randomUUID } from 'node:crypto'
+import { ownerKey, type Owner } from './owner.js'
 
 export interface Message {
   id: string
@@ -11,11 +12,11 @@ export interface Message {
 }
 
 export interface MessageStore {
-  list(owner: string): Promise<Message[]>
-  get(owner: string, id: string): Promise<Message | undefined>
-  create(owner: string, text: string): Promise<Message>
+  list(owner: Owner): Promise<Message[]>
+  get(owner: Owner, id: string): Promise<Message | undefined>
+  create(owner: Owner, text: string): Promise<Message>
   /** True when the owner had that message. */
-  delete(owner: string, id: string): Promise<boolean>
+  delete(owner: Owner, id: string): Promise<boolean>
 }
 
 export class MessageLimitReached extends Error {}
@@ -29,19 +30,20 @@ export class InMemoryMessageStore implements MessageStore {
     this.#maxPerOwner = maxPerOwner
   }
 
-  async list (owner: string): Promise<Message[]> {
-    return [...(this.#byOwner.get(owner)?.values() ?? [])]
+  async list (owner: Owner): Promise<Message[]> {
+    return [...(this.#byOwner.get(ownerKey(owner))?.values() ?? [])]
   }
 
-  async get (owner: string, id: string): Promise<Message | undefined> {
-    return this.#byOwner.get(owner)?.get(id)
+  async get (owner: Owner, id: string): Promise<Message | undefined> {
+    return this.#byOwner.get(ownerKey(owner))?.get(id)
   }
 
-  async create (owner: string, text: string): Promise<Message> {
-    let messages = this.#byOwner.get(owner)
+  async create (owner: Owner, text: string): Promise<Message> {
+    const key = ownerKey(owner)
+    let messages = this.#byOwner.get(key)
     if (messages === undefined) {
       messages = new Map()
-      this.#byOwner.set(owner, messages)
+      this.#byOwner.set(key, messages)
     }
     if (messages.size >= this.#maxPerOwner) throw new MessageLimitReached(`at most ${this.#maxPerOwner} messages per user`)
     const message: Message = { id: randomUUID(), text, createdAt: new Date().toISOString() }
@@ -49,7 +51,7 @@ export class InMemoryMessageStore implements MessageStore {
     return message
   }
 
-  async delete (owner: string, id: string): Promise<boolean> {
-    return this.#byOwner.get(owner)?.delete(id) ?? false
+  async delete (owner: Owner, id: string): Promise<boolean> {
+    return this.#byOwner.get(ownerKey(owner))?.delete(id) ?? false
   }
 }

@@ -1,7 +1,8 @@
 /**
  * Step 6: check the claims (RFC 9068 §4, RFC 8725 §3.8–3.9): `iss` exactly the configured
  * issuer, `aud` containing one configured audience, `exp` required, `nbf` and `iat` not in
- * the future, each with the clock tolerance; the claim types must be right.
+ * the future, each with the clock tolerance; the claim types must be right, and a NumericDate
+ * must be a date (finite, 1970 to the year 9999), so that no later step meets an absurd one.
  */
 import { AuthError } from './errors.js'
 
@@ -24,10 +25,21 @@ function wrongType (claim: string, expected: string): AuthError {
   return new AuthError('ERR_JWT_CLAIM_INVALID', `The access token's "${claim}" claim is not ${expected}.`, { claim, reason: `${claim} has the wrong type` })
 }
 
+/** The last second of year 9999 (UTC): a later NumericDate is no date anyone issues. */
+export const MAX_NUMERIC_DATE = 253_402_300_799
+
+/** A NumericDate (RFC 7519 §2) this API can reason about and print: finite, from 1970 to year 9999. */
+export function isNumericDate (value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= MAX_NUMERIC_DATE
+}
+
 function numericDate (payload: Record<string, unknown>, claim: string): number | undefined {
   const value = payload[claim]
   if (value === undefined) return undefined
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw wrongType(claim, 'a NumericDate')
+  if (typeof value !== 'number') throw wrongType(claim, 'a NumericDate')
+  if (!isNumericDate(value)) {
+    throw new AuthError('ERR_JWT_CLAIM_INVALID', `The access token's "${claim}" claim is not a valid date (a NumericDate from 1970 to the year 9999).`, { claim, reason: `${claim} out of range` })
+  }
   return value
 }
 

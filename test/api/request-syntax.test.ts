@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestApi, type TestApi } from '../helpers/test-api.js'
 
-const CHALLENGE_NO_ERROR = /^Bearer realm="[^"]+", resource_metadata="http:\/\/localhost:80\/\.well-known\/oauth-protected-resource"$/
+// PUBLIC_URL defaults to the audience (https://api.example.test), never the request's Host
+const CHALLENGE_NO_ERROR = /^Bearer realm="[^"]+", resource_metadata="https:\/\/api\.example\.test\/\.well-known\/oauth-protected-resource"$/
 
 describe('request syntax and errors', () => {
   let api: TestApi
@@ -131,7 +132,7 @@ describe('request syntax and errors', () => {
       const res = await get(headers, '/api/nothing-here')
       expect(res.statusCode).toBe(404)
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
-      expect(res.json()).toMatchObject({ type: 'about:blank', title: 'Not Found', status: 404 })
+      expect(res.json()).toMatchObject({ type: 'about:blank', title: 'Not Found', status: 404, code: 'ERR_ROUTE_NOT_FOUND' })
     }
   })
 

@@ -47,6 +47,28 @@ describe('routes', () => {
     expect((await api.app.inject({ method: 'DELETE', url: `/api/messages/${message.id}`, headers: as('alice') })).statusCode).toBe(404)
   })
 
+  it('messages: ownership is typed, so a user whose sub reads "client:x" never sees client x\'s messages, nor x theirs', async () => {
+    const client = { authorization: `Bearer ${api.token({ sub: undefined, client_id: 'x' })}` }
+    const lookalike = { authorization: `Bearer ${api.token({ sub: 'client:x', client_id: 'other' })}` }
+    const created = await api.app.inject({ method: 'POST', url: '/api/messages', headers: client, payload: { text: 'from client x' } })
+    expect(created.statusCode).toBe(201)
+    const { id } = created.json() as { id: string }
+    expect((await api.app.inject({ url: '/api/messages', headers: lookalike })).json()).toEqual([])
+    expect((await api.app.inject({ url: `/api/messages/${id}`, headers: lookalike })).statusCode).toBe(404)
+    expect((await api.app.inject({ method: 'DELETE', url: `/api/messages/${id}`, headers: lookalike })).statusCode).toBe(404)
+    const mine = await api.app.inject({ method: 'POST', url: '/api/messages', headers: lookalike, payload: { text: 'from the user client:x' } })
+    expect((await api.app.inject({ url: '/api/messages', headers: client })).json()).toEqual([created.json()])
+    expect((await api.app.inject({ url: '/api/messages', headers: lookalike })).json()).toEqual([mine.json()])
+  })
+
+  it('messages: a token with neither sub nor client id owns nothing (401), while /api/me still describes it', async () => {
+    const headers = { authorization: `Bearer ${api.token({ sub: undefined, client_id: undefined })}` }
+    expect((await api.app.inject({ url: '/api/me', headers })).statusCode).toBe(200)
+    const res = await api.app.inject({ url: '/api/messages', headers })
+    expect(res.statusCode).toBe(401)
+    expect(res.json().code).toBe('ERR_JWT_CLAIM_MISSING')
+  })
+
   it('messages: scopes per route', async () => {
     const readOnly = as('carol', 'read:messages')
     const writeOnly = as('carol', 'write:messages')

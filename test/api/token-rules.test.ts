@@ -82,7 +82,7 @@ describe('token rules (core)', () => {
     const body = res.json()
     expect(body.code).toBe(code)
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
-    expect(res.headers['www-authenticate']).toMatch(/^Bearer realm="[^"]+", error="invalid_token", error_description="[^"]+", resource_metadata="http:\/\/[^"]+\/\.well-known\/oauth-protected-resource"$/)
+    expect(res.headers['www-authenticate']).toMatch(/^Bearer realm="[^"]+", error="invalid_token", error_description="[^"]+", resource_metadata="https:\/\/api\.example\.test\/\.well-known\/oauth-protected-resource"$/)
     // the token never comes back
     expect(res.body).not.toContain(value.slice(0, 60))
     expect(res.headers['www-authenticate']).not.toContain(value.slice(0, 60))

@@ -109,3 +109,73 @@ describe('configuration', () => {
     expect(loadConfig({ ...base, AUTH_ISSUER: 'https://i.example' }).auth.issuer).toBe('https://i.example')
   })
 })
+
+describe('PUBLIC_URL', () => {
+  it.each([
+    ['the audience when it is an https URL', { AUTH_AUDIENCE: 'https://api.example' }, 'https://api.example'],
+    ['its origin and path, without the trailing slash', { AUTH_AUDIENCE: 'https://api.example/v1/' }, 'https://api.example/v1'],
+    ['without query or fragment', { AUTH_AUDIENCE: 'https://api.example:8443/v1?x=1#f' }, 'https://api.example:8443/v1'],
+    ['the first audience that is an http(s) URL', { AUTH_AUDIENCE: 'urn:api, api, http://127.0.0.1:3000, https://later.example' }, 'http://127.0.0.1:3000'],
+    ['http://HOST:PORT when no audience is a URL', { AUTH_AUDIENCE: 'urn:api,my-api', HOST: '10.0.0.5', PORT: '8080' }, 'http://10.0.0.5:8080'],
+    ['http://HOST:PORT with the defaults', { AUTH_AUDIENCE: 'api' }, 'http://127.0.0.1:3000'],
+    ['an IPv6 HOST in brackets', { AUTH_AUDIENCE: 'api', HOST: '::1' }, 'http://[::1]:3000']
+  ])('defaults to %s', (_name, env, expected) => {
+    expect(loadConfig({ ...base, ...env }).publicUrl).toBe(expected)
+  })
+
+  it.each([
+    ['https://api.example.com', 'https://api.example.com'],
+    ['https://api.example.com/', 'https://api.example.com'],
+    ['https://gateway.example.com/resource-api/', 'https://gateway.example.com/resource-api'],
+    ['HTTP://API.Example.COM:80', 'http://api.example.com']
+  ])('takes %s as %s, whatever the audience', (value, expected) => {
+    expect(loadConfig({ ...base, AUTH_AUDIENCE: 'https://audience.example', PUBLIC_URL: value }).publicUrl).toBe(expected)
+  })
+
+  it.each([
+    'api.example.com',
+    '/api',
+    'ftp://api.example.com',
+    'https://api.example.com/?x=1',
+    'https://api.example.com/?',
+    'https://api.example.com/#top',
+    'https://user:pass@api.example.com',
+    'https://'
+  ])('refuses %j, naming PUBLIC_URL', (value) => {
+    expect(problem({ ...base, PUBLIC_URL: value })).toMatch(/^PUBLIC_URL: /)
+  })
+})
+
+describe('TRUST_PROXY', () => {
+  it('is off by default', () => {
+    expect(loadConfig(base).trustProxy).toBe(false)
+  })
+
+  it.each([
+    ['true', true],
+    ['TRUE', true],
+    ['yes', true],
+    ['false', false],
+    ['off', false],
+    ['127.0.0.1', ['127.0.0.1']],
+    ['10.0.0.0/8, 192.168.1.10', ['10.0.0.0/8', '192.168.1.10']],
+    ['fd00::/8,::1', ['fd00::/8', '::1']],
+    ['10.0.0.0/255.0.0.0', ['10.0.0.0/255.0.0.0']],
+    ['loopback,uniquelocal,linklocal', ['loopback', 'uniquelocal', 'linklocal']]
+  ])('reads %j as %j', (value, expected) => {
+    expect(loadConfig({ ...base, TRUST_PROXY: value }).trustProxy).toEqual(expected)
+  })
+
+  it.each([
+    ['1', /^TRUST_PROXY: a number of hops/],
+    ['2', /^TRUST_PROXY: a number of hops/],
+    ['maybe', /^TRUST_PROXY: "maybe" is not/],
+    ['10.0.0.0/33', /^TRUST_PROXY: "10.0.0.0\/33" is not/],
+    ['fd00::/129', /^TRUST_PROXY: "fd00::\/129" is not/],
+    ['300.1.1.1', /^TRUST_PROXY: "300.1.1.1" is not/],
+    ['10.0.0.1,,10.0.0.2', /^TRUST_PROXY: has an empty item/],
+    ['proxy.internal', /^TRUST_PROXY: "proxy.internal" is not/]
+  ])('refuses %j', (value, message) => {
+    expect(problem({ ...base, TRUST_PROXY: value })).toMatch(message)
+  })
+})

@@ -3,7 +3,7 @@
  * made at test time, and mints tokens from a table of claims.
  */
 import type { FastifyInstance } from 'fastify'
-import { buildApp } from '../../src/app.js'
+import { buildApp, type AppOptions } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import { makeKey, type TestAlg, type TestKey } from './keys.js'
 import { signJwt } from './jwt-sign.js'
@@ -36,6 +36,8 @@ export interface TestApiOptions {
   waitForKeys?: boolean
   /** Use a controllable clock (default false: the real one). */
   fakeClock?: boolean
+  /** Runs once the gate is registered, before the app's routes (test hooks and routes). */
+  instrument?: AppOptions['instrument']
 }
 
 export async function startTestApi (options: TestApiOptions = {}): Promise<TestApi> {
@@ -50,8 +52,13 @@ export async function startTestApi (options: TestApiOptions = {}): Promise<TestA
     ...(options.discovery === 'none' ? { AUTH_JWKS_URI: issuer.jwksUri } : {}),
     ...options.env
   })
-  const app = await buildApp({ config, logger: false, ...(options.fakeClock === true ? { now: clock } : {}), fetchKeysOnReady: false })
-  await app.ready()
+  const app = await buildApp({ config, logger: false, ...(options.fakeClock === true ? { now: clock } : {}), fetchKeysOnReady: false, ...(options.instrument === undefined ? {} : { instrument: options.instrument }) })
+  try {
+    await app.ready()
+  } catch (error) {
+    await issuer.close()
+    throw error
+  }
   if (options.waitForKeys !== false) await app.keyStore.start()
   const key = keys[0] as TestKey
 

@@ -136,7 +136,7 @@ describe('the document', () => {
     expect(responses.Unauthorized?.headers).toEqual({ 'WWW-Authenticate': { $ref: '#/components/headers/WWW-Authenticate' } })
     expect(responses.Forbidden?.headers).toEqual({ 'WWW-Authenticate': { $ref: '#/components/headers/WWW-Authenticate' } })
     expect(responses.ServiceUnavailable?.headers).toEqual({ 'Retry-After': { $ref: '#/components/headers/Retry-After' } })
-    expect(document.components.schemas.Problem).toMatchObject({ required: ['type', 'title', 'status', 'detail'] })
+    expect(document.components.schemas.Problem).toMatchObject({ required: ['type', 'title', 'status', 'detail', 'code'] })
 
     for (const { operation } of operations(document)) {
       if (requiredScopes(operation) === undefined) continue
@@ -190,7 +190,7 @@ describe('the document', () => {
     const missing = await api.app.inject({ url: '/api/messages/nope', headers })
     expect(missing.statusCode).toBe(404)
     expect(missing.headers['content-type']).toMatch(/^application\/problem\+json/)
-    expect(missing.json()).toEqual({ type: 'about:blank', title: 'Not Found', status: 404, detail: 'No such message.' })
+    expect(missing.json()).toEqual({ type: 'about:blank', title: 'Not Found', status: 404, detail: 'No such message.', code: 'ERR_MESSAGE_NOT_FOUND' })
     const deleted = await api.app.inject({ method: 'DELETE', url: '/api/messages/nope', headers })
     expect(deleted.statusCode).toBe(404)
     const created = await api.app.inject({ method: 'POST', url: '/api/messages', headers, payload: { text: 'x' } })
