@@ -7,14 +7,14 @@
 #
 # With podman/buildah, build with `--format docker`: the OCI image format drops HEALTHCHECK.
 
-# --- build: all dependencies, compile TypeScript into dist/ ---------------------------------
+# --- build: all dependencies, compile TypeScript into dist/ (dev/ is not in the context) ------
 FROM node:24-bookworm-slim AS build
 ENV NPM_CONFIG_UPDATE_NOTIFIER=false
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json app.ts server.ts ./
 COPY src ./src
 COPY plugins ./plugins
 COPY routes ./routes
@@ -42,4 +42,4 @@ EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+process.env.PORT+'/health/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # Exec form: node is PID 1 and receives SIGTERM itself (graceful drain, exit 0).
-CMD ["node", "dist/src/server.js"]
+CMD ["node", "dist/server.js"]

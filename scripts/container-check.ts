@@ -5,6 +5,7 @@
  * (--network host), and checks what the deployment relies on:
  *
  *   - the image: runs as `node`, exec-form node CMD, NODE_ENV/HOST/PORT, EXPOSE, HEALTHCHECK;
+ *   - no development issuer: no oidc-provider, no dev/ code, DEV_ISSUER=1 fails clearly;
  *   - GET /health/live answers 200 within 30 s (and /health/ready once the keys are loaded);
  *   - a valid access token gets 200 on /api/me, no token gets 401 with a Bearer challenge;
  *   - the server process (PID 1, node itself) runs with a non-zero uid on a read-only root;
@@ -297,6 +298,26 @@ async function checkDrain (port: number, issuer: TestIssuer, key: ReturnType<typ
   pass(`podman stop (SIGTERM): exited ${exitCode} after ${seconds(stopMs)} (1.5 s of which the check held the request open); the idle keep-alive connection did not hold it`)
 }
 
+/** The development issuer stays out: no oidc-provider, no dev/ code, and DEV_ISSUER=1 fails with one clear line. */
+function checkNoDevelopmentIssuer (): void {
+  const probe = podman(['run', '--rm', ...ulimitArgs(), image, 'node', '-e',
+    'const fs = require("node:fs"); let found = []; try { require.resolve("oidc-provider"); found.push("oidc-provider") } catch {} ' +
+    'for (const dir of ["dist/dev", "dev"]) if (fs.existsSync(dir)) found.push(dir); console.log(JSON.stringify(found))'])
+  if (probe.status !== 0) fail(`could not look inside the image: ${podmanErrors(probe)}`)
+  const found = JSON.parse(probe.stdout.trim().split('\n').pop() ?? '[]') as string[]
+  if (found.length > 0) fail(`the image carries development-only code: ${found.join(', ')}`)
+  const cases: Array<[string, string]> = [
+    ['production', 'DEV_ISSUER: the development issuer never runs with NODE_ENV=production'],
+    ['development', 'DEV_ISSUER: the development issuer is not part of this build']
+  ]
+  for (const [nodeEnv, expected] of cases) {
+    const run = podman(['run', '--rm', ...ulimitArgs(), '-e', 'DEV_ISSUER=1', '-e', `NODE_ENV=${nodeEnv}`, '-e', 'AUTH_AUDIENCE=https://api.example.test', image], { timeoutMs: 30_000 })
+    const output = `${run.stdout}${podmanErrors(run)}`
+    if (run.status === 0 || !output.includes(expected)) fail(`DEV_ISSUER=1 with NODE_ENV=${nodeEnv}: expected a non-zero exit saying "${expected}", got exit ${run.status}: ${output.slice(0, 300)}`)
+  }
+  pass('no oidc-provider and no dev/ code in the image; DEV_ISSUER=1 exits non-zero with one clear line (NODE_ENV=production, and without the development code)')
+}
+
 async function main (): Promise<void> {
   if (!existsSync(podmanSh)) fail(`${podmanSh} not found: the container tools must sit beside the repository (../shared/container) or be named by CONTAINER_TOOLS`)
 
@@ -311,6 +332,7 @@ async function main (): Promise<void> {
   if (build.status !== 0) fail(`the image build failed (exit ${build.status ?? build.error?.message})`)
   pass(`built ${image} in ${seconds(Date.now() - buildStarted)}`)
   checkImage()
+  checkNoDevelopmentIssuer()
   const size = imageSize()
   console.log(`  image size: ${size}`)
 

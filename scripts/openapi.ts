@@ -8,7 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { relative } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { Document } from 'yaml'
-import { buildApp } from '../src/app.js'
+import { buildApp } from '../app.js'
 import { loadConfig } from '../src/config.js'
 import type { OpenApiDocument } from '../plugins/swagger.js'
 

@@ -3,7 +3,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
-import { buildApp } from '../../src/app.js'
+import { buildApp } from '../../app.js'
 import { loadConfig } from '../../src/config.js'
 import { makeKey } from '../helpers/keys.js'
 import { signJwt } from '../helpers/jwt-sign.js'

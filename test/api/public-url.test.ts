@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildApp } from '../../src/app.js'
+import { buildApp } from '../../app.js'
 import { loadConfig } from '../../src/config.js'
 import { makeKey } from '../helpers/keys.js'
 import { AUDIENCE, startTestApi, type TestApi } from '../helpers/test-api.js'

@@ -68,9 +68,9 @@ function namesTheAppReads (): Set<string> {
   return names
 }
 
-/** The server's shutdown grace period (GRACE_MS in src/server.ts), 10 s if not found. */
+/** The server's shutdown grace period (GRACE_MS in server.ts), 10 s if not found. */
 function graceSeconds (): number {
-  const match = /GRACE_MS\s*=\s*([\d_]+)/.exec(readFileSync(join(root, 'src/server.ts'), 'utf8'))
+  const match = /GRACE_MS\s*=\s*([\d_]+)/.exec(readFileSync(join(root, 'server.ts'), 'utf8'))
   return match === null ? 10 : Number((match[1] as string).replaceAll('_', '')) / 1000
 }
 

@@ -3,8 +3,8 @@ import type { JsonWebKey } from 'node:crypto'
 
 import { afterEach, describe, expect, it } from 'vitest'
 
-import { startDevIssuer } from '../../src/dev-issuer/index.js'
-import type { DevIssuer, DevIssuerOptions } from '../../src/dev-issuer/index.js'
+import { startDevIssuer } from '../../dev/issuer/index.js'
+import type { DevIssuer, DevIssuerOptions } from '../../dev/issuer/index.js'
 import {
   OAuthHttpError,
   authorizationCodeLogin,

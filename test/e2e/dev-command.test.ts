@@ -16,7 +16,7 @@ const NPM_RUN_DEV: [string, string[]] =
     ? ['npm', ['run', '--silent', 'dev']]
     : [process.execPath, [process.env['npm_execpath'], 'run', '--silent', 'dev']]
 /** The script alone, to watch its own signal handling and exit code. */
-const DEV_SCRIPT: [string, string[]] = [process.execPath, ['--import', 'tsx', 'scripts/dev.ts']]
+const DEV_SCRIPT: [string, string[]] = [process.execPath, ['--import', 'tsx', 'dev/dev.ts']]
 
 interface Started {
   child: ChildProcess
@@ -39,9 +39,13 @@ afterEach(() => {
   }
 })
 
-/** Free ports everywhere (0), quiet API logs; its own process group, as a terminal would give it. */
+/**
+ * Free ports everywhere (0), quiet API logs, and NODE_ENV unset as on a newcomer's machine;
+ * its own process group, as a terminal would give it.
+ */
 function devEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { ...process.env, NODE_ENV: 'development', PORT: '0', DEV_ISSUER_PORT: '0', SPA_PORT: '0', LOG_LEVEL: 'warn', ...extra }
+  const { NODE_ENV: _unset, ...env } = process.env
+  return { ...env, PORT: '0', DEV_ISSUER_PORT: '0', SPA_PORT: '0', LOG_LEVEL: 'warn', ...extra }
 }
 
 function spawnDev(command: string, args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; output: () => string } {
@@ -63,8 +67,8 @@ async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 
   }
 }
 
-async function startDev([command, args]: [string, string[]]): Promise<Started> {
-  const { child, output } = spawnDev(command, args, devEnv())
+async function startDev([command, args]: [string, string[]], extra: Record<string, string> = {}): Promise<Started> {
+  const { child, output } = spawnDev(command, args, devEnv(extra))
   const banner = await waitFor('the banner', () => {
     if (child.exitCode !== null) throw new Error(`npm run dev exited with ${child.exitCode}:\n${output()}`)
     return /curl -s -H "Authorization: Bearer \$TOKEN" \S+\n/.test(output()) ? output() : undefined
@@ -106,7 +110,9 @@ async function expectAllStopped(started: Started): Promise<void> {
 
 describe('npm run dev', () => {
   it('prints the three URLs and a client_credentials curl that works as pasted; Ctrl-C stops all three', async () => {
-    const started = await startDev(NPM_RUN_DEV)
+    // as on a fresh clone: no NODE_ENV, and the SPA built by this very command (Vite sets
+    // NODE_ENV=production in the process that builds; the issuer started after it must not see it)
+    const started = await startDev(NPM_RUN_DEV, { DEV_SPA_BUILD: 'always' })
     const { urls } = started
     expect(started.curl).toHaveLength(2)
     expect(started.curl[0]).toContain(`${urls.issuer}/token`)

@@ -1,7 +1,7 @@
 // `npm run dev -- --opaque`: the development issuer issues opaque access tokens for the API,
 // which introspects them; a revoked token is refused once the introspection cache has let go.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startDevStack, type DevStack } from '../../scripts/dev.js'
+import { startDevStack, type DevStack } from '../../dev/dev.js'
 import { clientCredentialsToken, revokeToken } from '../helpers/oidc-flow.js'
 
 describe('npm run dev with opaque access tokens', () => {

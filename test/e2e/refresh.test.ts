@@ -3,8 +3,8 @@
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
-import { startDevStack } from '../../scripts/dev.js'
-import type { DevStack } from '../../scripts/dev.js'
+import { startDevStack } from '../../dev/dev.js'
+import type { DevStack } from '../../dev/dev.js'
 import { launchChromium, openPage } from './browser.js'
 
 describe('demo SPA with short-lived access tokens', () => {

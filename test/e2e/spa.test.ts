@@ -6,8 +6,8 @@ import { randomUUID } from 'node:crypto'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
-import { startDevStack } from '../../scripts/dev.js'
-import type { DevStack } from '../../scripts/dev.js'
+import { startDevStack } from '../../dev/dev.js'
+import type { DevStack } from '../../dev/dev.js'
 import { launchChromium, openPage, resetScreenshots, screenshot } from './browser.js'
 
 interface Session {

@@ -3,7 +3,7 @@
  * made at test time, and mints tokens from a table of claims.
  */
 import type { FastifyInstance } from 'fastify'
-import { buildApp, type AppOptions } from '../../src/app.js'
+import { buildApp, type AppOptions } from '../../app.js'
 import { loadConfig } from '../../src/config.js'
 import { makeKey, type TestAlg, type TestKey } from './keys.js'
 import { signJwt } from './jwt-sign.js'

@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { buildApp } from '../../src/app.js'
+import { buildApp } from '../../app.js'
 import { ConfigError, loadConfig } from '../../src/config.js'
 import { makeKey } from '../helpers/keys.js'
 import { AUDIENCE, startTestApi, type TestApi } from '../helpers/test-api.js'
@@ -298,7 +298,7 @@ describe('introspection credentials are required when opaque tokens are accepted
   })
 
   it('the server exits non-zero with one line naming the variable, without listening', () => {
-    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'server.ts'], {
       cwd: new URL('../..', import.meta.url),
       // NODE_ENV=production: a developer's .env is not read; an empty secret counts as missing
       env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', AUTH_INTROSPECTION_CLIENT_SECRET: '', AUTH_ISSUER: 'https://issuer.example.test', AUTH_AUDIENCE: AUDIENCE, AUTH_TOKEN_FORMATS: 'opaque', AUTH_INTROSPECTION_CLIENT_ID: 'api', PORT: '0' },

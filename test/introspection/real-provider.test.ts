@@ -5,9 +5,9 @@
 // once the TTL has passed.
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildApp } from '../../src/app.js'
+import { buildApp } from '../../app.js'
 import { loadConfig } from '../../src/config.js'
-import { startDevIssuer, type DevIssuer } from '../../src/dev-issuer/index.js'
+import { startDevIssuer, type DevIssuer } from '../../dev/issuer/index.js'
 import { clientCredentialsToken, introspectToken, revokeToken } from '../helpers/oidc-flow.js'
 
 const AUDIENCE = 'https://api.example.test'

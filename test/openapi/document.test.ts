@@ -67,7 +67,7 @@ describe('the committed openapi.yaml', () => {
   })
 
   it('is served as GET /openapi.json by an app with the same configuration', async () => {
-    const { buildApp } = await import('../../src/app.js')
+    const { buildApp } = await import('../../app.js')
     const { loadConfig } = await import('../../src/config.js')
     const app = await buildApp({ config: loadConfig({ ...EXAMPLE_ENV }), logger: false, fetchKeysOnReady: false })
     try {

@@ -1,5 +1,5 @@
 /**
- * Graceful shutdown of the real server process (`node --import tsx src/server.ts`): on
+ * Graceful shutdown of the real server process (`node --import tsx server.ts`): on
  * SIGTERM it stops accepting, lets the request in flight finish, and exits 0 within a bound.
  * The in-flight request is slow for an honest reason: it carries a key rotated in a moment
  * ago, and the issuer takes 1.5 s to answer the refetch it causes.
@@ -69,7 +69,7 @@ describe('graceful shutdown', () => {
     const key = makeKey('RS256')
     issuer = await startTestIssuer({ keys: [key], discovery: 'openid' })
     const port = await freePort()
-    const server = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    const server = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? '',

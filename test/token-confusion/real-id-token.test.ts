@@ -6,9 +6,9 @@
  */
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildApp } from '../../src/app.js'
+import { buildApp } from '../../app.js'
 import { loadConfig } from '../../src/config.js'
-import { startDevIssuer, type DevIssuer } from '../../src/dev-issuer/index.js'
+import { startDevIssuer, type DevIssuer } from '../../dev/issuer/index.js'
 import { authorizationCodeLogin, type LoginTokens } from '../helpers/oidc-flow.js'
 
 const API_AUDIENCE = 'https://api.real-id-token.test'

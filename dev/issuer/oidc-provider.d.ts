@@ -1,5 +1,5 @@
 // Minimal types for the parts of oidc-provider v9 the development issuer uses.
-// The package ships no types; this covers only what src/dev-issuer needs.
+// The package ships no types; this covers only what dev/issuer needs.
 declare module 'oidc-provider' {
   import type { IncomingMessage, ServerResponse } from 'node:http'
 

@@ -14,14 +14,14 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 
 import type { FastifyInstance } from 'fastify'
 
-import { buildApp } from '../src/app.js'
+import { buildApp } from '../app.js'
 import { ConfigError, loadConfig } from '../src/config.js'
-import { startDevIssuer } from '../src/dev-issuer/index.js'
+import { startDevIssuer } from './issuer/index.js'
 import { DOCS_OAUTH_REDIRECT_PATH } from '../plugins/docs.js'
-import type { DevIssuer } from '../src/dev-issuer/index.js'
+import type { DevIssuer } from './issuer/index.js'
 import { startSpaServer } from './spa-server.js'
 import type { SpaServer } from './spa-server.js'
-import { freePort } from './free-port.js'
+import { freePort } from '../scripts/free-port.js'
 
 const HOST = '127.0.0.1'
 const SPA_DIR = fileURLToPath(new URL('../spa/', import.meta.url))
@@ -83,7 +83,7 @@ function portFrom(env: Env, name: string, fallback: number): number {
   return port
 }
 
-/** The stack's options from the environment (PORT, DEV_ISSUER_PORT, SPA_PORT, AUTH_AUDIENCE). */
+/** The stack's options from the environment (PORT, DEV_ISSUER_PORT, SPA_PORT, AUTH_AUDIENCE, DEV_TOKEN_FORMAT, DEV_SPA_BUILD). */
 export function devStackOptionsFromEnv(env: Env = process.env): DevStackOptions {
   const audience = env['AUTH_AUDIENCE']?.split(',').map((item) => item.trim()).filter((item) => item !== '')
   return {
@@ -93,6 +93,8 @@ export function devStackOptionsFromEnv(env: Env = process.env): DevStackOptions 
     ...(audience !== undefined && audience.length > 0 ? { audience } : {}),
     // `npm run dev -- --opaque` or DEV_TOKEN_FORMAT=opaque: opaque access tokens, introspected
     tokenFormat: env['DEV_TOKEN_FORMAT'] === 'opaque' || process.argv.includes('--opaque') ? 'opaque' : 'jwt',
+    // DEV_SPA_BUILD=always rebuilds the SPA as a fresh clone does (the default rebuilds it when stale)
+    buildSpa: env['DEV_SPA_BUILD'] === 'always' ? 'always' : env['DEV_SPA_BUILD'] === 'never' ? 'never' : 'if-stale',
     env
   }
 }
@@ -119,7 +121,15 @@ function spaIsStale(): boolean {
 export async function buildSpa(mode: DevStackOptions['buildSpa'] = 'if-stale'): Promise<boolean> {
   if (mode === 'never' || (mode === 'if-stale' && !spaIsStale())) return false
   const { build } = await import('vite')
-  await build({ configFile: join(SPA_DIR, 'vite.config.ts'), logLevel: 'warn' })
+  // Vite sets NODE_ENV=production in this very process when it builds; the development issuer
+  // started next refuses to run under it. Leave the variable as it was found.
+  const nodeEnv = process.env['NODE_ENV']
+  try {
+    await build({ configFile: join(SPA_DIR, 'vite.config.ts'), logLevel: 'warn' })
+  } finally {
+    if (nodeEnv === undefined) delete process.env['NODE_ENV']
+    else process.env['NODE_ENV'] = nodeEnv
+  }
   return true
 }
 
