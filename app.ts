@@ -3,31 +3,28 @@
  * listen (server.ts does) and it needs a resolved issuer (server.ts starts the development
  * issuer first when DEV_ISSUER=1).
  */
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import autoload from '@fastify/autoload'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './src/config.js'
 import { loggerOptions } from './src/logger.js'
-import { KeyStore } from './src/keys/key-store.js'
-import { AccessTokenVerifier } from './src/token/access-token-verifier.js'
-import { InMemoryMessageStore, type MessageStore } from './src/messages/message-store.js'
-import { createIntrospector } from './src/introspection/introspector.js'
+import type { MessageStore } from './src/messages/message-store.js'
+import configPlugin from './plugins/config.js'
+import metricsPlugin from './plugins/metrics.js'
+import keyStorePlugin from './plugins/key-store.js'
+import introspectorPlugin from './plugins/introspector.js'
+import verifierPlugin from './plugins/verifier.js'
+import messageStorePlugin from './plugins/message-store.js'
+import authPlugin from './plugins/auth.js'
 import problemDetails, { frameworkErrorOptions } from './plugins/problem-details.js'
 import corsPlugin from './plugins/cors.js'
-import metricsPlugin, { createMetrics } from './plugins/metrics.js'
-import authPlugin, { type GatedRoute } from './plugins/auth.js'
 import swaggerPlugin from './plugins/swagger.js'
 import docsPlugin from './plugins/docs.js'
-import healthRoutes from './routes/health.js'
-import protectedResourceMetadata from './routes/protected-resource-metadata.js'
-import meRoutes from './routes/me.js'
-import messageRoutes from './routes/messages.js'
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    keyStore: KeyStore
-    verifier: AccessTokenVerifier
-  }
-}
+/** Every route file under routes/ is a plugin of its own, registered without a central list. */
+const ROUTES_DIR = join(dirname(fileURLToPath(import.meta.url)), 'routes')
 
 export interface AppOptions {
   config: Config
@@ -44,18 +41,9 @@ export interface AppOptions {
   instrument?: (app: FastifyInstance) => void
 }
 
-/** Every scope some protected route requires, in declaration order. */
-function scopesOf (routes: readonly GatedRoute[]): string[] {
-  const scopes = new Set<string>()
-  for (const route of routes) for (const scope of route.scopes) scopes.add(scope)
-  return [...scopes]
-}
-
 export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const { config } = options
-  const { auth } = config
-  const issuer = auth.issuer
-  if (issuer === undefined) throw new Error('buildApp needs AUTH_ISSUER (or the development issuer) to be resolved')
+  const clock = options.now === undefined ? {} : { now: options.now }
 
   const app = Fastify({
     logger: options.logger === false ? false : { ...loggerOptions(config.logLevel), ...(options.logStream === undefined ? {} : { stream: options.logStream }) },
@@ -69,40 +57,20 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
-  const metrics = createMetrics()
-  const keyStore = new KeyStore({
-    issuer,
-    jwksUri: auth.jwksUri,
-    algorithms: new Set(auth.algorithms),
-    ...auth.keys,
-    ...(options.now === undefined ? {} : { now: options.now }),
-    log: app.log.child({ component: 'keys' }),
-    onFetch: (event) => metrics.keyFetches.inc(event)
-  })
-  const introspect = auth.formats.includes('opaque')
-    ? createIntrospector({ auth, issuer, keyStore, metrics, log: app.log.child({ component: 'introspection' }), ...(options.now === undefined ? {} : { now: options.now }) })
-    : undefined
-  const verifier = new AccessTokenVerifier({ auth, issuer, keys: keyStore, ...(introspect === undefined ? {} : { introspect }), ...(options.now === undefined ? {} : { now: options.now }) })
-  app.decorate('keyStore', keyStore)
-  app.decorate('verifier', verifier)
-
-  // The gate first: it sees every route registered after it, which is every route.
-  await app.register(authPlugin, { verifier, refusals: metrics.refusals })
-  await app.register(problemDetails, { realm: auth.audiences[0] ?? 'api', publicUrl: config.publicUrl })
-  await app.register(corsPlugin, { origins: config.corsOrigins })
-  await app.register(metricsPlugin, { enabled: config.metricsEnabled, metrics })
+  // services: no routes
+  await app.register(configPlugin, { config })
+  await app.register(metricsPlugin)
+  await app.register(keyStorePlugin, { ...clock, ...(options.fetchKeysOnReady === undefined ? {} : { fetchKeysOnReady: options.fetchKeysOnReady }) })
+  await app.register(introspectorPlugin, clock)
+  await app.register(verifierPlugin, clock)
+  await app.register(messageStorePlugin, options.store === undefined ? {} : { store: options.store })
+  // the gate before any route: its onRoute hook sees every route
+  await app.register(authPlugin)
+  await app.register(problemDetails)
+  await app.register(corsPlugin)
   options.instrument?.(app)
-  await app.register(swaggerPlugin, { issuer, issuerMetadata: () => keyStore.metadata() })
-  await app.register(docsPlugin, { clientId: 'demo-spa' })
-
-  await app.register(healthRoutes, { isReady: () => keyStore.ready, keyCount: () => keyStore.keyCount })
-  await app.register(protectedResourceMetadata, { resource: auth.audiences[0] ?? '', issuer, scopes: () => scopesOf(app.routeTable) })
-  await app.register(meRoutes)
-  await app.register(messageRoutes, { store: options.store ?? new InMemoryMessageStore() })
-
-  if (options.fetchKeysOnReady !== false) {
-    app.addHook('onReady', (done) => { void keyStore.start(); done() })
-  }
-  app.addHook('onClose', (_instance, done) => { keyStore.close(); done() })
+  await app.register(swaggerPlugin, { issuer: app.config.auth.issuer, issuerMetadata: () => app.keyStore.metadata() })
+  await app.register(docsPlugin)
+  await app.register(autoload, { dir: ROUTES_DIR, dirNameRoutePrefix: false })
   return app
 }

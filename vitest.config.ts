@@ -6,6 +6,8 @@ export default defineConfig({
     exclude: ['test/e2e/**', 'node_modules/**'],
     testTimeout: 20_000,
     hookTimeout: 30_000,
-    pool: 'forks'
+    pool: 'forks',
+    // @fastify/autoload imports routes/ itself: through Vite, so that their .js imports find the .ts files
+    server: { deps: { inline: ['@fastify/autoload'] } }
   }
 })

@@ -8,6 +8,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 90_000,
     pool: 'forks',
-    fileParallelism: false
+    fileParallelism: false,
+    // @fastify/autoload imports routes/ itself: through Vite, so that their .js imports find the .ts files
+    server: { deps: { inline: ['@fastify/autoload'] } }
   }
 })

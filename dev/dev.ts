@@ -139,7 +139,7 @@ function spaOrigins(spa: SpaServer): string[] {
 }
 
 /** The API's environment: the caller's settings, with the dev stack's issuer, audience and CORS. */
-function apiEnvironment(env: Env, o: { issuer: string; audience: string[]; origins: string[]; port: number; introspection?: { clientId: string; clientSecret: string } }): Env {
+function apiEnvironment(env: Env, o: { issuer: string; audience: string[]; origins: string[]; port: number; docsClientId: string; introspection?: { clientId: string; clientSecret: string } }): Env {
   const api: Env = { ...env }
   for (const name of Object.keys(api)) {
     // the dev stack decides who the API trusts; a real provider's settings would not match it
@@ -154,6 +154,8 @@ function apiEnvironment(env: Env, o: { issuer: string; audience: string[]; origi
       ? { AUTH_TOKEN_FORMATS: 'jwt' }
       : { AUTH_TOKEN_FORMATS: 'jwt,opaque', AUTH_INTROSPECTION_CLIENT_ID: o.introspection.clientId, AUTH_INTROSPECTION_CLIENT_SECRET: o.introspection.clientSecret }),
     CORS_ORIGINS: o.origins.join(','),
+    // /docs signs in with the SPA's public client, whose redirect URIs include the API's /docs
+    DOCS_OAUTH_CLIENT_ID: api['DOCS_OAUTH_CLIENT_ID'] ?? o.docsClientId,
     PORT: String(o.port),
     HOST
   }
@@ -223,6 +225,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
       audience,
       origins,
       port: apiPort,
+      docsClientId: issuer.spaClientId,
       ...(options.tokenFormat === 'opaque' ? { introspection: issuer.introspectionClient } : {})
     }))
     const app: FastifyInstance = await buildApp({ config, ...(options.logger === false ? { logger: false } : {}) })

@@ -11,14 +11,14 @@
  *   TypeScript types `request.auth` as the caller (never null) in a handler whose config
  *   declares `scopes`, and as `undefined` in a public one.
  *
- * A protected route declares its scopes once, `config: { scopes: [...] }`; the same
- * declaration feeds the OpenAPI `security` requirement and the RFC 9728 `scopes_supported`.
+ * A protected route declares its scopes once, `config: { scopes: [...] }`, and its plugin says
+ * what they mean (`app.describeScopes({...})`); the same declarations feed the OpenAPI
+ * `security` requirements and scope descriptions, RFC 9728 `scopes_supported`, and the scopes
+ * the development issuer grants.
  */
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler, RouteHandlerMethod, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
-import type { Counter } from 'prom-client'
 import { mayCarryFormToken, peekFormToken } from '../src/http/form-body.js'
-import type { AccessTokenVerifier } from '../src/token/access-token-verifier.js'
 import { extractBearerToken } from '../src/token/bearer-credentials.js'
 import { AuthError, isAuthError } from '../src/token/errors.js'
 import type { AccessTokenIdentity } from '../src/token/identity.js'
@@ -47,7 +47,19 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Every route the app serves, as the gate registered it (filled while routes are declared). */
     readonly routeTable: readonly GatedRoute[]
+    /** Declares what scopes mean, next to the routes that require them (for OpenAPI, RFC 9728, the development issuer). */
+    describeScopes(descriptions: Readonly<Record<string, string>>): void
+    /** Every scope some route requires, with its description (known once the app is ready). */
+    scopes(): readonly ScopeDeclaration[]
   }
+}
+
+export interface ScopeDeclaration {
+  readonly name: string
+  /** As the routes' plugin declared it (undefined where none did). */
+  readonly description: string | undefined
+  /** "METHOD url" of each route that requires it. */
+  readonly requiredBy: readonly string[]
 }
 
 export interface GatedRoute {
@@ -58,10 +70,6 @@ export interface GatedRoute {
   readonly scopes: readonly string[]
 }
 
-export interface AuthPluginOptions {
-  verifier: AccessTokenVerifier
-  refusals: Counter<'code'>
-}
 
 /** How much of an unauthenticated form body the gate reads to tell a body token (400) from none (401). */
 const FORM_PEEK = { maxBytes: 16 * 1024, timeoutMs: 1000 }
@@ -78,12 +86,30 @@ interface RouteEntry {
 
 type MutableCaller = { auth: AccessTokenIdentity | null }
 
-async function auth (app: FastifyInstance, options: AuthPluginOptions): Promise<void> {
-  const { verifier, refusals } = options
+async function auth (app: FastifyInstance): Promise<void> {
+  const { verifier } = app
+  const { refusals } = app.metrics
   const routes: RouteEntry[] = []
+  const descriptions = new Map<string, string>()
 
   app.decorateRequest('auth', null)
   app.decorate('routeTable', routes)
+  app.decorate('describeScopes', (declared: Readonly<Record<string, string>>) => {
+    for (const [name, description] of Object.entries(declared)) {
+      const known = descriptions.get(name)
+      if (known !== undefined && known !== description) throw new Error(`scope ${name} is described twice, differently`)
+      descriptions.set(name, description)
+    }
+  })
+  app.decorate('scopes', () => {
+    const declared = new Map<string, string[]>()
+    for (const route of routes) {
+      // the HEAD route Fastify adds beside each GET says nothing more
+      if (route.method === 'HEAD' && routes.some((other) => other.method === 'GET' && other.url === route.url)) continue
+      for (const scope of route.scopes) declared.set(scope, [...(declared.get(scope) ?? []), `${route.method} ${route.url}`])
+    }
+    return [...declared].map(([name, requiredBy]) => ({ name, description: descriptions.get(name), requiredBy }))
+  })
 
   function refuse (request: FastifyRequest, error: unknown, done: (error?: Error) => void): void {
     if (isAuthError(error)) {
@@ -200,4 +226,4 @@ async function auth (app: FastifyInstance, options: AuthPluginOptions): Promise<
   })
 }
 
-export default fp(auth, { name: 'auth', fastify: '5.x' })
+export default fp(auth, { name: 'auth', fastify: '5.x', dependencies: ['metrics', 'verifier'] })

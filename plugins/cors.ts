@@ -7,8 +7,9 @@ import cors from '@fastify/cors'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 
-async function corsPlugin (app: FastifyInstance, options: { origins: readonly string[] }): Promise<void> {
-  if (options.origins.length === 0) return
+async function corsPlugin (app: FastifyInstance): Promise<void> {
+  const origins = app.config.corsOrigins
+  if (origins.length === 0) return
   // @fastify/cors answers preflights in its own onRequest hook and declares `OPTIONS *` only so
   // that the router accepts them; that route serves nothing (its handler answers 404), and a
   // browser sends no Authorization on a preflight, so it is the one route of this plugin made
@@ -17,7 +18,7 @@ async function corsPlugin (app: FastifyInstance, options: { origins: readonly st
   app.addHook('onRoute', (route) => {
     if (declaring && route.method === 'OPTIONS' && route.url === '*') route.config = { ...route.config, public: true }
   })
-  const allowed = new Set(options.origins)
+  const allowed = new Set(origins)
   await app.register(cors, {
     // A request from no allowed origin (an OPTIONS without Origin among them) is no CORS
     // request at all: it goes on to its route and the gate, instead of being answered here
@@ -35,4 +36,4 @@ async function corsPlugin (app: FastifyInstance, options: { origins: readonly st
   declaring = false
 }
 
-export default fp(corsPlugin, { name: 'cors', fastify: '5.x' })
+export default fp(corsPlugin, { name: 'cors', fastify: '5.x', dependencies: ['config'] })

@@ -2,7 +2,8 @@
  * `/docs`: Swagger UI (@fastify/swagger-ui) showing the served OpenAPI document, with every
  * asset served by the app itself (no CDN, no validator badge) and a Content-Security-Policy
  * that keeps it so. Its "Authorize" runs the authorization code flow with PKCE for a public
- * client (the development issuer's `demo-spa`); the issuer must accept
+ * client: DOCS_OAUTH_CLIENT_ID (the development issuer's `demo-spa` by default with it), with
+ * DOCS_OAUTH_PARAMS added to the authorization request (Auth0 needs `audience`); the issuer must accept
  * `{origin}/docs/static/oauth2-redirect.html` as that client's redirect URI and `{origin}`
  * for CORS at its token endpoint.
  *
@@ -15,11 +16,6 @@ import type { OpenApiDocument } from './swagger.js'
 export const DOCS_PREFIX = '/docs'
 /** Where Swagger UI sends the browser back after sign-in, relative to the app's origin. */
 export const DOCS_OAUTH_REDIRECT_PATH = `${DOCS_PREFIX}/static/oauth2-redirect.html`
-
-export interface DocsPluginOptions {
-  /** The public OAuth client that "Authorize" signs in with. */
-  clientId: string
-}
 
 /** Scripts and styles from the app only; connections anywhere (the issuer's token endpoint). */
 const CSP = [
@@ -35,7 +31,8 @@ const CSP = [
   'frame-ancestors \'self\''
 ].join('; ')
 
-export default async function docs (app: FastifyInstance, options: DocsPluginOptions): Promise<void> {
+export default async function docs (app: FastifyInstance): Promise<void> {
+  const { clientId, authorizationParams } = app.config.docs
   // every route of the viewer (page, assets, its copy of the document) answers without a token
   app.addHook('onRoute', (route) => {
     route.config = { ...route.config, public: true }
@@ -52,10 +49,12 @@ export default async function docs (app: FastifyInstance, options: DocsPluginOpt
       defaultModelsExpandDepth: 1,
       persistAuthorization: false
     },
+    // DOCS_OAUTH_CLIENT_ID / DOCS_OAUTH_PARAMS (the development issuer: its demo-spa client)
     initOAuth: {
-      clientId: options.clientId,
+      ...(clientId === undefined ? {} : { clientId }),
       appName: 'Resource API',
-      usePkceWithAuthorizationCodeGrant: true
+      usePkceWithAuthorizationCodeGrant: true,
+      additionalQueryStringParams: authorizationParams
     },
     theme: { title: 'Resource API' },
     // the viewer's /docs/json is the served document, with the issuer's own OAuth endpoints

@@ -1,8 +1,11 @@
 /**
  * Prometheus metrics (prom-client), one registry per app: requests by route and status,
  * latency, JWKS fetches and failures, refusals by reason code, introspection calls.
- * `GET /metrics` is public like the health routes; METRICS_ENABLED=false removes it.
+ * `GET /metrics` is public like the health routes, or on its own port (METRICS_PORT) so that
+ * it need not be; METRICS_ENABLED=false removes it.
  */
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
@@ -48,10 +51,21 @@ export function createMetrics (): AppMetrics {
   }
 }
 
-async function metrics (app: FastifyInstance, options: { enabled: boolean; metrics: AppMetrics }): Promise<void> {
-  const m = options.metrics
+export interface MetricsPluginOptions {
+  /** Tests pass their own; the app makes one per instance. */
+  metrics?: AppMetrics
+}
+
+/**
+ * The registry as `app.metrics`, and the request counters. The `GET /metrics` route is
+ * routes/metrics (behind the gate's route table, public); with METRICS_PORT the metrics are
+ * served on that port instead, by a bare node:http server bound when the app is ready.
+ */
+async function metrics (app: FastifyInstance, options: MetricsPluginOptions): Promise<void> {
+  const m = options.metrics ?? createMetrics()
   app.decorate('metrics', m)
-  if (!options.enabled) return
+  const { metricsEnabled, metricsPort, host } = app.config
+  if (!metricsEnabled) return
 
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched'
@@ -60,12 +74,35 @@ async function metrics (app: FastifyInstance, options: { enabled: boolean; metri
     done()
   })
 
-  app.get('/metrics', {
-    config: { public: true }
-  }, async (_request, reply) => {
-    reply.type(m.registry.contentType)
-    return m.registry.metrics()
+  if (metricsPort === undefined) return
+  let server: Server | undefined
+  // bound when the app is ready (before it listens), so that a port in use stops start-up
+  app.addHook('onReady', async () => {
+    server = createServer((request, response) => {
+      if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') {
+        response.writeHead(404, { 'content-type': 'text/plain' }).end('Not found: this port serves GET /metrics only\n')
+        return
+      }
+      m.registry.metrics().then((text) => {
+        response.writeHead(200, { 'content-type': m.registry.contentType }).end(text)
+      }, () => { response.writeHead(500).end() })
+    })
+    await new Promise<void>((resolve, reject) => {
+      server?.once('error', reject).listen(metricsPort, host, () => resolve())
+    })
+    app.log.info({ port: (server.address() as AddressInfo).port }, 'metrics served on their own port')
   })
+  app.addHook('onClose', async () => {
+    if (server !== undefined) await new Promise((resolve) => server?.close(resolve))
+  })
+  app.decorate('metricsServer', () => server)
 }
 
-export default fp(metrics, { name: 'metrics', fastify: '5.x' })
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The METRICS_PORT server once the app is ready (undefined otherwise). */
+    metricsServer?: () => Server | undefined
+  }
+}
+
+export default fp(metrics, { name: 'metrics', fastify: '5.x', dependencies: ['config'] })

@@ -24,12 +24,6 @@ declare module 'fastify' {
   }
 }
 
-export interface ProblemDetailsOptions {
-  realm: string
-  /** PUBLIC_URL (config.publicUrl). */
-  publicUrl: string
-}
-
 export const RESOURCE_METADATA_PATH = '/.well-known/oauth-protected-resource'
 
 export function authProblem (error: AuthError): Problem {
@@ -56,16 +50,18 @@ export const frameworkErrorOptions = {
   }
 } satisfies Pick<FastifyServerOptions, 'frameworkErrors' | 'clientErrorHandler'>
 
-async function problemDetails (app: FastifyInstance, options: ProblemDetailsOptions): Promise<void> {
-  app.decorate('publicUrl', options.publicUrl)
-  app.decorate('resourceMetadataUrl', `${options.publicUrl}${RESOURCE_METADATA_PATH}`)
+async function problemDetails (app: FastifyInstance): Promise<void> {
+  const { publicUrl, auth } = app.config
+  const realm = auth.audiences[0] ?? 'api'
+  app.decorate('publicUrl', publicUrl)
+  app.decorate('resourceMetadataUrl', `${publicUrl}${RESOURCE_METADATA_PATH}`)
 
   app.setErrorHandler((error: FastifyError | AuthError, request, reply) => {
     if (isAuthError(error)) {
       if (error.status === 503) {
         reply.header('retry-after', String(error.retryAfter ?? 5))
       } else if (error.status !== 400 || error.oauthError !== undefined) {
-        reply.header('www-authenticate', bearerChallenge(options.realm, app.resourceMetadataUrl, error))
+        reply.header('www-authenticate', bearerChallenge(realm, app.resourceMetadataUrl, error))
       }
       return sendProblem(reply, authProblem(error))
     }
@@ -90,4 +86,4 @@ async function problemDetails (app: FastifyInstance, options: ProblemDetailsOpti
   })
 }
 
-export default fp(problemDetails, { name: 'problem-details', fastify: '5.x' })
+export default fp(problemDetails, { name: 'problem-details', fastify: '5.x', dependencies: ['config'] })

@@ -24,12 +24,6 @@ export const API_VERSION = '1.0.0'
 /** Routes that exist but are not part of the API contract. */
 const HIDDEN_URLS: ReadonlySet<string> = new Set(['/metrics'])
 
-/** What each scope lets a client do (a scope missing here is described by the operations that need it). */
-const SCOPE_DESCRIPTIONS: Readonly<Record<string, string>> = {
-  'read:messages': 'Read the caller\'s messages',
-  'write:messages': 'Create and delete the caller\'s messages'
-}
-
 const TAGS = [
   { name: 'messages', description: 'The caller\'s messages. The token\'s `sub` owns them: another user\'s message is answered as if it did not exist.' },
   { name: 'me', description: 'What the access token says about its caller.' },
@@ -312,8 +306,11 @@ function sortedByKey<T> (record: Record<string, T>): Record<string, T> {
   return Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
 }
 
-/** The whole document: shared answers, the oauth2 scopes in use, stable orders. */
-function finishDocument (document: OpenApiDocument): OpenApiDocument {
+/**
+ * The whole document: shared answers, the oauth2 scopes in use (described where their routes
+ * declare them, `app.describeScopes`), stable orders.
+ */
+function finishDocument (document: OpenApiDocument, describe: (scope: string) => string | undefined): OpenApiDocument {
   const scopes = new Map<string, string[]>()
   for (const pathItem of Object.values(document.paths)) {
     for (const [method, operation] of Object.entries(pathItem)) {
@@ -336,8 +333,10 @@ function finishDocument (document: OpenApiDocument): OpenApiDocument {
   const oauth2 = document.components.securitySchemes.oauth2 as { flows: { authorizationCode: JsonObject } }
   oauth2.flows.authorizationCode.scopes = Object.fromEntries([...scopes.keys()].sort().map((scope) => [
     scope,
-    SCOPE_DESCRIPTIONS[scope] ?? `Required by ${(scopes.get(scope) ?? []).join(', ')}`
+    describe(scope) ?? `Required by ${(scopes.get(scope) ?? []).join(', ')}`
   ]))
+  // paths in a stable order, whatever order the route files load in
+  document.paths = sortedByKey(document.paths)
   document.components = {
     ...document.components,
     schemas: sortedByKey(document.components.schemas),
@@ -384,7 +383,8 @@ async function swaggerPlugin (app: FastifyInstance, options: SwaggerPluginOption
     transform: ({ schema, url, route, ...rest }) => transformRoute({ schema, url, route, openapiObject: ('openapiObject' in rest ? rest.openapiObject : {}) as JsonObject }),
     transformObject: (documentObject) => {
       const document = 'openapiObject' in documentObject ? documentObject.openapiObject : documentObject.swaggerObject
-      return finishDocument(document as unknown as OpenApiDocument) as unknown as typeof document
+      const described = new Map(app.hasDecorator('scopes') ? app.scopes().map((scope) => [scope.name, scope.description]) : [])
+      return finishDocument(document as unknown as OpenApiDocument, (scope) => described.get(scope)) as unknown as typeof document
     }
   })
 

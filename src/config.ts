@@ -58,8 +58,39 @@ export interface Config {
   logLevel: LogLevel
   corsOrigins: string[]
   metricsEnabled: boolean
+  /** METRICS_PORT: /metrics on this port (on HOST) instead of the API's, so that it need not be public. */
+  metricsPort: number | undefined
   devIssuer: boolean
+  /** What /docs's "Authorize" signs in with. */
+  docs: DocsConfig
   auth: AuthConfig
+}
+
+export interface DocsConfig {
+  /** DOCS_OAUTH_CLIENT_ID: a public client (PKCE) at the issuer; unset, Swagger UI asks for one. */
+  clientId: string | undefined
+  /** DOCS_OAUTH_PARAMS: extra authorization request parameters, form-encoded (Auth0 needs `audience=…`). */
+  authorizationParams: Record<string, string>
+}
+
+function metricsPort (env: Env, port: number): number | undefined {
+  if (read(env, 'METRICS_PORT') === undefined) return undefined
+  const value = integer(env, 'METRICS_PORT', 0, 1, 65535)
+  if (value === port) throw new ConfigError('METRICS_PORT', `must differ from PORT (${port}); leave it unset to serve /metrics on the API's port`)
+  return value
+}
+
+function docsConfig (env: Env, devIssuer: boolean): DocsConfig {
+  const params = read(env, 'DOCS_OAUTH_PARAMS')
+  const authorizationParams: Record<string, string> = {}
+  if (params !== undefined) {
+    for (const [name, value] of new URLSearchParams(params)) {
+      if (name === '' || value === '') throw new ConfigError('DOCS_OAUTH_PARAMS', `must be form-encoded name=value pairs such as "audience=https://api.example.com", got "${params}"`)
+      authorizationParams[name] = value
+    }
+  }
+  // the development issuer registers /docs under its public SPA client
+  return { clientId: read(env, 'DOCS_OAUTH_CLIENT_ID') ?? (devIssuer ? 'demo-spa' : undefined), authorizationParams }
 }
 
 export class ConfigError extends Error {
@@ -284,7 +315,9 @@ export function loadConfig (env: Env = process.env): Config {
     logLevel: oneOf<LogLevel>(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
     corsOrigins,
     metricsEnabled: flag(env, 'METRICS_ENABLED', true),
+    metricsPort: metricsPort(env, port),
     devIssuer,
+    docs: docsConfig(env, devIssuer),
     auth: {
       issuer,
       audiences,

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { describeCaller } from '../../routes/me.js'
+import { describeCaller } from '../../routes/api/me/index.js'
 import { signRaw } from '../helpers/jwt-sign.js'
 import { startTestApi, type TestApi } from '../helpers/test-api.js'
 

@@ -178,4 +178,20 @@ describe('TRUST_PROXY', () => {
   ])('refuses %j', (value, message) => {
     expect(problem({ ...base, TRUST_PROXY: value })).toMatch(message)
   })
+
+  it('METRICS_PORT: unset by default; a port of its own, never the API\'s', () => {
+    expect(loadConfig(base).metricsPort).toBeUndefined()
+    expect(loadConfig({ ...base, METRICS_PORT: '9464' }).metricsPort).toBe(9464)
+    expect(problem({ ...base, METRICS_PORT: '3000' })).toMatch(/^METRICS_PORT: must differ from PORT/)
+    expect(problem({ ...base, METRICS_PORT: 'metrics' })).toMatch(/^METRICS_PORT: must be a whole number/)
+    expect(problem({ ...base, METRICS_PORT: '0' })).toMatch(/^METRICS_PORT: must be between 1 and 65535/)
+  })
+
+  it('DOCS_OAUTH_CLIENT_ID and DOCS_OAUTH_PARAMS configure /docs; the development issuer\'s client by default with it', () => {
+    expect(loadConfig(base).docs).toEqual({ clientId: undefined, authorizationParams: {} })
+    expect(loadConfig({ AUTH_AUDIENCE: 'x', DEV_ISSUER: '1' }).docs.clientId).toBe('demo-spa')
+    expect(loadConfig({ ...base, DOCS_OAUTH_CLIENT_ID: 'abc', DOCS_OAUTH_PARAMS: 'audience=https%3A%2F%2Fapi.example&prompt=login' }).docs)
+      .toEqual({ clientId: 'abc', authorizationParams: { audience: 'https://api.example', prompt: 'login' } })
+    expect(problem({ ...base, DOCS_OAUTH_PARAMS: 'audience' })).toMatch(/^DOCS_OAUTH_PARAMS: must be form-encoded name=value pairs/)
+  })
 })

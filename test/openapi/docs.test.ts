@@ -11,7 +11,8 @@ function references (html: string): string[] {
 
 describe('/docs', () => {
   let api: TestApi
-  beforeAll(async () => { api = await startTestApi() })
+  // as the development stack configures it (npm run dev, DEV_ISSUER=1)
+  beforeAll(async () => { api = await startTestApi({ env: { DOCS_OAUTH_CLIENT_ID: 'demo-spa' } }) })
   afterAll(async () => { await api.close() })
 
   it('serves the page and each of its assets from the app, without a token', async () => {
@@ -62,5 +63,29 @@ describe('/docs', () => {
     expect(viewer.json()).toMatchObject({
       components: { securitySchemes: { oauth2: { flows: { authorizationCode: { authorizationUrl: `${api.issuer.url}/authorize` } } } } }
     })
+  })
+})
+
+describe('/docs with a real provider', () => {
+  it('takes its client id and extra authorization parameters from configuration (Auth0 needs audience)', async () => {
+    const api = await startTestApi({ env: { DOCS_OAUTH_CLIENT_ID: 'spa-at-auth0', DOCS_OAUTH_PARAMS: 'audience=https://api.example.test&prompt=login' } })
+    try {
+      const initializer = (await api.app.inject({ url: '/docs/static/swagger-initializer.js' })).body
+      expect(initializer).toMatch(/"clientId":\s*"spa-at-auth0"/)
+      expect(initializer).toMatch(/"additionalQueryStringParams":\s*\{\s*"audience":\s*"https:\/\/api\.example\.test",\s*"prompt":\s*"login"\s*\}/)
+      expect(initializer).not.toContain('demo-spa')
+    } finally {
+      await api.close()
+    }
+  })
+
+  it('with no client configured, names none (Swagger UI asks for one)', async () => {
+    const api = await startTestApi()
+    try {
+      const initializer = (await api.app.inject({ url: '/docs/static/swagger-initializer.js' })).body
+      expect(initializer).not.toMatch(/"clientId"/)
+    } finally {
+      await api.close()
+    }
   })
 })

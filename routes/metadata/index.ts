@@ -5,18 +5,12 @@
  * PUBLIC_URL (`app.publicUrl`, from plugins/problem-details.ts), never with the request's Host.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { ProtectedResourceMetadataSchema } from '../src/schemas/health.js'
-import { DOCS_PREFIX } from '../plugins/docs.js'
-import { RESOURCE_METADATA_PATH } from '../plugins/problem-details.js'
+import { ProtectedResourceMetadataSchema } from './schemas.js'
+import { DOCS_PREFIX } from '../../plugins/docs.js'
+import { RESOURCE_METADATA_PATH } from '../../plugins/problem-details.js'
 
-export interface MetadataRouteOptions {
-  resource: string
-  issuer: string
-  /** The scopes the routes declare (known once the app is ready). */
-  scopes(): readonly string[]
-}
-
-const protectedResourceMetadata: FastifyPluginAsyncTypebox<MetadataRouteOptions> = async (app, options) => {
+const protectedResourceMetadata: FastifyPluginAsyncTypebox = async (app) => {
+  const { auth } = app.config
   app.get(RESOURCE_METADATA_PATH, {
     config: { public: true },
     schema: {
@@ -28,9 +22,9 @@ const protectedResourceMetadata: FastifyPluginAsyncTypebox<MetadataRouteOptions>
   }, async (_request, reply) => {
     reply.header('cache-control', 'public, max-age=3600')
     return {
-      resource: options.resource,
-      authorization_servers: [options.issuer],
-      scopes_supported: [...options.scopes()],
+      resource: auth.audiences[0] ?? '',
+      authorization_servers: [auth.issuer],
+      scopes_supported: app.scopes().map((scope) => scope.name),
       bearer_methods_supported: ['header'],
       resource_name: 'Resource API',
       resource_documentation: `${app.publicUrl}${DOCS_PREFIX}`

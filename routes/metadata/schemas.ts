@@ -1,10 +1,5 @@
 import { Type } from 'typebox'
 
-export const HealthSchema = Type.Object({
-  status: Type.String({ examples: ['ok'] }),
-  keys: Type.Optional(Type.Integer({ description: 'Signing keys held' }))
-}, { $id: 'Health', title: 'Health' })
-
 export const ProtectedResourceMetadataSchema = Type.Object({
   resource: Type.String(),
   authorization_servers: Type.Array(Type.String()),

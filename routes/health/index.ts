@@ -4,17 +4,11 @@
  * plugins/problem-details.ts.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { HealthSchema } from '../src/schemas/health.js'
-import { ProblemSchema } from '../src/schemas/problem.js'
-import { problem, sendProblem } from '../src/http/problem.js'
+import { HealthSchema } from './schemas.js'
+import { ProblemSchema } from '../../src/schemas/problem.js'
+import { problem, sendProblem } from '../../src/http/problem.js'
 
-export interface HealthRouteOptions {
-  /** True once the keys are loaded and not too stale. */
-  isReady(): boolean
-  keyCount(): number
-}
-
-const healthRoutes: FastifyPluginAsyncTypebox<HealthRouteOptions> = async (app, options) => {
+const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/health/live', {
     config: { public: true },
     schema: { tags: ['health'], summary: 'Liveness', operationId: 'getLiveness', response: { 200: HealthSchema } }
@@ -29,7 +23,7 @@ const healthRoutes: FastifyPluginAsyncTypebox<HealthRouteOptions> = async (app, 
       response: { 200: HealthSchema, 503: ProblemSchema }
     }
   }, async (_request, reply) => {
-    if (options.isReady()) return { status: 'ready', keys: options.keyCount() }
+    if (app.keyStore.ready) return { status: 'ready', keys: app.keyStore.keyCount }
     return sendProblem(reply.header('retry-after', '5'), problem('ERR_NOT_READY'))
   })
 }

@@ -3,25 +3,27 @@
  * user's message is a 404 so that its existence does not leak.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { problem, sendProblem } from '../src/http/problem.js'
-import { MessageLimitReached, type MessageStore } from '../src/messages/message-store.js'
-import { ownerOf } from '../src/messages/owner.js'
-import { ProblemSchema } from '../src/schemas/problem.js'
-import { MessageDeletedSchema, MessageIdParamsSchema, MessageListSchema, MessageSchema, NewMessageSchema } from '../src/schemas/message.js'
+import { problem, sendProblem } from '../../../src/http/problem.js'
+import { MessageLimitReached } from '../../../src/messages/message-store.js'
+import { ownerOf } from '../../../src/messages/owner.js'
+import { ProblemSchema } from '../../../src/schemas/problem.js'
+import { MessageDeletedSchema, MessageIdParamsSchema, MessageListSchema, MessageSchema, NewMessageSchema } from './schemas.js'
 import type { FastifyReply } from 'fastify'
 
-export const READ = 'read:messages'
-export const WRITE = 'write:messages'
-
-export interface MessageRouteOptions {
-  store: MessageStore
-}
+const READ = 'read:messages'
+const WRITE = 'write:messages'
 
 function notFound (reply: FastifyReply): FastifyReply {
   return sendProblem(reply, problem('ERR_MESSAGE_NOT_FOUND'))
 }
 
-const messageRoutes: FastifyPluginAsyncTypebox<MessageRouteOptions> = async (app, { store }) => {
+const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const store = app.messageStore
+  app.describeScopes({
+    [READ]: 'Read the caller\'s messages',
+    [WRITE]: 'Create and delete the caller\'s messages'
+  })
+
   app.get('/api/messages', {
     config: { scopes: [READ] },
     schema: { tags: ['messages'], summary: 'List the caller\'s messages', operationId: 'listMessages', response: { 200: MessageListSchema } }

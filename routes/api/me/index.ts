@@ -2,8 +2,8 @@
  * GET /api/me: what the access token says about its caller.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { AccessTokenIdentity } from '../src/token/identity.js'
-import { MeSchema, type MeBody } from '../src/schemas/me.js'
+import type { AccessTokenIdentity } from '../../../src/token/identity.js'
+import { MeSchema, type MeBody } from './schemas.js'
 
 /** ISO 8601 of a NumericDate; null when there is none or it is no printable date (never throws). */
 function isoDate (seconds: number | undefined): string | null {
