@@ -2,13 +2,13 @@
  * `npm run bench`: how fast the BUILT server answers an authenticated route, compared with
  * an unauthenticated route of the same app in the same run (issue 8).
  *
- *   npm run bench                      the full run (about 8 minutes; with --repeat=3 about 16),
+ *   npm run bench                      the full run (about 10 minutes; with --repeat=3 about 21),
  *                                      writes bench/RESULTS.md
  *   npm run bench -- --quick           a smoke run (short durations, fewer memory tokens),
  *                                      writes bench/out/RESULTS-quick.md
  *   options: --repeat=N (median of N rounds of the throughput scenarios), --loader=wrk|autocannon,
  *            --connections=32, --duration=10, --warmup=3, --no-build,
- *            --skip=api,express,profile,memory (any of them), --memory-tokens=N, --output=path,
+ *            --skip=api,express,fastify-jwt,profile,memory (any of them), --memory-tokens=N, --output=path,
  *            --server-dir=path (another checkout's build, for A/B comparisons; not built by the bench),
  *            --provisional (RESULTS.md says the figures come from a busy machine and will be re-run)
  *   environment, for experiments only (reported in RESULTS.md when set):
@@ -16,12 +16,12 @@
  *            BENCH_SERVER_ENV='{"AUTH_TOKEN_CACHE_SIZE":"0"}' (extra server environment)
  *
  * Layout: this process runs the test issuer (discovery + JWKS on loopback) and mints the
- * tokens; the server (`node dist/src/server.js`, NODE_ENV=production, LOG_LEVEL=warn), the
- * reference app (express 5 + express-oauth2-jwt-bearer) and the load generator (wrk, or
- * autocannon in a child process) each run in a process of their own. Every scenario is
- * measured interleaved with the public route in one-second slices (see Round), and a control
- * scenario (the public route sent the RS256 request's Authorization header) shows what carrying
- * the token costs without verifying it.
+ * tokens; the server (`node dist/server.js`, NODE_ENV=production, LOG_LEVEL=warn), the
+ * reference apps (express 5 + express-oauth2-jwt-bearer; fastify 5 + @fastify/jwt + get-jwks)
+ * and the load generator (wrk, or autocannon in a child process) each run in a process of
+ * their own. Every scenario is measured interleaved with the public route in one-second
+ * slices (see Round), and a control scenario (the public route sent the RS256 request's
+ * Authorization header) shows what carrying the token costs without verifying it.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs'
 import { availableParallelism, loadavg, totalmem } from 'node:os'
@@ -55,6 +55,7 @@ interface Options {
   build: boolean
   api: boolean
   express: boolean
+  fastifyJwt: boolean
   profile: boolean
   memory: boolean
   connections: number
@@ -65,7 +66,7 @@ interface Options {
   distinct: number
   memoryTokens: number
   output: string
-  /** Where the built server is (dist/src/server.js under it): this checkout, or another one for an A/B comparison. */
+  /** Where the built server is (dist/server.js under it): this checkout, or another one for an A/B comparison. */
   serverDir: string
   /** Mark the figures as provisional (a run on a busy machine, to be re-run). */
   provisional: boolean
@@ -99,6 +100,7 @@ function parseOptions (argv: string[]): Options {
     build: !flags.has('no-build'),
     api: !skip.has('api'),
     express: !skip.has('express'),
+    fastifyJwt: !skip.has('fastify-jwt'),
     profile: !skip.has('profile'),
     memory: !skip.has('memory'),
     connections: Math.round(num('connections', 32)),
@@ -230,13 +232,28 @@ async function startApi (issuer: TestIssuer, name: string, extraEnv: NodeJS.Proc
     ...extraEnv,
     ...EXTRA_SERVER_ENV
   }
-  const spawned = spawnLogged(process.execPath, [...EXTRA_SERVER_ARGS, ...nodeArgs, join(serverDir, 'dist/src/server.js')], env, join(OUT, `${name}.log`))
+  const spawned = spawnLogged(process.execPath, [...EXTRA_SERVER_ARGS, ...nodeArgs, join(serverDir, 'dist/server.js')], env, join(OUT, `${name}.log`))
   const url = `http://127.0.0.1:${port}`
   await waitForHttp(`${url}/health/ready`, spawned)
   return { spawned, url }
 }
 
-async function startExpress (issuer: TestIssuer): Promise<Server> {
+/**
+ * A reference implementation of GET /api/me (authenticated) and GET /health/live (public),
+ * measured like the API but against its own public route.
+ */
+interface Reference {
+  id: 'express' | 'fastify-jwt'
+  /** The section title in RESULTS.md and the name in the printed summary. */
+  title: string
+  /** Its app, under bench/; given PORT, ISSUER, JWKS_URI and AUDIENCE. */
+  script: string
+  /** How it is wired and what "same token" costs it, for RESULTS.md. */
+  about: string
+  scenarios: Scenario[]
+}
+
+async function startReference (issuer: TestIssuer, reference: Reference): Promise<Server> {
   const port = await freePort()
   const env: NodeJS.ProcessEnv = {
     ...baseEnv(),
@@ -246,7 +263,7 @@ async function startExpress (issuer: TestIssuer): Promise<Server> {
     JWKS_URI: issuer.jwksUri,
     AUDIENCE
   }
-  const spawned = spawnLogged(process.execPath, [join(ROOT, 'bench/express-app.mjs')], env, join(OUT, 'express.log'))
+  const spawned = spawnLogged(process.execPath, [join(ROOT, 'bench', reference.script)], env, join(OUT, `${reference.id}.log`))
   const url = `http://127.0.0.1:${port}`
   await waitForHttp(`${url}/health/live`, spawned)
   return { spawned, url }
@@ -336,8 +353,8 @@ async function runScenarios (target: string, server: Server, scenarios: Scenario
     const base = combine(pub)
     round.results.set(scenario.id, result)
     round.base.set(scenario.id, base)
-    log(`${target.padEnd(8)} ${scenario.label.padEnd(28)} ${describe(result, base)}`)
-    log(`${target.padEnd(8)}   public route, interleaved ${describe(base, undefined)}`)
+    log(`${target.padEnd(11)} ${scenario.label.padEnd(28)} ${describe(result, base)}`)
+    log(`${target.padEnd(11)}   public route, interleaved ${describe(base, undefined)}`)
   }
 }
 
@@ -495,6 +512,19 @@ function targets (api: Summary[], mem: MemoryRun | undefined): Target[] {
   return list
 }
 
+/** Per same-token scenario both ran: the reference's req/s against this API's (e.g. "3,757 req/s, 0.33 × this API's 11,558"). */
+function againstApi (reference: Summary[], api: Summary[]): string[] {
+  const lines: string[] = []
+  for (const s of reference) {
+    if (s.scenario.kind !== 'same') continue
+    const own = api.find((a) => a.scenario.id === s.scenario.id)
+    if (own === undefined) continue
+    const invalid = s.valid && own.valid ? '' : ' (INVALID)'
+    lines.push(`${s.scenario.label}: ${fmt(s.rps)} req/s, ${(s.rps / own.rps).toFixed(2)} × this API's ${fmt(own.rps)}${invalid}`)
+  }
+  return lines
+}
+
 function scenarioTable (rows: Summary[]): string {
   const lines = [
     '| scenario | req/s | ratio to public | p50 ms | p99 ms | non-2xx | server CPU µs/req | of which event loop | server cores busy | server peak RSS | valid |',
@@ -515,7 +545,7 @@ interface Report {
   loadBefore: number[]
   loadAfter: number[]
   api: Summary[]
-  express: Summary[] | undefined
+  references: Array<{ reference: Reference; rows: Summary[] }>
   profiles: ProfileRun[]
   memory: MemoryRun | undefined
   verify: { rs256Us: number; es256Us: number }
@@ -547,7 +577,7 @@ function report (r: Report): string {
   lines.push(`- Node ${process.version} (${process.platform} ${process.arch}); server threadpool UV_THREADPOOL_SIZE=${poolSize} (src/threadpool.ts: cores - 1)`)
   lines.push(`- Load average (1, 5, 15 min) before: ${r.loadBefore.map((l) => l.toFixed(2)).join(', ')}; after: ${r.loadAfter.map((l) => l.toFixed(2)).join(', ')}`)
   lines.push(`- Load generator: ${opts.loader === 'wrk' ? 'wrk (bench/wrk.lua), 1 thread' : 'autocannon (bench/autocannon-child.mjs; its latencies have 1 ms resolution)'}, in its own process; ${opts.connections} connections; ${opts.warmupSec} s warm-up then ${opts.durationSec} s measured per scenario${opts.repeat > 1 ? `; ${opts.repeat} rounds, medians shown` : ''}; each run's req/s in brackets where there are several; each scenario interleaved with the public route in ${SLICE_SEC}-second slices (P S S P P S …, each scenario's warm-up first)`)
-  lines.push(`- Server: \`node dist/src/server.js\` (built by \`npm run build\`), NODE_ENV=production, LOG_LEVEL=warn, METRICS_ENABLED default (on), AUTH_ALGORITHMS=RS256,ES256, AUTH_TOKEN_CACHE_SIZE default (10,000), against the test issuer (test/helpers/test-issuer.ts) on loopback`)
+  lines.push(`- Server: \`node dist/server.js\` (built by \`npm run build\`), NODE_ENV=production, LOG_LEVEL=warn, METRICS_ENABLED default (on), AUTH_ALGORITHMS=RS256,ES256, AUTH_TOKEN_CACHE_SIZE default (10,000), against the test issuer (test/helpers/test-issuer.ts) on loopback`)
   lines.push(`- Tokens: RS256 (2048-bit) and ES256 (P-256), typ at+jwt, kid, iss/aud/sub/client_id/scope/iat/exp/jti; "distinct" = ${fmt(opts.distinct)} tokens sent round-robin, more than the verified-token cache holds, so every request is a full verification`)
   lines.push(`- One synchronous signature check on this CPU (measured in the bench process): RS256 ${r.verify.rs256Us.toFixed(1)} µs, ES256 ${r.verify.es256Us.toFixed(1)} µs`, '')
 
@@ -560,10 +590,16 @@ function report (r: Report): string {
   lines.push('Ratio = the scenario\'s req/s ÷ the public route\'s (`GET /health/live`, same app, same run), both measured interleaved in one-second slices (P S S P P S S P …, 10 s of each), so that the machine\'s swings in speed (±15 % between 10-second periods on these shared 2-core machines) land on both sides of the ratio instead of in it; with several rounds, the median of the rounds\' ratios. The public route\'s row gives the medians over all its interleaved measurements. For the distinct-token scenarios some of the garbage a slice leaves is collected in the public slice after it, which flatters their ratio a little. A non-2xx answer or a socket error makes a figure INVALID. "Server CPU µs/req" is the server process\'s user + system CPU time (all threads, so threadpool signature checks included) during the measured period, divided by the requests served; "of which event loop" is the main thread\'s share (/proc/<pid>/task/<pid>/stat), the one resource every request needs. Both are much less sensitive to a noisy machine than req/s. One server process serves the scenarios in the order shown, so "server peak RSS" is cumulative.', '')
   lines.push(scenarioTable(r.api), '')
 
-  if (r.express !== undefined) {
-    lines.push('## Reference: express 5 + express-oauth2-jwt-bearer', '')
-    lines.push('`bench/express-app.mjs`: `auth({ issuer, jwksUri, audience })` on `GET /api/me`, the same tokens, the same test issuer; the ratio is to its own unauthenticated `GET /health/live`. It has no verified-token cache, so "same token" verifies the signature on every request.', '')
-    lines.push(scenarioTable(r.express), '')
+  for (const { reference, rows } of r.references) {
+    lines.push(`## Reference: ${reference.title}`, '')
+    lines.push(reference.about, '')
+    lines.push(scenarioTable(rows), '')
+    const against = againstApi(rows, r.api)
+    if (against.length > 0) {
+      lines.push('Same-token throughput against this API\'s in the same run (separate processes measured minutes apart, so only a rough figure; the ratios to each app\'s own public route are the fair comparison):', '')
+      for (const line of against) lines.push(`- ${line}`)
+      lines.push('')
+    }
   }
 
   if (r.memory !== undefined) {
@@ -611,7 +647,7 @@ function report (r: Report): string {
   }
   for (const p of r.profiles) {
     lines.push(`### CPU profile: ${p.scenario.label}`, '')
-    lines.push(`\`node --cpu-prof dist/src/server.js\`, ${opts.profileWarmupSec} s warm-up + ${opts.profileDurationSec} s of load (${fmt(p.result.rps)} req/s with the profiler on); profile \`${relative(ROOT, p.file)}\` (not committed), summarised by bench/cpuprofile-summary.ts. The profile covers the main thread (the event loop) only; signature checks run on libuv's threadpool and show there as idle time.`, '')
+    lines.push(`\`node --cpu-prof dist/server.js\`, ${opts.profileWarmupSec} s warm-up + ${opts.profileDurationSec} s of load (${fmt(p.result.rps)} req/s with the profiler on); profile \`${relative(ROOT, p.file)}\` (not committed), summarised by bench/cpuprofile-summary.ts. The profile covers the main thread (the event loop) only; signature checks run on libuv's threadpool and show there as idle time.`, '')
     lines.push(profileMarkdown(p.summary, p.result.requests), '')
   }
   if (r.profiles.length === 0) lines.push('(profiling skipped)', '')
@@ -645,11 +681,29 @@ async function main (): Promise<void> {
     const distinctRs: Scenario = { id: 'distinct-rs256', label: `${fmt(opts.distinct)} distinct RS256`, kind: 'distinct', path: '/api/me', tokenFile: tokens.files.distinctRs }
     const distinctEs: Scenario = { id: 'distinct-es256', label: `${fmt(opts.distinct)} distinct ES256`, kind: 'distinct', path: '/api/me', tokenFile: tokens.files.distinctEs }
     const apiScenarios = [publicScenario, sameRs, control, sameEs, distinctRs, distinctEs]
-    const expressScenarios = [publicScenario, sameRs, distinctRs, distinctEs]
+    const references: Reference[] = []
+    if (opts.express) {
+      references.push({
+        id: 'express',
+        title: 'express 5 + express-oauth2-jwt-bearer',
+        script: 'express-app.mjs',
+        about: '`bench/express-app.mjs`: `auth({ issuer, jwksUri, audience })` on `GET /api/me`, the same tokens, the same test issuer; the ratio is to its own unauthenticated `GET /health/live`. It has no verified-token cache, so "same token" verifies the signature on every request.',
+        scenarios: [publicScenario, sameRs, distinctRs, distinctEs]
+      })
+    }
+    if (opts.fastifyJwt) {
+      references.push({
+        id: 'fastify-jwt',
+        title: 'fastify 5 + @fastify/jwt + get-jwks',
+        script: 'fastify-jwt-app.mjs',
+        about: '`bench/fastify-jwt-app.mjs`, wired as the two READMEs show: @fastify/jwt with `decode: { complete: true }`, `verify: { algorithms: [\'RS256\', \'ES256\'], allowedIss, allowedAud }` and a `secret` callback returning `getJwks.getPublicKey({ kid, domain: iss, alg })` from the decoded token, `request.jwtVerify()` in `GET /api/me`\'s `onRequest` hook. The issuer is pinned: get-jwks is built with `issuersWhitelist: [issuer]` (and `providerDiscovery: true`), and the callback refuses a token whose `iss` is not the configured issuer before anything is fetched. The same tokens, the same test issuer; the ratio is to its own unauthenticated `GET /health/live`. No logger and no response schema. It has no verified-token cache (fast-jwt\'s `cache` option is off unless set, and the READMEs do not set it), so "same token" converts the cached JWK to PEM (jwk-to-pem) and verifies the signature, synchronously on the event loop, on every request. For ES256 the conversion dominates: jwk-to-pem checks the public point with elliptic, in JavaScript (`KeyPair.validate`, a multiplication by the curve order), on every call.',
+        scenarios: [publicScenario, sameRs, sameEs, distinctRs, distinctEs]
+      })
+    }
 
     const apiRounds: Round[] = []
-    const expressRounds: Round[] = []
-    for (let round = 0; round < (opts.api || opts.express ? opts.repeat : 0); round++) {
+    const referenceRounds = new Map<Reference, Round[]>(references.map((reference) => [reference, []]))
+    for (let round = 0; round < (opts.api || references.length > 0 ? opts.repeat : 0); round++) {
       if (opts.repeat > 1) log(`round ${round + 1} of ${opts.repeat}`)
       if (opts.api) {
         const api = await startApi(issuer, 'api')
@@ -663,16 +717,16 @@ async function main (): Promise<void> {
         apiRounds.push(apiRound)
       }
 
-      if (opts.express) {
-        const reference = await startExpress(issuer)
-        await sanityCheck(reference, { 'RS256 token': tokens.sameRs, 'ES256 token': tokens.sameEs })
-        const expressRound: Round = { results: new Map(), base: new Map() }
+      for (const reference of references) {
+        const server = await startReference(issuer, reference)
+        await sanityCheck(server, { 'RS256 token': tokens.sameRs, 'ES256 token': tokens.sameEs })
+        const referenceRound: Round = { results: new Map(), base: new Map() }
         try {
-          await runScenarios('express', reference, expressScenarios, opts, expressRound)
+          await runScenarios(reference.id, server, reference.scenarios, opts, referenceRound)
         } finally {
-          await stop(reference.spawned)
+          await stop(server.spawned)
         }
-        expressRounds.push(expressRound)
+        referenceRounds.get(reference)?.push(referenceRound)
       }
     }
 
@@ -685,7 +739,7 @@ async function main (): Promise<void> {
     const mem = opts.memory ? await memory(issuer, opts) : undefined
 
     const api = opts.api ? summarize(apiScenarios, apiRounds) : []
-    const express = opts.express ? summarize(expressScenarios, expressRounds) : undefined
+    const referenceSummaries = references.map((reference) => ({ reference, rows: summarize(reference.scenarios, referenceRounds.get(reference) ?? []) }))
     const results: Report = {
       opts,
       startedAt,
@@ -693,7 +747,7 @@ async function main (): Promise<void> {
       loadBefore,
       loadAfter: loadavg(),
       api,
-      express,
+      references: referenceSummaries,
       profiles,
       memory: mem,
       verify,
@@ -704,12 +758,14 @@ async function main (): Promise<void> {
     console.log('')
     console.log(`Targets${opts.repeat > 1 ? ` (medians of ${opts.repeat} rounds)` : ''}:`)
     for (const t of results.targets) console.log(`  ${t.pass ? 'PASS' : 'FAIL'}  ${t.name}: ${t.value} (goal ${t.goal})`)
-    if (express !== undefined) {
-      console.log('Reference (express-oauth2-jwt-bearer), ratio to its own unauthenticated route:')
-      for (const s of express) if (s.scenario.id !== 'public') console.log(`        ${s.scenario.label}: ${fmt(s.rps)} req/s, ratio ${s.ratio.toFixed(3)}${s.valid ? '' : ' INVALID'}`)
+    for (const { reference, rows } of referenceSummaries) {
+      console.log(`Reference (${reference.title}), ratio to its own unauthenticated route:`)
+      for (const s of rows) if (s.scenario.id !== 'public') console.log(`        ${s.scenario.label}: ${fmt(s.rps)} req/s, ratio ${s.ratio.toFixed(3)}${s.valid ? '' : ' INVALID'}`)
+      for (const line of againstApi(rows, api)) console.log(`        ${line}`)
     }
-    const invalid = [...api, ...(express ?? [])].filter((s) => !s.valid)
-    for (const s of invalid) console.log(`  INVALID  ${s.scenario.label}: non-2xx ${s.non2xx}, socket errors ${s.socketErrors}`)
+    const invalid = [['api', api] as const, ...referenceSummaries.map(({ reference, rows }) => [reference.id, rows] as const)]
+      .flatMap(([target, rows]) => rows.filter((s) => !s.valid).map((s) => ({ target, s })))
+    for (const { target, s } of invalid) console.log(`  INVALID  ${target} ${s.scenario.label}: non-2xx ${s.non2xx}, socket errors ${s.socketErrors}`)
     console.log(`Written to ${relative(ROOT, opts.output)} (${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s).`)
   } finally {
     await issuer.close()
