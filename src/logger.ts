@@ -20,8 +20,33 @@ const REDACT = [
   '*.token'
 ]
 
+/** Query parameters whose value is a credential, by their decoded name. */
+const SECRET_PARAMETER = /^(?:access_token|id_token|refresh_token|token|code|client_secret)$/i
+/** A JWS anywhere in a path (a token pasted where a path segment goes). */
+const JWS_LIKE = /eyJ[\w-]*\.[\w-]*\.[\w-]*/g
+
+/**
+ * The request URL as logs may hold it: credential parameters redacted by their decoded name
+ * (`access%5Ftoken` is `access_token`), `;` path parameters cut, and JWS-shaped path segments
+ * replaced.
+ */
 export function safeUrl (url: string): string {
-  return url.replace(/([?&](?:access_token|id_token|token|code)=)[^&]*/gi, '$1[Redacted]')
+  const q = url.indexOf('?')
+  let path = q === -1 ? url : url.slice(0, q)
+  const semicolon = path.indexOf(';')
+  if (semicolon !== -1) path = `${path.slice(0, semicolon)};[Redacted]`
+  path = path.replace(JWS_LIKE, '[Redacted]')
+  if (q === -1) return path
+  const query = url.slice(q + 1)
+  const parameters = new URLSearchParams(query)
+  let secret = false
+  for (const name of parameters.keys()) if (SECRET_PARAMETER.test(name.trim())) secret = true
+  if (!secret) return `${path}?${query.replace(JWS_LIKE, '[Redacted]')}`
+  const kept: string[] = []
+  for (const [name, value] of parameters) {
+    kept.push(`${encodeURIComponent(name)}=${SECRET_PARAMETER.test(name.trim()) ? '[Redacted]' : encodeURIComponent(value).replace(JWS_LIKE, '[Redacted]')}`)
+  }
+  return `${path}?${kept.join('&')}`
 }
 
 export function loggerOptions (level: LogLevel): Exclude<FastifyServerOptions['logger'], boolean | undefined> {
