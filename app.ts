@@ -39,6 +39,8 @@ export interface AppOptions {
   fetchKeysOnReady?: boolean
   /** Called once the gate and the error handling are registered, before the app's routes: tests add their own hooks or routes here. */
   instrument?: (app: FastifyInstance) => void
+  /** Called before any plugin: only for the test that proves a route declared there stops start-up. */
+  beforeGate?: (app: FastifyInstance) => void
 }
 
 export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
@@ -57,6 +59,18 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
+  // A census of every route, taken from the very start: at ready, each must be in the gate's
+  // table, so that a route declared before the gate (which its onRoute hook cannot see) stops
+  // start-up instead of answering without a token.
+  const census: string[] = []
+  app.addHook('onRoute', (route) => { census.push(`${String(route.method)} ${route.url}`) })
+  app.addHook('onReady', async () => {
+    const gated = new Set(app.routeTable.map((route) => `${route.method} ${route.url}`))
+    const outside = census.filter((route) => !gated.has(route))
+    if (outside.length > 0) throw new Error(`routes declared before the gate, so not behind it: ${outside.join(', ')}`)
+  })
+
+  options.beforeGate?.(app)
   // services: no routes
   await app.register(configPlugin, { config })
   await app.register(metricsPlugin)

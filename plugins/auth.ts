@@ -20,7 +20,7 @@ import type { FastifyInstance, FastifyRequest, onRequestHookHandler, RouteHandle
 import fp from 'fastify-plugin'
 import { mayCarryFormToken, peekFormToken } from '../src/http/form-body.js'
 import { extractBearerToken } from '../src/token/bearer-credentials.js'
-import { AuthError, isAuthError } from '../src/token/errors.js'
+import { AuthError, isAuthError } from '../src/errors.js'
 import type { AccessTokenIdentity } from '../src/token/identity.js'
 import { requireScopes } from '../src/token/scopes.js'
 
@@ -139,7 +139,7 @@ async function auth (app: FastifyInstance): Promise<void> {
     const declared = request.headers['content-length'] === undefined ? undefined : Number(request.headers['content-length'])
     void peekFormToken(request.raw, declared, FORM_PEEK).then((hasToken) => {
       refuse(request, hasToken
-        ? new AuthError('ERR_TOKEN_IN_BODY', 'Access tokens in the request body are not accepted; send the token in the Authorization header as "Bearer <token>".')
+        ? new AuthError('ERR_TOKEN_IN_BODY')
         : error, done)
     })
   }
@@ -179,7 +179,7 @@ async function auth (app: FastifyInstance): Promise<void> {
     return function guarded (this: FastifyInstance, request, reply) {
       if (!entry.public && (request as unknown as MutableCaller).auth === null) {
         request.log.error({ route: `${entry.method} ${entry.url}` }, 'a protected handler was reached without a verified caller; refused')
-        throw new AuthError('ERR_NO_CREDENTIALS', 'This route requires a Bearer access token in the Authorization header.', { reason: 'reached the handler unauthenticated' })
+        throw new AuthError('ERR_NO_CREDENTIALS', { reason: 'reached the handler unauthenticated' })
       }
       return handler.call(this, request, reply)
     }
@@ -218,7 +218,7 @@ async function auth (app: FastifyInstance): Promise<void> {
   app.addContentTypeParser(FORM, { parseAs: 'string', bodyLimit: 64 * 1024 }, (request, body, done) => {
     const fields = new URLSearchParams(body as string)
     if (fields.has('access_token') && (request as unknown as MutableCaller).auth !== null) {
-      refuse(request, new AuthError('ERR_MULTIPLE_CREDENTIALS', 'The request carries an access token both in the Authorization header and in the body; send it in the Authorization header only.'),
+      refuse(request, new AuthError('ERR_MULTIPLE_CREDENTIALS', { where: 'body' }),
         (error) => done(error ?? null))
       return
     }

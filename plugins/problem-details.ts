@@ -12,8 +12,8 @@ import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import { bearerChallenge } from '../src/http/www-authenticate.js'
-import { frameworkProblem, problem, PROBLEM_CONTENT_TYPE, sendProblem, type Problem } from '../src/http/problem.js'
-import { AuthError, isAuthError } from '../src/token/errors.js'
+import { frameworkProblem, problem, PROBLEM_CONTENT_TYPE, sendProblem } from '../src/http/problem.js'
+import { AuthError, isAuthError } from '../src/errors.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -25,10 +25,6 @@ declare module 'fastify' {
 }
 
 export const RESOURCE_METADATA_PATH = '/.well-known/oauth-protected-resource'
-
-export function authProblem (error: AuthError): Problem {
-  return problem(error.code, error.description)
-}
 
 /**
  * Fastify server options (`Fastify({ ...frameworkErrorOptions })`) for the errors raised before
@@ -63,9 +59,9 @@ async function problemDetails (app: FastifyInstance): Promise<void> {
       } else if (error.status !== 400 || error.oauthError !== undefined) {
         reply.header('www-authenticate', bearerChallenge(realm, app.resourceMetadataUrl, error))
       }
-      return sendProblem(reply, authProblem(error))
+      return sendProblem(reply, problem(error))
     }
-    if (error.validation !== undefined) return sendProblem(reply, problem('ERR_VALIDATION', error.message))
+    if (error.validation !== undefined) return sendProblem(reply, problem('ERR_VALIDATION', { message: error.message }))
     const body = frameworkProblem(error)
     if (body.status >= 500) request.log.error({ err: error }, 'unhandled error')
     return sendProblem(reply, body)
@@ -78,11 +74,11 @@ async function problemDetails (app: FastifyInstance): Promise<void> {
   app.addHook('onRequest', (_request, reply, done) => {
     if (!closing) { done(); return }
     reply.header('connection', 'close')
-    done(new AuthError('ERR_SHUTTING_DOWN', 'The server is shutting down; retry the request.', { retryAfter: 1 }))
+    done(new AuthError('ERR_SHUTTING_DOWN', { retryAfter: 1 }))
   })
 
   app.setNotFoundHandler((request, reply) => {
-    sendProblem(reply, problem('ERR_ROUTE_NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0] ?? ''}.`))
+    sendProblem(reply, problem('ERR_ROUTE_NOT_FOUND', { method: request.method, path: request.url.split('?')[0] ?? '' }))
   })
 }
 

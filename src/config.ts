@@ -3,6 +3,7 @@
  * A bad value throws a ConfigError naming the variable; the entry prints that one line and exits.
  */
 import { isIP } from 'node:net'
+import { CodedError } from './errors.js'
 
 export const PROVIDERS = ['generic', 'auth0', 'okta', 'entra', 'keycloak', 'cognito'] as const
 export type ProviderPreset = (typeof PROVIDERS)[number]
@@ -93,11 +94,12 @@ function docsConfig (env: Env, devIssuer: boolean): DocsConfig {
   return { clientId: read(env, 'DOCS_OAUTH_CLIENT_ID') ?? (devIssuer ? 'demo-spa' : undefined), authorizationParams }
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends CodedError {
+  override readonly name = 'ConfigError'
+  readonly code = 'ERR_CONFIG_INVALID'
   readonly variable: string
   constructor (variable: string, problem: string) {
     super(`${variable}: ${problem}`)
-    this.name = 'ConfigError'
     this.variable = variable
   }
 }

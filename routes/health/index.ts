@@ -5,7 +5,8 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { HealthSchema } from './schemas.js'
-import { ProblemSchema } from '../../src/schemas/problem.js'
+import { RetryAfterHeader } from '../../src/openapi/headers.js'
+import { problemResponse } from '../../src/openapi/problems.js'
 import { problem, sendProblem } from '../../src/http/problem.js'
 
 const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -20,7 +21,10 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['health'],
       summary: 'Readiness: the issuer\'s signing keys are loaded',
       operationId: 'getReadiness',
-      response: { 200: HealthSchema, 503: ProblemSchema }
+      response: {
+        200: HealthSchema,
+        503: problemResponse('The issuer\'s signing keys are not loaded yet, or no longer fresh enough', ['ERR_NOT_READY'], { 'Retry-After': RetryAfterHeader })
+      }
     }
   }, async (_request, reply) => {
     if (app.keyStore.ready) return { status: 'ready', keys: app.keyStore.keyCount }

@@ -1,7 +1,7 @@
 /**
  * The Bearer challenge (RFC 6750 §3, RFC 9728 §5.1).
  */
-import type { AuthError } from '../token/errors.js'
+import type { AuthError } from '../errors.js'
 
 /** error_description and scope may only hold %x20-21 / %x23-5B / %x5D-7E: no quote, no backslash. */
 function quotable (value: string): string {

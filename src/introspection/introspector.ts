@@ -1,21 +1,31 @@
 /**
  * Opaque access tokens (RFC 7662): ask the issuer's introspection endpoint what a token
- * means, with the API's own credentials (client_secret_basic). Answers are reused for at
- * most the cache TTL and never past the token's `exp`; concurrent lookups of one token are
- * merged; calls in flight are bounded, and past that bound, or when the endpoint fails,
- * the request gets 503 with Retry-After rather than a guess. An endpoint learned from the
- * issuer's metadata is used only on the issuer's own origin (see discoveredEndpointRefusal):
- * the client secret goes nowhere else unless AUTH_INTROSPECTION_URL says so.
+ * means, with the API's own credentials (client_secret_basic). The answer passes the same
+ * claim rules as a JWT (checkIntrospectionAnswer, src/token/access-token-claims.ts).
+ * Answers are reused for at most the cache TTL and never past the token's `exp`; concurrent
+ * lookups of one token are merged; calls in flight are bounded, and past that bound, or when
+ * the endpoint fails, the request gets 503 with Retry-After rather than a guess. An endpoint
+ * learned from the issuer's metadata is used only on the issuer's own origin (see
+ * discoveredEndpointRefusal): the client secret goes nowhere else unless
+ * AUTH_INTROSPECTION_URL says so.
+ *
+ * The answers (refusals too) are kept in the bounded store the verified-token cache uses
+ * (src/cache/bounded-store.ts), admitted on first use: unlike a JWT's signature check, a miss
+ * here is a call to the authorization server, which a second-use admission would double for
+ * every token used twice; a flood of one-off strings is held off by the in-flight bound, and
+ * keeps only the last AUTH_INTROSPECTION_CACHE_SIZE answers.
  */
 import { createHash } from 'node:crypto'
 import { isIP } from 'node:net'
 import { performance } from 'node:perf_hooks'
+import { BoundedStore, EXPIRED } from '../cache/bounded-store.js'
 import type { AuthConfig } from '../config.js'
-import { fetchJson } from '../keys/fetch-json.js'
-import type { IssuerMetadata } from '../keys/issuer-metadata.js'
-import { AuthError } from '../token/errors.js'
+import { AuthError } from '../errors.js'
+import { fetchJson } from '../remote/fetch-json.js'
+import type { IssuerMetadataSource } from '../remote/issuer-metadata.js'
+import { withTimeout } from '../remote/timeout.js'
+import { checkIntrospectionAnswer, claimRulesFor } from '../token/access-token-claims.js'
 import type { AccessTokenIdentity } from '../token/identity.js'
-import { checkIntrospectionAnswer } from './introspection-answer.js'
 
 export interface IntrospectionMetrics {
   introspections: { inc(labels: { outcome: string }): void }
@@ -25,22 +35,17 @@ export interface IntrospectionMetrics {
 export interface IntrospectorOptions {
   auth: AuthConfig
   issuer: string
-  keyStore: { metadata(): Promise<IssuerMetadata | undefined> }
+  /** Where the introspection endpoint is learned when AUTH_INTROSPECTION_URL is unset (the key store's discovery). */
+  keyStore: IssuerMetadataSource
   metrics: IntrospectionMetrics
   log: { warn(obj: object, msg: string): void }
   now?: () => number
 }
 
-interface CacheEntry {
-  result: AccessTokenIdentity | AuthError
-  /** ms */
-  until: number
-}
-
 const MAX_ANSWER_BYTES = 64 * 1024
 
 function unavailable (reason: string, retryAfter = 5): AuthError {
-  return new AuthError('ERR_INTROSPECTION_UNAVAILABLE', 'The authorization server could not be asked about this token right now; try again later.', { reason, retryAfter })
+  return new AuthError('ERR_INTROSPECTION_UNAVAILABLE', { reason, retryAfter })
 }
 
 /** application/x-www-form-urlencoded serialisation of one value (WHATWG URL, as RFC 6749 §2.3.1 asks). */
@@ -51,13 +56,6 @@ function formEncode (value: string): string {
 function basic (id: string, secret: string): string {
   // RFC 6749 §2.3.1: form-urlencode each part before base64 (so a ':' in the id is %3A)
   return `Basic ${Buffer.from(`${formEncode(id)}:${formEncode(secret)}`).toString('base64')}`
-}
-
-/** Resolves like `promise`, or rejects with `onTimeout()` after `ms`. */
-function within<T> (promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(onTimeout()), ms) })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
 /** A URL for the logs: no user or password, at most 200 characters. */
@@ -97,16 +95,17 @@ export function createIntrospector (options: IntrospectorOptions): (token: strin
   const { auth, issuer, metrics, log } = options
   const settings = auth.introspection
   const now = options.now ?? Date.now
-  const cache = new Map<string, CacheEntry>()
+  /** Answers by the token's SHA-256, in ms; refusals are kept too (an unknown string twice is one call). */
+  const cache = new BoundedStore<AccessTokenIdentity | AuthError>({ maxEntries: settings.cacheMaxEntries })
   const pending = new Map<string, Promise<AccessTokenIdentity>>()
   const authorization = basic(settings.clientId ?? '', settings.clientSecret ?? '')
-  const rules = { issuer, audiences: new Set(auth.audiences), clockTolerance: auth.clockTolerance, clientIds: new Set(auth.clientIds) }
+  const rules = claimRulesFor(auth, issuer)
   let inFlight = 0
   const refusedEndpoints = new Set<string>()
   async function endpoint (): Promise<string> {
     if (settings.url !== undefined) return settings.url
     const timedOut = (): Error => unavailable(`issuer metadata not obtained within ${settings.timeoutMs} ms`)
-    const metadata = await within(options.keyStore.metadata(), settings.timeoutMs, timedOut)
+    const metadata = await withTimeout(settings.timeoutMs, () => options.keyStore.metadata(), timedOut)
     const url = metadata?.introspection_endpoint
     if (typeof url !== 'string') throw unavailable('no introspection endpoint (set AUTH_INTROSPECTION_URL or publish introspection_endpoint)')
     const refusal = discoveredEndpointRefusal(url, issuer)
@@ -126,13 +125,7 @@ export function createIntrospector (options: IntrospectorOptions): (token: strin
     // never past exp: once the token has expired, the authorization server is asked again
     if (expiresAt !== undefined) until = Math.min(until, expiresAt * 1000)
     if (until <= now()) return
-    cache.delete(key)
-    while (cache.size >= settings.cacheMaxEntries) {
-      const oldest = cache.keys().next()
-      if (oldest.done === true) break
-      cache.delete(oldest.value)
-    }
-    cache.set(key, { result, until })
+    cache.set(key, result, -Infinity, until)
   }
 
   /** Runs with one in-flight slot already taken; gives it back when the call settles. */
@@ -169,13 +162,10 @@ export function createIntrospector (options: IntrospectorOptions): (token: strin
 
   return async function introspect (token: string): Promise<AccessTokenIdentity> {
     const key = createHash('sha256').update(token).digest('base64url')
-    const cached = cache.get(key)
-    if (cached !== undefined) {
-      if (now() < cached.until) {
-        if (cached.result instanceof AuthError) throw cached.result
-        return cached.result
-      }
-      cache.delete(key)
+    const cached = cache.get(key, now())
+    if (cached !== undefined && cached !== EXPIRED) {
+      if (cached instanceof AuthError) throw cached
+      return cached
     }
     const running = pending.get(key)
     if (running !== undefined) return running

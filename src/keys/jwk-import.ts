@@ -6,6 +6,7 @@
  */
 import { createPublicKey, constants, type JsonWebKey, type KeyObject } from 'node:crypto'
 import type { JwsAlg } from '../config.js'
+import { CodedError } from '../errors.js'
 
 export interface VerifyOptions {
   key: KeyObject
@@ -37,7 +38,10 @@ export interface Verifier {
   joseEcdsa: boolean
 }
 
-export class KeyRejected extends Error {
+/** An issuer key refused by the checks above; the message says why, for the logs. */
+export class KeyRejected extends CodedError {
+  override readonly name = 'KeyRejected'
+  readonly code = 'ERR_KEY_REJECTED'
   /** The key is unsafe to trust (leaked private material, weak RSA), not merely meant for another use. */
   readonly unsafe: boolean
 

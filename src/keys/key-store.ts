@@ -12,10 +12,10 @@
  * - a refused key is logged once, not at every refetch that still publishes it;
  * - a token without `kid` is tried against MAX_KEYS_WITHOUT_KID keys at most.
  */
-import { AuthError } from '../token/errors.js'
-import { FetchFailed } from './fetch-json.js'
-import { fetchJson } from './fetch-json.js'
-import { discoverIssuer, type IssuerMetadata } from './issuer-metadata.js'
+import { AuthError } from '../errors.js'
+import { fetchJson, FetchFailed } from '../remote/fetch-json.js'
+import { IssuerDiscovery, type IssuerMetadata, type IssuerMetadataSource } from '../remote/issuer-metadata.js'
+import { withTimeout } from '../remote/timeout.js'
 import { importJwk, KeyRejected, type VerificationKey } from './jwk-import.js'
 
 export interface KeyStoreLogger {
@@ -59,8 +59,6 @@ export interface KeyStoreOptions {
 const MIN_MAX_AGE = 30
 const MAX_MAX_AGE = 86_400
 const MAX_BACKOFF_MS = 30_000
-/** A metadata lookup after a failed discovery waits this long (key fetches have their own backoff). */
-const DISCOVERY_RETRY_MS = 5000
 
 const silent: KeyStoreLogger = { info () {}, warn () {} }
 
@@ -86,7 +84,7 @@ function keysWithoutKid (keys: readonly VerificationKey[], alg: string): Verific
   return found
 }
 
-export class KeyStore {
+export class KeyStore implements IssuerMetadataSource {
   readonly #options: KeyStoreOptions
   readonly #now: () => number
   readonly #log: KeyStoreLogger
@@ -98,10 +96,8 @@ export class KeyStore {
   #imported = new Map<string, VerificationKey>()
   /** The refused keys of the last set fetched, by their JWK as published: each is logged once. */
   #refused = new Set<string>()
-  #metadata: IssuerMetadata | undefined
-  /** Discovery in flight (one at a time), and when a failed one may be tried again. */
-  #discovery: Promise<IssuerMetadata> | undefined
-  #discoveryRetryAt = 0
+  /** The issuer's metadata: where the keys are (unless AUTH_JWKS_URI says), and the other endpoints. */
+  readonly #discovery: IssuerDiscovery
   #fetchedAt = -Infinity
   /** When the current set's lifetime (max-age or cacheTtl) ends: the next request refreshes it. */
   #expiresAt = -Infinity
@@ -118,6 +114,12 @@ export class KeyStore {
     this.#now = options.now ?? Date.now
     this.#log = options.log ?? silent
     this.#timers = options.timers ?? realTimers
+    this.#discovery = new IssuerDiscovery({
+      issuer: options.issuer,
+      fetch: { timeoutMs: options.fetchTimeoutMs, maxBytes: options.maxBytes, signal: this.#abort.signal },
+      now: this.#now,
+      onFetch: (outcome) => options.onFetch?.({ kind: 'discovery', outcome })
+    })
   }
 
   /** First fetch; never throws (a failure is logged, retried in the background, and reported by readiness). */
@@ -156,29 +158,8 @@ export class KeyStore {
    * keys, or on its own when AUTH_JWKS_URI makes key fetching skip discovery. A failed
    * discovery is not retried for a few seconds.
    */
-  async metadata (): Promise<IssuerMetadata | undefined> {
-    if (this.#metadata === undefined && (this.#discovery !== undefined || this.#now() >= this.#discoveryRetryAt)) {
-      await this.#discover().catch(() => undefined)
-    }
-    return this.#metadata
-  }
-
-  /** OIDC discovery, then RFC 8414; one in flight at a time, kept once it succeeds. */
-  #discover (): Promise<IssuerMetadata> {
-    if (this.#metadata !== undefined) return Promise.resolve(this.#metadata)
-    if (this.#discovery !== undefined) return this.#discovery
-    const options = { timeoutMs: this.#options.fetchTimeoutMs, maxBytes: this.#options.maxBytes, signal: this.#abort.signal }
-    const run = discoverIssuer(this.#options.issuer, options).then((metadata) => {
-      this.#metadata = metadata
-      this.#options.onFetch?.({ kind: 'discovery', outcome: 'success' })
-      return metadata
-    }, (error: unknown) => {
-      this.#discoveryRetryAt = this.#now() + DISCOVERY_RETRY_MS
-      this.#options.onFetch?.({ kind: 'discovery', outcome: 'failure' })
-      throw error
-    }).finally(() => { this.#discovery = undefined })
-    this.#discovery = run
-    return run
+  metadata (): Promise<IssuerMetadata | undefined> {
+    return this.#discovery.metadata()
   }
 
   /**
@@ -234,14 +215,14 @@ export class KeyStore {
   }
 
   #noMatchingKey (kid: string | undefined, alg: string, why: string): AuthError {
-    return new AuthError('ERR_JWKS_NO_MATCHING_KEY', 'The access token is signed with a key the issuer does not publish.', {
+    return new AuthError('ERR_JWKS_NO_MATCHING_KEY', {
       reason: `${why} (kid ${kid === undefined ? 'absent' : JSON.stringify(kid.slice(0, 64))}, alg ${alg})`
     })
   }
 
   #unavailable (): AuthError {
     const retryAfter = Math.max(1, Math.ceil((this.#nextRetryAt - this.#now()) / 1000))
-    return new AuthError('ERR_KEYS_UNAVAILABLE', 'The issuer\'s signing keys cannot be obtained right now; try again later.', {
+    return new AuthError('ERR_KEYS_UNAVAILABLE', {
       retryAfter,
       reason: `no usable keys (${this.#failures} failed fetches)`
     })
@@ -249,15 +230,8 @@ export class KeyStore {
 
   /** Joins the fetch in flight (or starts one), waiting at most requestWaitMs. */
   #waitForRefresh (why: string): Promise<void> {
-    const refresh = this.refresh(why)
     const waitMs = this.#options.requestWaitMs ?? Math.min(this.#options.fetchTimeoutMs, 3000)
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new FetchFailed('request wait elapsed')), waitMs)
-      refresh.then(
-        () => { clearTimeout(timer); resolve() },
-        (error: unknown) => { clearTimeout(timer); reject(error) }
-      )
-    })
+    return withTimeout(waitMs, () => this.refresh(why), () => new FetchFailed('request wait elapsed'))
   }
 
   /** Fetches discovery (when needed) and the JWKS; one fetch in flight at a time. */
@@ -274,7 +248,7 @@ export class KeyStore {
     try {
       let jwksUri = this.#options.jwksUri
       if (jwksUri === undefined) {
-        jwksUri = (await this.#discover()).jwks_uri
+        jwksUri = (await this.#discovery.discover()).jwks_uri
         if (jwksUri === undefined) throw new FetchFailed('the issuer metadata has no jwks_uri')
       }
       let fetched, keys, imported

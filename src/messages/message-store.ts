@@ -3,6 +3,7 @@
  * is an interface so that a database can replace the in-memory one without touching the routes.
  */
 import { randomUUID } from 'node:crypto'
+import { CodedError, sentenceOf, type ClientError } from '../errors.js'
 import { ownerKey, type Owner } from './owner.js'
 
 export interface Message {
@@ -19,7 +20,18 @@ export interface MessageStore {
   delete(owner: Owner, id: string): Promise<boolean>
 }
 
-export class MessageLimitReached extends Error {}
+/** The caller holds as many messages as allowed: ERR_MESSAGE_LIMIT (409). */
+export class MessageLimitReached extends CodedError implements ClientError {
+  override readonly name = 'MessageLimitReached'
+  readonly code = 'ERR_MESSAGE_LIMIT'
+  readonly description: string
+
+  constructor (max: number) {
+    const description = sentenceOf('ERR_MESSAGE_LIMIT', { max })
+    super(description)
+    this.description = description
+  }
+}
 
 /** In memory, per owner, bounded so that one caller cannot exhaust the process. */
 export class InMemoryMessageStore implements MessageStore {
@@ -45,7 +57,7 @@ export class InMemoryMessageStore implements MessageStore {
       messages = new Map()
       this.#byOwner.set(key, messages)
     }
-    if (messages.size >= this.#maxPerOwner) throw new MessageLimitReached(`at most ${this.#maxPerOwner} messages per user`)
+    if (messages.size >= this.#maxPerOwner) throw new MessageLimitReached(this.#maxPerOwner)
     const message: Message = { id: randomUUID(), text, createdAt: new Date().toISOString() }
     messages.set(message.id, message)
     return message

@@ -4,7 +4,7 @@
  * `sub` happens to read "client:x" can never be taken for client x, nor one issuer's user for
  * another issuer's user with the same `sub`.
  */
-import { AuthError } from '../token/errors.js'
+import { AuthError } from '../errors.js'
 import type { AccessTokenIdentity } from '../token/identity.js'
 
 export interface Owner {
@@ -16,7 +16,7 @@ export interface Owner {
 export function ownerOf (caller: AccessTokenIdentity): Owner {
   if (caller.sub !== undefined) return { issuer: caller.issuer, kind: 'user', id: caller.sub }
   if (caller.clientId !== undefined) return { issuer: caller.issuer, kind: 'client', id: caller.clientId }
-  throw new AuthError('ERR_JWT_CLAIM_MISSING', 'The access token names neither a subject (sub) nor a client (client_id), so it cannot own data.', { claim: 'sub', reason: 'no sub and no client id' })
+  throw new AuthError('ERR_JWT_CLAIM_MISSING', { claim: 'sub', ownership: true, reason: 'no sub and no client id' })
 }
 
 /** One string per owner, for maps: distinct owners never share it (JSON keeps the parts apart). */

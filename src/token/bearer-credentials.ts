@@ -3,7 +3,7 @@
  * Only the Authorization header is a supported method; a token in the query or the body,
  * two credentials, or a scheme with no token are malformed requests (400 invalid_request).
  */
-import { AuthError } from './errors.js'
+import { AuthError } from '../errors.js'
 
 /** Longer than any real access token, shorter than Node's default header limit. */
 export const MAX_TOKEN_LENGTH = 12 * 1024
@@ -44,27 +44,25 @@ export function hasQueryToken (url: string): boolean {
 export function extractBearerToken (rawHeaders: readonly string[], url: string): string {
   const headers = authorizationHeaders(rawHeaders)
   if (hasQueryToken(url)) {
-    throw headers.length > 0
-      ? new AuthError('ERR_MULTIPLE_CREDENTIALS', 'The request carries an access token both in the Authorization header and in the query string; send it in the Authorization header only.')
-      : new AuthError('ERR_TOKEN_IN_QUERY', 'Access tokens in the query string are not accepted; send the token in the Authorization header as "Bearer <token>".')
+    throw headers.length > 0 ? new AuthError('ERR_MULTIPLE_CREDENTIALS', { where: 'query' }) : new AuthError('ERR_TOKEN_IN_QUERY')
   }
   if (headers.length === 0) {
-    throw new AuthError('ERR_NO_CREDENTIALS', 'This route requires a Bearer access token in the Authorization header.')
+    throw new AuthError('ERR_NO_CREDENTIALS')
   }
   if (headers.length > 1) {
-    throw new AuthError('ERR_MULTIPLE_CREDENTIALS', 'The request carries more than one Authorization header; send exactly one Bearer token.')
+    throw new AuthError('ERR_MULTIPLE_CREDENTIALS', { where: 'headers' })
   }
   const value = (headers[0] ?? '').trim()
   const space = firstBlank(value)
   const scheme = space === -1 ? value : value.slice(0, space)
   if (scheme !== 'Bearer' && scheme.toLowerCase() !== 'bearer') {
-    throw new AuthError('ERR_NO_CREDENTIALS', 'This route requires a Bearer access token in the Authorization header.', {
+    throw new AuthError('ERR_NO_CREDENTIALS', {
       reason: scheme === '' ? 'empty Authorization header' : `unsupported scheme ${scheme.slice(0, 20)}`
     })
   }
   const token = space === -1 ? '' : value.slice(space + 1).trim()
   if (token === '') {
-    throw new AuthError('ERR_EMPTY_CREDENTIALS', 'The Authorization header names the Bearer scheme but carries no token.')
+    throw new AuthError('ERR_EMPTY_CREDENTIALS')
   }
   return token
 }
@@ -76,9 +74,9 @@ export function extractBearerToken (rawHeaders: readonly string[], url: string):
  */
 export function checkSingleToken (token: string): void {
   if (/[\s,]/.test(token)) {
-    throw new AuthError('ERR_MULTIPLE_CREDENTIALS', 'The Authorization header must carry exactly one Bearer token.')
+    throw new AuthError('ERR_MULTIPLE_CREDENTIALS', { where: 'token' })
   }
   if (token.length > MAX_TOKEN_LENGTH) {
-    throw new AuthError('ERR_TOKEN_TOO_LARGE', 'The access token is too large.', { reason: `${token.length} characters` })
+    throw new AuthError('ERR_TOKEN_TOO_LARGE', { reason: `${token.length} characters` })
   }
 }

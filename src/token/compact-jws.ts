@@ -3,7 +3,7 @@
  * padding and canonical trailing bits, a JSON-object header and payload (no duplicate
  * members), a non-empty signature. Nothing here trusts the content yet.
  */
-import { AuthError } from './errors.js'
+import { AuthError } from '../errors.js'
 import { parseJsonObject, StrictJsonError } from './strict-json.js'
 
 export interface DecodedJws {
@@ -39,23 +39,23 @@ function sextet (c: number): number {
 
 function segment (part: string, what: string): Buffer {
   if (!B64URL.test(part) || part.length % 4 === 1) {
-    throw new AuthError('ERR_TOKEN_MALFORMED', 'The access token is malformed.', { reason: `${what} is not base64url` })
+    throw new AuthError('ERR_TOKEN_MALFORMED', { reason: `${what} is not base64url` })
   }
   // Reject non-canonical encodings (stray trailing bits): one token, one byte string. With
   // the alphabet checked and no padding, the last character's unused bits are the only
   // freedom, so checking them equals re-encoding and comparing, without a second string.
   if ((sextet(part.charCodeAt(part.length - 1)) & (UNUSED_BITS[part.length % 4] ?? 0)) !== 0) {
-    throw new AuthError('ERR_TOKEN_MALFORMED', 'The access token is malformed.', { reason: `${what} is not canonical base64url` })
+    throw new AuthError('ERR_TOKEN_MALFORMED', { reason: `${what} is not canonical base64url` })
   }
   return Buffer.from(part, 'base64url')
 }
 
-function json (bytes: Buffer, what: string): Record<string, unknown> {
+function json (bytes: Buffer, what: 'header' | 'payload'): Record<string, unknown> {
   try {
     return parseJsonObject(bytes)
   } catch (error) {
     const why = error instanceof StrictJsonError ? error.message : 'unreadable'
-    throw new AuthError('ERR_TOKEN_MALFORMED', `The access token is malformed: its ${what} is not a valid JSON object.`, { reason: `${what}: ${why}` })
+    throw new AuthError('ERR_TOKEN_MALFORMED', { flaw: `${what} json`, reason: `${what}: ${why}` })
   }
 }
 
@@ -63,16 +63,16 @@ export function decodeCompactJws (token: string): DecodedJws {
   const first = token.indexOf('.')
   const second = token.indexOf('.', first + 1)
   if (first <= 0 || second === -1 || token.indexOf('.', second + 1) !== -1) {
-    throw new AuthError('ERR_TOKEN_MALFORMED', 'The access token is malformed: a JWT has three dot-separated parts.')
+    throw new AuthError('ERR_TOKEN_MALFORMED', { flaw: 'parts' })
   }
   const headerPart = token.slice(0, first)
   const payloadPart = token.slice(first + 1, second)
   const signaturePart = token.slice(second + 1)
   if (payloadPart === '') {
-    throw new AuthError('ERR_TOKEN_MALFORMED', 'The access token is malformed: its payload is empty.')
+    throw new AuthError('ERR_TOKEN_MALFORMED', { flaw: 'empty payload' })
   }
   if (signaturePart === '') {
-    throw new AuthError('ERR_JWS_SIGNATURE_INVALID', 'The access token is not signed.', { reason: 'empty signature (unsecured JWT)' })
+    throw new AuthError('ERR_JWS_SIGNATURE_INVALID', { unsigned: true, reason: 'empty signature (unsecured JWT)' })
   }
   const header = json(segment(headerPart, 'header'), 'header')
   const payload = json(segment(payloadPart, 'payload'), 'payload')

@@ -5,7 +5,7 @@
  * `x5c`) are never used: keys come only from the configured issuer's JWKS.
  */
 import type { JwsAlg } from '../config.js'
-import { AuthError } from './errors.js'
+import { AuthError } from '../errors.js'
 
 export interface CheckedHeader {
   alg: JwsAlg
@@ -22,26 +22,25 @@ export function normaliseTyp (typ: string): string {
 export function checkHeader (header: Record<string, unknown>, allowed: ReadonlySet<string>): CheckedHeader {
   const { alg, kid, typ, crit } = header
   if (typeof alg !== 'string') {
-    throw new AuthError('ERR_TOKEN_MALFORMED', 'The access token is malformed: its header has no "alg".', { reason: 'alg missing or not a string' })
+    throw new AuthError('ERR_TOKEN_MALFORMED', { flaw: 'no alg', reason: 'alg missing or not a string' })
   }
   if (!allowed.has(alg)) {
-    throw new AuthError('ERR_JWS_ALG_NOT_ALLOWED', `The access token is signed with an algorithm this API does not accept (${alg.slice(0, 16)}).`, {
+    throw new AuthError('ERR_JWS_ALG_NOT_ALLOWED', {
+      alg,
       reason: `alg ${alg.slice(0, 16)} not in the allowed list`
     })
   }
   if (crit !== undefined) {
-    throw new AuthError('ERR_JWS_CRIT_UNSUPPORTED', 'The access token requires header extensions ("crit") this API does not understand.', {
-      reason: 'crit present'
-    })
+    throw new AuthError('ERR_JWS_CRIT_UNSUPPORTED', { reason: 'crit present' })
   }
   if (kid !== undefined && typeof kid !== 'string') {
-    throw new AuthError('ERR_TOKEN_MALFORMED', 'The access token is malformed: its "kid" is not a string.', { reason: 'kid not a string' })
+    throw new AuthError('ERR_TOKEN_MALFORMED', { flaw: 'kid type', reason: 'kid not a string' })
   }
   if (typ !== undefined && typeof typ !== 'string') {
-    throw new AuthError('ERR_TOKEN_MALFORMED', 'The access token is malformed: its "typ" is not a string.', { reason: 'typ not a string' })
+    throw new AuthError('ERR_TOKEN_MALFORMED', { flaw: 'typ type', reason: 'typ not a string' })
   }
   if (header.b64 !== undefined) {
-    throw new AuthError('ERR_TOKEN_MALFORMED', 'The access token uses an unencoded payload, which this API does not accept.', { reason: 'b64 present' })
+    throw new AuthError('ERR_TOKEN_MALFORMED', { flaw: 'b64', reason: 'b64 present' })
   }
   return { alg: alg as JwsAlg, kid, typ: typ === undefined ? undefined : normaliseTyp(typ) }
 }

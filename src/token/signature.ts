@@ -6,10 +6,10 @@
 import { createHmac, timingSafeEqual, verify } from 'node:crypto'
 import type { VerificationKey } from '../keys/jwk-import.js'
 import type { JwsAlg } from '../config.js'
-import { AuthError } from './errors.js'
+import { AuthError } from '../errors.js'
 
 function invalidSignature (): AuthError {
-  return new AuthError('ERR_JWS_SIGNATURE_INVALID', 'The access token\'s signature is invalid.', { reason: 'signature verification failed' })
+  return new AuthError('ERR_JWS_SIGNATURE_INVALID', { reason: 'signature verification failed' })
 }
 
 /** Appends a DER INTEGER holding the unsigned big-endian bytes `from..to` of `source`. */

@@ -4,10 +4,15 @@
  * JSON.parse accepts duplicates silently (last one wins), which lets two parties read one
  * token differently, so a small scanner checks the structure before JSON.parse builds values.
  */
+import { CodedError } from '../errors.js'
 
 export const MAX_JSON_DEPTH = 16
 
-export class StrictJsonError extends Error {}
+/** Not one strict JSON object; the message says why, for the logs. */
+export class StrictJsonError extends CodedError {
+  override readonly name = 'StrictJsonError'
+  readonly code = 'ERR_JSON_NOT_STRICT'
+}
 
 const QUOTE = 0x22
 const BACKSLASH = 0x5c

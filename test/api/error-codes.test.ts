@@ -8,7 +8,13 @@ import { connect } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import type { InjectOptions } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { PROBLEM_CODES } from '../../src/http/problem.js'
+import { ConfigError } from '../../src/config.js'
+import { AuthError, CodedError, ERRORS, isAuthErrorCode, sentenceOf, type ErrorCode } from '../../src/errors.js'
+import { problem, PROBLEM_CODES } from '../../src/http/problem.js'
+import { KeyRejected } from '../../src/keys/jwk-import.js'
+import { MessageLimitReached } from '../../src/messages/message-store.js'
+import { FetchFailed } from '../../src/remote/fetch-json.js'
+import { StrictJsonError } from '../../src/token/strict-json.js'
 import { startTestApi, type TestApi } from '../helpers/test-api.js'
 
 const SECRET_MESSAGE = 'database password hunter2 in /srv/app/src/secret.ts:42'
@@ -160,5 +166,66 @@ describe('errors before Fastify has a request, on a real socket', () => {
     expectProblem(res, 503, 'ERR_SHUTTING_DOWN')
     expect(res.headers['retry-after']).toBe('1')
     expect(res.headers.connection).toBe('close')
+  })
+})
+
+describe('the error catalogue (src/errors.ts)', () => {
+  const codes = Object.keys(ERRORS) as ErrorCode[]
+
+  it('lists every code once, each with a status, a title and a sentence; the OpenAPI table lists the same codes', () => {
+    expect(new Set(codes).size).toBe(codes.length)
+    expect(PROBLEM_CODES.map((entry) => entry.code)).toEqual(codes)
+    for (const code of codes) {
+      const { status, title } = ERRORS[code]
+      expect(code).toMatch(/^ERR_[A-Z0-9_]+$/)
+      expect(status).toBeGreaterThanOrEqual(400)
+      expect(title).not.toBe('')
+      expect(sentenceOf(code as 'ERR_INTERNAL')).toMatch(/\S/) // with no parts: a sentence, never a crash
+    }
+  })
+
+  it('gives every refusal of the credentials an RFC 6750 error code, except no credentials and 503s', () => {
+    const refusals = codes.filter(isAuthErrorCode)
+    expect(refusals).toContain('ERR_JWT_EXPIRED')
+    expect(refusals).not.toContain('ERR_ROUTE_NOT_FOUND')
+    for (const code of refusals) {
+      const { status, oauthError } = ERRORS[code]
+      expect([400, 401, 403, 503]).toContain(status)
+      if (code === 'ERR_NO_CREDENTIALS' || status === 503) expect(oauthError).toBeUndefined()
+      else expect(oauthError).toMatch(/^(invalid_request|invalid_token|insufficient_scope)$/)
+    }
+  })
+
+  it('words a sentence from the variable parts only, and a problem body from the table', () => {
+    const error = new AuthError('ERR_JWT_CLAIM_MISSING', { claim: 'aud', reason: 'aud missing' })
+    expect(error).toMatchObject({ code: 'ERR_JWT_CLAIM_MISSING', status: 401, claim: 'aud', reason: 'aud missing', description: 'The access token has no "aud" claim.' })
+    expect(error.message).toBe(error.description)
+    expect(problem(error)).toEqual({ type: 'https://www.rfc-editor.org/rfc/rfc6750#section-3.1', title: 'Invalid access token', status: 401, detail: error.description, code: 'ERR_JWT_CLAIM_MISSING' })
+    expect(problem('ERR_ROUTE_NOT_FOUND', { method: 'GET', path: '/x' }).detail).toBe('No route GET /x.')
+    expect(problem('ERR_ROUTE_NOT_FOUND').detail).toBe('No such route.')
+    expect(problem('ERR_NO_CREDENTIALS').type).toBe('https://www.rfc-editor.org/rfc/rfc6750#section-3')
+    expect(problem('ERR_KEYS_UNAVAILABLE')).toMatchObject({ type: 'about:blank', title: 'Service Unavailable', status: 503 })
+  })
+
+  it('gives every error class a name and a code', () => {
+    const errors: CodedError[] = [
+      new AuthError('ERR_JWT_EXPIRED'),
+      new MessageLimitReached(3),
+      new KeyRejected('weak'),
+      new FetchFailed('down'),
+      new StrictJsonError('duplicate member'),
+      new ConfigError('PORT', 'must be a number')
+    ]
+    const seen = new Set<string>()
+    for (const error of errors) {
+      expect(error).toBeInstanceOf(CodedError)
+      expect(error.name).toBe(error.constructor.name)
+      expect(error.code).toMatch(/^ERR_[A-Z0-9_]+$/)
+      seen.add(error.code)
+    }
+    expect(seen.size).toBe(errors.length)
+    // the internal codes never name a client-facing problem
+    for (const error of errors.slice(2)) expect(Object.hasOwn(ERRORS, error.code)).toBe(false)
+    expect(problem(new MessageLimitReached(3))).toMatchObject({ status: 409, code: 'ERR_MESSAGE_LIMIT', detail: 'at most 3 messages per user' })
   })
 })

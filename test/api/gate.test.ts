@@ -296,6 +296,12 @@ describe('the handler guard behind the gate', () => {
     }
   })
 
+  it('a route declared before the gate (out of its sight) stops start-up, naming it', async () => {
+    await expect(startTestApi({
+      beforeGate: (app) => { app.get('/api/early', { config: { scopes: ['read:messages'] } }, async () => ({ secret: 'x' })) }
+    })).rejects.toThrow('routes declared before the gate, so not behind it: GET /api/early, HEAD /api/early')
+  })
+
   it('a route declared both public and with scopes stops start-up, naming it', async () => {
     await expect(startTestApi({
       instrument: (app) => { app.get('/api/confused', { config: { public: true, scopes: ['read:messages'] } }, async () => ({})) }

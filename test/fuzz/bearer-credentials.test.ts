@@ -6,7 +6,7 @@
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { checkSingleToken, extractBearerToken, MAX_TOKEN_LENGTH } from '../../src/token/bearer-credentials.js'
-import { isAuthError } from '../../src/token/errors.js'
+import { isAuthError } from '../../src/errors.js'
 import { startTestApi, type TestApi } from '../helpers/test-api.js'
 
 /**

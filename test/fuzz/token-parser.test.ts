@@ -7,7 +7,7 @@
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { decodeCompactJws } from '../../src/token/compact-jws.js'
-import { isAuthError } from '../../src/token/errors.js'
+import { isAuthError } from '../../src/errors.js'
 import { checkHeader } from '../../src/token/jws-header.js'
 import { MAX_JSON_DEPTH, parseJsonObject, StrictJsonError } from '../../src/token/strict-json.js'
 import { startTestApi, type TestApi } from '../helpers/test-api.js'

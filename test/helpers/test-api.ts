@@ -38,6 +38,7 @@ export interface TestApiOptions {
   fakeClock?: boolean
   /** Runs once the gate is registered, before the app's routes (test hooks and routes). */
   instrument?: AppOptions['instrument']
+  beforeGate?: AppOptions['beforeGate']
 }
 
 export async function startTestApi (options: TestApiOptions = {}): Promise<TestApi> {
@@ -52,7 +53,7 @@ export async function startTestApi (options: TestApiOptions = {}): Promise<TestA
     ...(options.discovery === 'none' ? { AUTH_JWKS_URI: issuer.jwksUri } : {}),
     ...options.env
   })
-  const app = await buildApp({ config, logger: false, ...(options.fakeClock === true ? { now: clock } : {}), fetchKeysOnReady: false, ...(options.instrument === undefined ? {} : { instrument: options.instrument }) })
+  const app = await buildApp({ config, logger: false, ...(options.fakeClock === true ? { now: clock } : {}), fetchKeysOnReady: false, ...(options.instrument === undefined ? {} : { instrument: options.instrument }), ...(options.beforeGate === undefined ? {} : { beforeGate: options.beforeGate }) })
   try {
     await app.ready()
   } catch (error) {

@@ -1,37 +1,19 @@
 // The OpenAPI document: the committed openapi.yaml is what the code gives (drift check), it is
 // what GET /openapi.json serves, it is OpenAPI 3.1 with stable names, and what it says about
-// security and answers is what the running app does.
+// security, answers and headers follows from what each route declares (test/openapi/answers.test.ts
+// checks it against what the running app does).
 import { readFile, writeFile, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import Fastify, { type LightMyRequestResponse, type RouteOptions } from 'fastify'
+import Fastify, { type FastifyReply, type FastifyRequest, type LightMyRequestResponse, type RouteOptions } from 'fastify'
 import { Type } from 'typebox'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
-import swaggerPlugin, { placeholderFlowUrls, type OpenApiDocument } from '../../plugins/swagger.js'
+import swaggerPlugin from '../../plugins/swagger.js'
+import { placeholderFlowUrls, type OpenApiDocument } from '../../src/openapi/document.js'
 import { buildOpenApiDocument, checkOpenApi, EXAMPLE_ENV, OPENAPI_FILE, renderOpenApiYaml } from '../../scripts/openapi.js'
 import { startTestApi, type TestApi } from '../helpers/test-api.js'
-
-type Json = Record<string, unknown>
-interface Operation { operationId: string; summary?: string; tags?: string[]; security?: Record<string, string[]>[]; responses: Record<string, Json> }
-
-const METHODS = ['get', 'put', 'post', 'delete', 'patch']
-
-function operations (document: OpenApiDocument): { path: string; method: string; operation: Operation }[] {
-  return Object.entries(document.paths).flatMap(([path, item]) => Object.entries(item)
-    .filter(([method]) => METHODS.includes(method))
-    .map(([method, operation]) => ({ path, method, operation: operation as unknown as Operation })))
-}
-
-/** The scopes an operation requires per the document; undefined when it is public. */
-function requiredScopes (operation: Operation): string[] | undefined {
-  if (operation.security === undefined) throw new Error(`${operation.operationId} has no security requirement`)
-  if (operation.security.length === 0) return undefined
-  const oauth2 = operation.security.find((requirement) => 'oauth2' in requirement)?.oauth2
-  const bearer = operation.security.find((requirement) => 'bearerAuth' in requirement)?.bearerAuth
-  expect(bearer).toEqual(oauth2)
-  return oauth2
-}
+import { exampleCodes, nameOf, operations, requiredScopes, resolve, type Json } from './document-helpers.js'
 
 describe('the committed openapi.yaml', () => {
   let generated: string
@@ -93,29 +75,62 @@ function schemaIds (schema: unknown, found = new Set<string>()): Set<string> {
   return found
 }
 
+/** A route's declared answers: status → the answer (a JSON schema or a response object). */
+function declaredAnswers (route: RouteOptions): Record<string, Json> {
+  return (route.schema?.response ?? {}) as Record<string, Json>
+}
+
+/** The headers a route declares for one answer: name → schema. */
+function declaredHeaders (route: RouteOptions, status: string): Record<string, Json> {
+  return (declaredAnswers(route)[status]?.headers ?? {}) as Record<string, Json>
+}
+
+/** The route's schemas of bodies and parameters, without the response headers (those are header components). */
+function bodySchemas (route: RouteOptions): unknown[] {
+  const { response: _response, ...inputs } = route.schema ?? {}
+  const answers = Object.values(declaredAnswers(route)).map(({ headers: _headers, ...answer }) => answer)
+  return [inputs, answers]
+}
+
 describe('the document', () => {
   let api: TestApi
   let document: OpenApiDocument
   /** The routes as declared, seen by a hook of the test's own: the expectations come from them, not from a list. */
   const declared: RouteOptions[] = []
-  const documented = (): RouteOptions[] => declared.filter((route) => route.method !== 'HEAD' && route.schema !== undefined && route.schema.hide !== true && route.url !== '/metrics')
+  const documented = (): RouteOptions[] => declared.filter((route) => route.method !== 'HEAD' && route.schema !== undefined && route.schema.hide !== true)
+  const routeOf = (path: string, method: string): RouteOptions => {
+    const route = documented().find((candidate) => candidate.url.replace(/:(\w+)/g, '{$1}') === path && String(candidate.method).toLowerCase() === method)
+    if (route === undefined) throw new Error(`no declared route for ${method} ${path}`)
+    return route
+  }
   beforeAll(async () => {
     api = await startTestApi({ instrument: (app) => { app.addHook('onRoute', (route) => { declared.push(route) }) } })
     document = (await api.app.inject({ url: '/openapi.json' })).json<OpenApiDocument>()
   })
   afterAll(async () => { await api.close() })
 
-  it('is OpenAPI 3.1.0 with components named after the schemas\' $id', () => {
+  it('is OpenAPI 3.1.0 with components named after the $id of schemas and headers, and every reference resolves', () => {
     expect(document.openapi).toBe('3.1.0')
     const ids = new Set(['Problem'])
-    for (const route of documented()) schemaIds(route.schema, ids)
+    const headerIds = new Set<string>()
+    for (const route of documented()) {
+      schemaIds(bodySchemas(route), ids)
+      for (const status of Object.keys(declaredAnswers(route))) schemaIds(Object.values(declaredHeaders(route, status)), headerIds)
+    }
     expect(Object.keys(document.components.schemas)).toEqual([...ids].sort())
     expect(ids.size).toBeGreaterThanOrEqual(5)
+    // the shared headers of the error answers, and any a route declares with an $id
+    expect(Object.keys(document.components.headers)).toEqual([...new Set([...headerIds, 'Retry-After', 'WWW-Authenticate'])].sort())
     const text = JSON.stringify(document)
     expect(text).not.toMatch(/def-\d/)
     expect(text).not.toMatch(/"\$id"/)
+    expect(text).not.toMatch(/"x-(?!usePkce)/)
     for (const ref of text.matchAll(/"\$ref":"#\/components\/(\w+)\/([^"]+)"/g)) {
       expect((document.components[ref[1] ?? ''] as Json | undefined)?.[ref[2] ?? ''], ref[0]).toBeDefined()
+    }
+    // every component is used
+    for (const kind of ['schemas', 'headers', 'examples']) {
+      for (const name of Object.keys(document.components[kind] as Json)) expect(text, `${kind}/${name}`).toContain(`"#/components/${kind}/${name}"`)
     }
   })
 
@@ -147,25 +162,77 @@ describe('the document', () => {
     })
   })
 
-  it('documents 400, 401, 403 and 503 as problem+json with the Bearer challenge on every protected operation', () => {
-    const responses = document.components.responses as Record<string, Json>
-    for (const name of ['BadRequest', 'Unauthorized', 'Forbidden', 'ServiceUnavailable', 'NotFound']) {
-      expect((responses[name]?.content as Json)['application/problem+json']).toMatchObject({ schema: { $ref: '#/components/schemas/Problem' } })
-    }
-    expect(responses.Unauthorized?.headers).toEqual({ 'WWW-Authenticate': { $ref: '#/components/headers/WWW-Authenticate' } })
-    expect(responses.Forbidden?.headers).toEqual({ 'WWW-Authenticate': { $ref: '#/components/headers/WWW-Authenticate' } })
-    expect(responses.ServiceUnavailable?.headers).toEqual({ 'Retry-After': { $ref: '#/components/headers/Retry-After' } })
+  it('documents every error answer as problem+json with the Problem schema, naming its codes with an example each', () => {
     expect(document.components.schemas.Problem).toMatchObject({ required: ['type', 'title', 'status', 'detail', 'code'] })
-
-    for (const { operation } of operations(document)) {
-      if (requiredScopes(operation) === undefined) continue
-      expect(operation.responses, operation.operationId).toMatchObject({
-        400: { $ref: '#/components/responses/BadRequest' },
-        401: { $ref: '#/components/responses/Unauthorized' },
-        403: { $ref: '#/components/responses/Forbidden' },
-        503: { $ref: '#/components/responses/ServiceUnavailable' }
-      })
+    let errors = 0
+    for (const op of operations(document)) {
+      for (const [status, response] of Object.entries(op.operation.responses)) {
+        if (Number(status) < 400) continue
+        errors += 1
+        const where = `${nameOf(op)} ${status}`
+        expect(Object.keys(response.content as Json), where).toEqual(['application/problem+json'])
+        expect((response.content as Record<string, Json>)['application/problem+json']?.schema, where).toEqual({ $ref: '#/components/schemas/Problem' })
+        expect(response.description, where).toMatch(/`code`: /)
+        const codes = exampleCodes(response)
+        expect(codes.length, where).toBeGreaterThan(0)
+        for (const code of codes) {
+          const example = resolve(document, ((response.content as Record<string, { examples: Json }>)['application/problem+json']?.examples ?? {})[code])
+          expect(example.value, `${where} ${code}`).toEqual({ type: expect.any(String), title: expect.any(String), status: Number(status), detail: expect.any(String), code })
+        }
+      }
     }
+    expect(errors).toBeGreaterThanOrEqual(20)
+  })
+
+  it('gives each operation the errors its route declares or can produce: gate, inputs, body, path parameters, the drain', () => {
+    for (const op of operations(document)) {
+      const route = routeOf(op.path, op.method)
+      const statuses = Object.keys(op.operation.responses).filter((status) => Number(status) >= 400)
+      const scopes = requiredScopes(op.operation)
+      const readsBody = !['GET', 'HEAD'].includes(String(route.method))
+      const pathParameters = route.url.includes(':')
+      const validated = ['params', 'querystring', 'headers', 'body'].some((input) => route.schema?.[input as 'body'] !== undefined)
+      const expected = new Set([
+        ...Object.keys(declaredAnswers(route)).filter((status) => Number(status) >= 400),
+        '503',
+        ...(scopes === undefined ? [] : ['400', '401']),
+        ...(scopes !== undefined && scopes.length > 0 ? ['403'] : []),
+        ...(validated || pathParameters || readsBody ? ['400'] : []),
+        ...(pathParameters ? ['414'] : []),
+        ...(readsBody ? ['413', '415'] : [])
+      ])
+      expect(statuses, nameOf(op)).toEqual([...expected].sort())
+      // every operation can meet the drain, whatever else its 503 says
+      expect(exampleCodes(op.operation.responses['503'] ?? {}), nameOf(op)).toContain('ERR_SHUTTING_DOWN')
+      // a route's own error answer keeps the codes it declares
+      for (const [status, answer] of Object.entries(declaredAnswers(route))) {
+        if (Number(status) < 400) continue
+        const ownCodes = Object.keys(((answer.content as Record<string, { examples?: Json }> | undefined)?.['application/problem+json']?.examples) ?? {})
+        expect(ownCodes.length, `${nameOf(op)} declares the codes of its ${status}`).toBeGreaterThan(0)
+        expect(exampleCodes(op.operation.responses[status] ?? {}), `${nameOf(op)} ${status}`).toEqual(expect.arrayContaining(ownCodes))
+      }
+    }
+  })
+
+  it('documents response headers only where the route declares them (Location on a 201 that sends one, and no other)', () => {
+    let locations = 0
+    for (const op of operations(document)) {
+      const route = routeOf(op.path, op.method)
+      for (const [status, response] of Object.entries(op.operation.responses)) {
+        const documentedNames = Object.keys((response.headers ?? {}) as Json)
+        const own = Object.keys(declaredHeaders(route, status))
+        if (Number(status) < 400) {
+          expect(documentedNames, `${nameOf(op)} ${status}`).toEqual(own)
+        } else {
+          // an error answer: the gate's challenge, Retry-After on a 503, and what the route declares
+          expect(['WWW-Authenticate', 'Retry-After', ...own], `${nameOf(op)} ${status}`).toEqual(expect.arrayContaining(documentedNames))
+        }
+        if (documentedNames.includes('Location')) locations += 1
+      }
+    }
+    // POST /api/messages declares it, and the test would say nothing if no route did
+    expect(locations).toBe(documented().filter((route) => Object.keys(declaredAnswers(route)).some((status) => 'Location' in declaredHeaders(route, status))).length)
+    expect(locations).toBeGreaterThan(0)
   })
 
   it('says what the auth gate does: public operations answer without a token, protected ones need exactly the listed scopes', async () => {
@@ -253,6 +320,42 @@ describe('the swagger plugin', () => {
       tokenUrl: 'https://issuer.example.org/tenant/token',
       scopes: { 'audit:write': 'Required by makeThing', 'things:write': 'Required by makeThing' }
     })
+    await app.close()
+  })
+
+  it('documents a header only where the route declares it: a 201 without a declared Location has none', async () => {
+    const Thing = Type.Object({ id: Type.String() }, { $id: 'Thing' })
+    const app = await appWith((app) => {
+      // a forker's new route: it creates something and sends no Location
+      app.post('/things', { config: { scopes: ['things:write'] }, schema: { operationId: 'makeThing', summary: 's', response: { 201: Thing } } },
+        async (_request: FastifyRequest, reply: FastifyReply) => reply.code(201).send({ id: '1' }))
+      app.post('/located', {
+        config: { scopes: ['things:write'] },
+        schema: { operationId: 'makeLocated', summary: 's', response: { 201: { description: 'Created', headers: { Location: Type.String({ description: 'Where it is' }) }, content: { 'application/json': { schema: Thing } } } } }
+      }, async (_request: FastifyRequest, reply: FastifyReply) => reply.code(201).header('location', '/located/1').send({ id: '1' }))
+    })
+    const document = await app.openapiDocument()
+    expect(document.paths['/things']?.post?.responses['201']).toEqual({ description: 'Created', content: { 'application/json': { schema: { $ref: '#/components/schemas/Thing' } } } })
+    expect(JSON.stringify(document.paths['/things'])).not.toContain('Location')
+    expect(document.paths['/located']?.post?.responses['201']).toEqual({
+      description: 'Created',
+      headers: { Location: { description: 'Where it is', required: true, schema: { type: 'string' } } },
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/Thing' } } }
+    })
+    expect(Object.keys(document.components.headers)).not.toContain('Location')
+    // what the route declares is what it sends: Fastify serializes the body by the content's schema
+    const res = await app.inject({ method: 'POST', url: '/located' })
+    expect(res.statusCode).toBe(201)
+    expect(res.headers.location).toBe('/located/1')
+    expect(res.json()).toEqual({ id: '1' })
+    await app.close()
+  })
+
+  it('refuses an error answer that is not a problem+json body with the Problem schema', async () => {
+    const app = await appWith((app) => {
+      app.get('/odd', { config: { public: true }, schema: { operationId: 'odd', summary: 's', response: { 404: Type.Object({ message: Type.String() }) } } }, async () => ({}))
+    })
+    expect(() => app.swagger()).toThrow(/route GET \/odd: its 404 answer must be a problem\+json body with the Problem schema/)
     await app.close()
   })
 

@@ -6,12 +6,13 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { problem, sendProblem } from '../../../src/http/problem.js'
 import { MessageLimitReached } from '../../../src/messages/message-store.js'
 import { ownerOf } from '../../../src/messages/owner.js'
-import { ProblemSchema } from '../../../src/schemas/problem.js'
-import { MessageDeletedSchema, MessageIdParamsSchema, MessageListSchema, MessageSchema, NewMessageSchema } from './schemas.js'
+import { problemResponse } from '../../../src/openapi/problems.js'
+import { MessageIdParamsSchema, MessageListSchema, MessageLocationHeader, MessageSchema, NewMessageSchema } from './schemas.js'
 import type { FastifyReply } from 'fastify'
 
 const READ = 'read:messages'
 const WRITE = 'write:messages'
+const NOT_FOUND = problemResponse('The caller has no message with this id: another user\'s message answers the same, so that its existence does not leak', ['ERR_MESSAGE_NOT_FOUND'])
 
 function notFound (reply: FastifyReply): FastifyReply {
   return sendProblem(reply, problem('ERR_MESSAGE_NOT_FOUND'))
@@ -37,7 +38,10 @@ const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       description: 'The caller owns the new message. A caller holds a bounded number of messages: past it, the answer is 409.',
       operationId: 'createMessage',
       body: NewMessageSchema,
-      response: { 201: MessageSchema, 409: ProblemSchema }
+      response: {
+        201: { description: 'The created message', headers: { Location: MessageLocationHeader }, content: { 'application/json': { schema: MessageSchema } } },
+        409: problemResponse('The caller holds as many messages as allowed: delete one first', ['ERR_MESSAGE_LIMIT'])
+      }
     }
   }, async (request, reply) => {
     try {
@@ -45,7 +49,7 @@ const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return reply.code(201).header('location', `/api/messages/${message.id}`).send(message)
     } catch (error) {
       if (!(error instanceof MessageLimitReached)) throw error
-      return sendProblem(reply, problem('ERR_MESSAGE_LIMIT', error.message))
+      return sendProblem(reply, problem(error))
     }
   })
 
@@ -56,7 +60,7 @@ const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Read one of the caller\'s messages',
       operationId: 'getMessage',
       params: MessageIdParamsSchema,
-      response: { 200: MessageSchema, 404: ProblemSchema }
+      response: { 200: MessageSchema, 404: NOT_FOUND }
     }
   }, async (request, reply) => {
     const message = await store.get(ownerOf(request.auth), request.params.id)
@@ -70,8 +74,7 @@ const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Delete one of the caller\'s messages',
       operationId: 'deleteMessage',
       params: MessageIdParamsSchema,
-      // documented only: the handler answers with no body, so there is nothing to serialize
-      'x-responses': { 204: MessageDeletedSchema, 404: ProblemSchema }
+      response: { 204: { description: 'The message is deleted (no body)' }, 404: NOT_FOUND }
     }
   }, async (request, reply) => {
     const deleted = await store.delete(ownerOf(request.auth), request.params.id)

@@ -1,4 +1,4 @@
-import { Type, type Static } from 'typebox'
+import { Type } from 'typebox'
 
 export const MessageSchema = Type.Object({
   id: Type.String({ format: 'uuid', examples: ['0b6c5c49-6f6e-4d55-9a8e-0b1b0b6a3f0e'] }),
@@ -16,8 +16,9 @@ export const MessageIdParamsSchema = Type.Object({
   id: Type.String({ minLength: 1, maxLength: 64, description: 'The message\'s id', examples: ['0b6c5c49-6f6e-4d55-9a8e-0b1b0b6a3f0e'] })
 })
 
-/** A 204: no body. */
-export const MessageDeletedSchema = Type.Null({ description: 'The message is deleted' })
-
-export type MessageBody = Static<typeof MessageSchema>
-export type NewMessageBody = Static<typeof NewMessageSchema>
+/** The `Location` response header of a created message. */
+export const MessageLocationHeader = Type.String({
+  format: 'uri-reference',
+  description: 'The created message\'s URL',
+  examples: ['/api/messages/0b6c5c49-6f6e-4d55-9a8e-0b1b0b6a3f0e']
+})

@@ -1,9 +1,16 @@
 /**
- * GET a JSON document from the issuer with the safeguards remote key sets need:
- * a timeout, no redirects followed, a response size cap, 200 and a JSON object only.
+ * A JSON document from the issuer (metadata, keys) or its introspection endpoint, with the
+ * safeguards remote calls need: a timeout (withTimeout), no redirects followed, a response
+ * size cap, 200 and a JSON object only.
  */
+import { CodedError } from '../errors.js'
+import { withTimeout } from './timeout.js'
 
-export class FetchFailed extends Error {}
+/** A remote document could not be obtained; the message says why, for the logs (never for a client). */
+export class FetchFailed extends CodedError {
+  override readonly name = 'FetchFailed'
+  readonly code = 'ERR_FETCH_FAILED'
+}
 
 export interface FetchedJson {
   body: Record<string, unknown>
@@ -42,13 +49,10 @@ async function readCapped (response: Response, maxBytes: number): Promise<Buffer
   return Buffer.concat(chunks)
 }
 
-export async function fetchJson (url: string, options: FetchJsonOptions): Promise<FetchedJson> {
-  const timeout = AbortSignal.timeout(options.timeoutMs)
-  const signal = options.signal === undefined ? timeout : AbortSignal.any([timeout, options.signal])
-  const abortReason = (): string | undefined => {
-    if (timeout.aborted) return `timed out after ${options.timeoutMs} ms`
-    return options.signal?.aborted === true ? 'aborted' : undefined
-  }
+/** The request and the reading of its answer, until `deadline` aborts them. */
+async function request (url: string, options: FetchJsonOptions, deadline: AbortSignal): Promise<FetchedJson> {
+  const signal = options.signal === undefined ? deadline : AbortSignal.any([deadline, options.signal])
+  const aborted = (): boolean => options.signal?.aborted === true
   let response: Response
   try {
     response = await fetch(url, {
@@ -61,7 +65,7 @@ export async function fetchJson (url: string, options: FetchJsonOptions): Promis
   } catch (error) {
     // undici hides the reason in `cause` (ECONNREFUSED, "bad port", …)
     const cause = (error as { cause?: { code?: string; message?: string } }).cause
-    const reason = abortReason() ?? cause?.code ?? cause?.message ?? (error as Error).message
+    const reason = aborted() ? 'aborted' : cause?.code ?? cause?.message ?? (error as Error).message
     throw new FetchFailed(`${url}: ${reason}`)
   }
   try {
@@ -78,10 +82,13 @@ export async function fetchJson (url: string, options: FetchJsonOptions): Promis
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new FetchFailed(`${url}: response is not a JSON object`)
     return { body: body as Record<string, unknown>, maxAge: parseMaxAge(response.headers.get('cache-control')) }
   } catch (error) {
-    const aborted = abortReason()
-    if (aborted !== undefined) throw new FetchFailed(`${url}: ${aborted}`)
+    if (aborted()) throw new FetchFailed(`${url}: aborted`)
     throw error instanceof FetchFailed ? error : new FetchFailed(`${url}: ${(error as Error).message}`)
   } finally {
     if (!response.bodyUsed && response.body !== null) await response.body.cancel().catch(() => undefined)
   }
+}
+
+export function fetchJson (url: string, options: FetchJsonOptions): Promise<FetchedJson> {
+  return withTimeout(options.timeoutMs, (deadline) => request(url, options, deadline), () => new FetchFailed(`${url}: timed out after ${options.timeoutMs} ms`))
 }

@@ -1,0 +1,153 @@
+/**
+ * The OpenAPI 3.1 document as a whole: what @fastify/swagger starts from (`documentBase`),
+ * and what its output becomes (`finishDocument`): the responses of each operation put in
+ * place, the oauth2 scopes in use with their descriptions, and one stable order for paths,
+ * operations, responses and components, whatever order the routes load in.
+ *
+ * The oauth2 flow's URLs are the issuer's `authorization_endpoint` and `token_endpoint` once
+ * its metadata is known (`withFlowUrls`); until then, and in the committed `openapi.yaml`,
+ * they are placeholders derived from the configured issuer.
+ */
+import type { Components } from './components.js'
+import { clone, isObject, ordered, sortedByKey, type JsonObject } from './json.js'
+import { RESPONSES_KEY } from './operation.js'
+
+/** The contract's version: bump it when the document changes in a way clients notice. */
+export const API_VERSION = '1.0.0'
+
+type SecurityRequirement = Record<string, readonly string[]>
+
+export interface Operation extends JsonObject {
+  operationId?: string
+  description?: string
+  security?: SecurityRequirement[]
+  requestBody?: JsonObject
+  responses: Record<string, JsonObject>
+}
+
+/** The served document: OpenAPI 3.1 as plain JSON. */
+export interface OpenApiDocument extends JsonObject {
+  openapi: string
+  info: JsonObject
+  paths: Record<string, Record<string, Operation>>
+  components: JsonObject & Components & { securitySchemes: Record<string, JsonObject> }
+}
+
+export interface OAuthFlowUrls {
+  authorizationUrl: string
+  tokenUrl: string
+}
+
+const TAGS = [
+  { name: 'messages', description: 'The caller\'s messages. The token\'s `sub` owns them: another user\'s message is answered as if it did not exist.' },
+  { name: 'me', description: 'What the access token says about its caller.' },
+  { name: 'health', description: 'Liveness and readiness probes.' },
+  { name: 'metadata', description: 'OAuth 2.0 Protected Resource Metadata (RFC 9728): where to get a token, and which scopes exist.' }
+]
+
+const DESCRIPTION = `An OAuth 2.0 resource server. Every \`/api\` operation needs an access token from the
+configured issuer, sent as \`Authorization: Bearer <token>\` (RFC 6750); the token's audience must be
+this API. Each operation lists the scopes it requires under both security schemes.
+
+Errors are \`application/problem+json\` (RFC 9457) with \`type\`, \`title\`, \`status\`, \`detail\` and a
+stable \`code\` (\`ERR_…\`, listed in the \`Problem\` schema). Each operation lists the error answers it can
+give, with their codes. A 400, 401 or 403 caused by the credentials carries a \`WWW-Authenticate: Bearer …\`
+challenge whose \`resource_metadata\` points at \`/.well-known/oauth-protected-resource\` (RFC 9728); a 503
+carries \`Retry-After\`. While the server shuts down, every operation answers \`503\` with the code
+\`ERR_SHUTTING_DOWN\`: retry, and another instance answers.`
+
+const DOCUMENT_KEYS = ['openapi', 'info', 'servers', 'tags', 'paths', 'components']
+const OPERATION_KEYS = ['operationId', 'summary', 'description', 'tags', 'parameters', 'requestBody', 'security', 'responses']
+const COMPONENT_KEYS = ['securitySchemes', 'schemas', 'responses', 'headers', 'examples']
+
+/** Placeholder endpoints derived from the issuer, for when its metadata is unknown (offline). */
+export function placeholderFlowUrls (issuer: string): OAuthFlowUrls {
+  const base = issuer.replace(/\/+$/, '')
+  return { authorizationUrl: `${base}/authorize`, tokenUrl: `${base}/token` }
+}
+
+function securitySchemes (urls: OAuthFlowUrls): Record<string, JsonObject> {
+  return {
+    bearerAuth: {
+      type: 'http',
+      scheme: 'bearer',
+      bearerFormat: 'JWT',
+      description: 'An access token from the configured issuer whose audience is this API (RFC 9068 JWT; opaque tokens when introspection is configured).'
+    },
+    oauth2: {
+      type: 'oauth2',
+      description: 'Authorization code flow with PKCE (S256) at the configured issuer. The served document (`GET /openapi.json`) carries the issuer\'s own `authorization_endpoint` and `token_endpoint`; a document generated offline shows URLs derived from an example issuer.',
+      'x-usePkce': 'SHA-256',
+      flows: { authorizationCode: { ...urls, scopes: {} } }
+    }
+  }
+}
+
+/** The document before the routes: what @fastify/swagger's `openapi` option gets. */
+export function documentBase (issuer: string): JsonObject {
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Resource API', version: API_VERSION, description: DESCRIPTION },
+    servers: [{ url: '/', description: 'The server that serves this document' }],
+    tags: TAGS,
+    components: { securitySchemes: securitySchemes(placeholderFlowUrls(issuer)) }
+  }
+}
+
+/** The component maps of a document under construction (created where missing), for the routes to fill. */
+export function componentsOf (document: JsonObject): Components {
+  if (!isObject(document.components)) document.components = {}
+  const components = document.components as Partial<Components>
+  components.schemas ??= {}
+  components.headers ??= {}
+  components.examples ??= {}
+  return components as Components
+}
+
+function oauth2Flow (document: OpenApiDocument): JsonObject {
+  return (document.components.securitySchemes.oauth2 as { flows: { authorizationCode: JsonObject } }).flows.authorizationCode
+}
+
+/**
+ * The whole document: each operation's responses from its route (./operation.ts), the oauth2
+ * scopes in use (described where their routes declare them: `describe`), stable orders.
+ */
+export function finishDocument (document: OpenApiDocument, describe: (scope: string) => string | undefined): OpenApiDocument {
+  const scopes = new Map<string, string[]>()
+  for (const [path, pathItem] of Object.entries(document.paths)) {
+    for (const [method, operation] of Object.entries(pathItem)) {
+      const { [RESPONSES_KEY]: responses, ...rest } = operation
+      if (!isObject(responses)) throw new Error(`${method.toUpperCase()} ${path}: its responses were not described (the swagger transform must be describeOperation)`)
+      const required = operation.security?.find((requirement) => requirement.oauth2 !== undefined)?.oauth2
+      for (const scope of required ?? []) scopes.set(scope, [...(scopes.get(scope) ?? []), operation.operationId ?? `${method.toUpperCase()} ${path}`])
+      pathItem[method] = ordered({ ...rest, responses: sortedByKey(responses as Record<string, JsonObject>) }, OPERATION_KEYS)
+    }
+  }
+
+  oauth2Flow(document).scopes = Object.fromEntries([...scopes.keys()].sort().map((scope) => [
+    scope,
+    describe(scope) ?? `Required by ${(scopes.get(scope) ?? []).join(', ')}`
+  ]))
+  document.paths = sortedByKey(document.paths)
+  const components: JsonObject = { ...document.components }
+  for (const kind of ['schemas', 'headers', 'examples'] as const) {
+    const entries = document.components[kind]
+    if (Object.keys(entries).length === 0) delete components[kind]
+    else components[kind] = sortedByKey(entries)
+  }
+  document.components = ordered(components, COMPONENT_KEYS) as OpenApiDocument['components']
+  return ordered(document, DOCUMENT_KEYS)
+}
+
+/** The served copy of the document, with the issuer's own authorization and token endpoints. */
+export function withFlowUrls (document: OpenApiDocument, urls: OAuthFlowUrls): OpenApiDocument {
+  const served = clone(document)
+  Object.assign(oauth2Flow(served), urls)
+  return served
+}
+
+/** The flow URLs in the issuer's metadata (RFC 8414), when it has both. */
+export function flowUrlsOf (metadata: object | undefined): OAuthFlowUrls | undefined {
+  const { authorization_endpoint: authorizationUrl, token_endpoint: tokenUrl } = (metadata ?? {}) as Record<string, unknown>
+  return typeof authorizationUrl === 'string' && typeof tokenUrl === 'string' ? { authorizationUrl, tokenUrl } : undefined
+}
