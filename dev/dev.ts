@@ -6,6 +6,9 @@
  * Ports: PORT (API, 3000), DEV_ISSUER_PORT (issuer, 4000), SPA_PORT (SPA, 5173); 0 picks a
  * free one. AUTH_AUDIENCE defaults to the API's own URL, e.g. http://127.0.0.1:3000.
  *
+ * The issuer issues the scopes the API's routes declare (`config: { scopes }`, `app.scopes()`)
+ * and the OpenID Connect ones, and answers `invalid_scope` for any other.
+ *
  * `startDevStack()` is the same start-up as a function, for the browser tests.
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
@@ -15,8 +18,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 
 import { buildApp } from '../app.js'
+import type { AppOptions } from '../app.js'
 import { ConfigError, loadConfig } from '../src/config.js'
-import { startDevIssuer } from './issuer/index.js'
+import { DEFAULT_CLIENTS, OIDC_SCOPES, startDevIssuer } from './issuer/index.js'
 import { DOCS_OAUTH_REDIRECT_PATH } from '../plugins/docs.js'
 import type { DevIssuer } from './issuer/index.js'
 import { startSpaServer } from './spa-server.js'
@@ -25,10 +29,9 @@ import { freePort } from '../scripts/free-port.js'
 
 const HOST = '127.0.0.1'
 const SPA_DIR = fileURLToPath(new URL('../spa/', import.meta.url))
-/** The OpenID scopes give the ID token its claims; the API scopes go into the access token. */
-const SPA_SCOPE = 'openid profile email read:messages write:messages'
+/** The SPA's OpenID scopes give the ID token its claims; the API's scopes (its routes') go into the access token. */
+const SPA_OIDC_SCOPES = OIDC_SCOPES.map((scope) => scope.name).filter((name) => name !== 'offline_access')
 const CLOSE_TIMEOUT_MS = 5_000
-const KEYS_TIMEOUT_MS = 5_000
 
 type Env = Record<string, string | undefined>
 
@@ -51,6 +54,8 @@ export interface DevStackOptions {
   buildSpa?: 'if-stale' | 'always' | 'never'
   /** Where the API's other settings come from (LOG_LEVEL, AUTH_CLOCK_TOLERANCE, ...). Default process.env. */
   env?: Env
+  /** Routes or hooks added to the API before its own routes (tests: a route with a scope of its own). */
+  instrument?: AppOptions['instrument']
 }
 
 export interface DevStack {
@@ -63,6 +68,8 @@ export interface DevStack {
   users: DevIssuer['users']
   spaClientId: string
   tokenFormat: 'jwt' | 'opaque'
+  /** The API's scopes, as its routes declare them; the issuer issues these (and the OpenID ones) and no other. */
+  scopes: string[]
   /** Stops the API, the issuer and the SPA server (the reverse of their start); safe to call twice. */
   close(): Promise<void>
 }
@@ -161,13 +168,19 @@ function apiEnvironment(env: Env, o: { issuer: string; audience: string[]; origi
   }
 }
 
-/** Waits (a few seconds at most) until the API holds the issuer's keys, i.e. /health/ready says 200. */
-async function keysLoaded(app: FastifyInstance, timeoutMs = KEYS_TIMEOUT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!app.keyStore.ready && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+/** The port asked for, or a free one for 0 (other than `taken`): the URL must be known before the server listens. */
+async function portFor(requested: number, taken?: number): Promise<number> {
+  if (requested !== 0) return requested
+  let port = await freePort(HOST)
+  while (port === taken) port = await freePort(HOST)
+  return port
 }
 
-/** Starts the SPA server, the development issuer and the API, in the order their URLs are needed. */
+/**
+ * Starts the SPA server, then builds the API (its URL and the issuer's are known from their
+ * ports), then starts the development issuer with the scopes the API's routes declare, then lets
+ * the API fetch the issuer's keys and listen.
+ */
 export async function startDevStack(options: DevStackOptions = {}): Promise<DevStack> {
   const env = options.env ?? process.env
   if (env['NODE_ENV'] === 'production') {
@@ -195,47 +208,63 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     })
     closers.push(() => spa.close())
 
-    const requestedApiPort = options.apiPort ?? 3000
-    const apiPort = requestedApiPort === 0 ? await freePort() : requestedApiPort
+    const apiPort = await portFor(options.apiPort ?? 3000)
     const apiUrl = `http://${HOST}:${apiPort}`
     const audience = options.audience ?? [apiUrl]
     const resource = audience[0] ?? apiUrl
     const origins = spaOrigins(spa)
     const apiOrigins = [apiUrl, `http://localhost:${apiPort}`]
+    const issuerPort = await portFor(options.issuerPort ?? 4000, apiPort)
+    const issuerUrl = `http://${HOST}:${issuerPort}`
+    const { spaClientId, introspectionClient } = DEFAULT_CLIENTS
 
-    const issuerPort = options.issuerPort ?? 4000
+    // The API first: the issuer issues the scopes its routes declare, known once it is ready.
+    const config = loadConfig(apiEnvironment(env, {
+      issuer: issuerUrl,
+      audience,
+      origins,
+      port: apiPort,
+      docsClientId: spaClientId,
+      ...(options.tokenFormat === 'opaque' ? { introspection: introspectionClient } : {})
+    }))
+    const app: FastifyInstance = await buildApp({
+      config,
+      fetchKeysOnReady: false,
+      ...(options.logger === false ? { logger: false } : {}),
+      ...(options.instrument === undefined ? {} : { instrument: options.instrument })
+    })
+    closers.push(() => app.close())
+    await app.ready()
+    const scopes = app.scopes()
+
     const issuer = await startDevIssuer({
       audience: resource,
       host: HOST,
       port: issuerPort,
+      scopes,
       accessTokenFormat: options.tokenFormat ?? 'jwt',
       ...(options.accessTokenTtl === undefined ? {} : { accessTokenTtl: options.accessTokenTtl }),
       // the SPA, and /docs on the API's origin (its "Authorize" uses the same public client)
       spa: {
+        clientId: spaClientId,
         redirectUris: [...origins.map((origin) => `${origin}/callback`), ...apiOrigins.map((origin) => `${origin}${DOCS_OAUTH_REDIRECT_PATH}`)],
         origins: [...origins, ...apiOrigins]
-      }
+      },
+      introspectionClient
     }).catch((error: unknown) => {
       throw isAddressInUse(error) ? new PortInUseError('development issuer', issuerPort, 'DEV_ISSUER_PORT') : error
     })
-    closers.push(() => issuer.close())
+    // stopped after the API (closers run last first), which may still be asking it about a token
+    closers.splice(-1, 0, () => issuer.close())
+    if (issuer.issuer !== issuerUrl) throw new Error(`the development issuer is ${issuer.issuer}, not ${issuerUrl} as the API was told`)
 
-    const config = loadConfig(apiEnvironment(env, {
-      issuer: issuer.issuer,
-      audience,
-      origins,
-      port: apiPort,
-      docsClientId: issuer.spaClientId,
-      ...(options.tokenFormat === 'opaque' ? { introspection: issuer.introspectionClient } : {})
-    }))
-    const app: FastifyInstance = await buildApp({ config, ...(options.logger === false ? { logger: false } : {}) })
-    closers.push(() => app.close())
+    await app.keyStore.start()
     await app.listen({ port: config.port, host: config.host }).catch((error: unknown) => {
       throw isAddressInUse(error) ? new PortInUseError('API', apiPort, 'PORT') : error
     })
 
-    spa.setConfig({ issuer: issuer.issuer, clientId: issuer.spaClientId, apiUrl, resource, scope: SPA_SCOPE })
-    await keysLoaded(app)
+    const scopeNames = scopes.map((scope) => scope.name)
+    spa.setConfig({ issuer: issuer.issuer, clientId: issuer.spaClientId, apiUrl, resource, scope: [...SPA_OIDC_SCOPES, ...scopeNames].join(' ') })
 
     return {
       spaUrl: spa.origin,
@@ -247,6 +276,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
       users: issuer.users,
       spaClientId: issuer.spaClientId,
       tokenFormat: options.tokenFormat ?? 'jwt',
+      scopes: scopeNames,
       close
     }
   } catch (error) {
@@ -260,12 +290,14 @@ function sh(value: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`
 }
 
-/** The client_credentials `curl` and a call of /api/me with its token, ready to paste. */
-export function curlCommands(stack: Pick<DevStack, 'tokenEndpoint' | 'audience' | 'apiUrl' | 'cliClient'>): string[] {
+/** The client_credentials `curl` (for every scope of the API) and a call of /api/me with its token, ready to paste. */
+export function curlCommands(stack: Pick<DevStack, 'tokenEndpoint' | 'audience' | 'apiUrl' | 'cliClient' | 'scopes'>): string[] {
   const { clientId, clientSecret } = stack.cliClient
+  // curl sends -d as it stands; a scope name may hold characters a form body must encode (+, &, %)
+  const scope = stack.scopes.length === 0 ? '' : `--data-urlencode ${sh(`scope=${stack.scopes.join(' ')}`)} `
   return [
     `TOKEN=$(curl -s -u ${sh(`${clientId}:${clientSecret}`)} -d grant_type=client_credentials -d ${sh(`resource=${stack.audience}`)} ` +
-      `-d 'scope=read:messages write:messages' ${sh(stack.tokenEndpoint)} | sed -E 's/.*"access_token":"([^"]+)".*/\\1/')`,
+      `${scope}${sh(stack.tokenEndpoint)} | sed -E 's/.*"access_token":"([^"]+)".*/\\1/')`,
     `curl -s -H "Authorization: Bearer $TOKEN" ${sh(`${stack.apiUrl}/api/me`)}`
   ]
 }
@@ -279,6 +311,7 @@ export function banner(stack: DevStack): string {
     `  SPA     ${stack.spaUrl.padEnd(24)} open it and "Log in" as ${users}`,
     `  API     ${stack.apiUrl.padEnd(24)} audience (resource) ${stack.audience}`,
     `  Issuer  ${stack.issuerUrl.padEnd(24)} development OpenID provider, never for production`,
+    `          issues the scopes the API's routes declare (${stack.scopes.length === 0 ? 'none yet' : stack.scopes.join(' ')}) and the OpenID ones; any other is invalid_scope`,
     '',
     stack.tokenFormat === 'opaque'
       ? 'Access tokens are opaque: the API introspects each one (RFC 7662); revocation takes effect within the cache TTL.'

@@ -8,6 +8,8 @@ import { DEMO_USERS } from './demo-users.js'
 import { createInteractionRoutes } from './interaction-routes.js'
 import { providerConfiguration } from './provider-configuration.js'
 import type { ClientCredentials, ResolvedIssuerSettings } from './provider-configuration.js'
+import { checkApiScopes } from './scopes.js'
+import type { ScopeInfo } from './scopes.js'
 import { generateSigningKeys } from './signing-keys.js'
 
 export interface DevIssuerOptions {
@@ -17,8 +19,12 @@ export interface DevIssuerOptions {
   port?: number
   /** This API's resource identifier (RFC 8707 resource indicator) and the access tokens' `aud`. */
   audience: string
-  /** The API's scopes; default `['read:messages', 'write:messages']`. */
-  scopes?: string[]
+  /**
+   * The API's scopes, with what they mean: the routes' declarations (`app.scopes()`), as the dev
+   * entry points pass them. Other scopes than these and the OpenID Connect ones get `invalid_scope`.
+   * Default: the example API's `read:messages` and `write:messages`, for tests that start the issuer alone.
+   */
+  scopes?: readonly ScopeInfo[]
   /** Access-token format for the API; default `'jwt'`. */
   accessTokenFormat?: 'jwt' | 'opaque'
   /** Access-token lifetime in seconds; default 600. */
@@ -43,10 +49,19 @@ export interface DevIssuer {
   cliClient: ClientCredentials
   introspectionClient: ClientCredentials
   spaClientId: string
+  /** The API's scopes it issues. */
+  scopes: ScopeInfo[]
   close(): Promise<void>
 }
 
-const DEFAULT_SCOPES = ['read:messages', 'write:messages']
+/** The issuer's clients unless told otherwise; the dev stack configures the API with them before the issuer starts. */
+export const DEFAULT_CLIENTS = {
+  spaClientId: 'demo-spa',
+  cliClient: { clientId: 'dev-cli', clientSecret: 'dev-cli-secret' },
+  introspectionClient: { clientId: 'resource-api', clientSecret: 'resource-api-secret' }
+} as const
+
+const STANDALONE_SCOPES: readonly ScopeInfo[] = [{ name: 'read:messages' }, { name: 'write:messages' }]
 const DEFAULT_SPA_REDIRECT_URIS = ['http://127.0.0.1:5173/callback', 'http://localhost:5173/callback']
 const DEFAULT_SPA_ORIGINS = ['http://127.0.0.1:5173', 'http://localhost:5173']
 
@@ -60,18 +75,16 @@ function resolveSettings(options: DevIssuerOptions): ResolvedIssuerSettings {
   }
   return {
     audience: options.audience,
-    scopes: [...(options.scopes ?? DEFAULT_SCOPES)],
+    scopes: checkApiScopes(options.scopes ?? STANDALONE_SCOPES),
     accessTokenFormat: options.accessTokenFormat ?? 'jwt',
     accessTokenTtl,
     spa: {
-      clientId: options.spa?.clientId ?? 'demo-spa',
+      clientId: options.spa?.clientId ?? DEFAULT_CLIENTS.spaClientId,
       redirectUris: [...(options.spa?.redirectUris ?? DEFAULT_SPA_REDIRECT_URIS)],
       origins: [...(options.spa?.origins ?? DEFAULT_SPA_ORIGINS)]
     },
-    cliClient: { ...(options.cliClient ?? { clientId: 'dev-cli', clientSecret: 'dev-cli-secret' }) },
-    introspectionClient: {
-      ...(options.introspectionClient ?? { clientId: 'resource-api', clientSecret: 'resource-api-secret' })
-    },
+    cliClient: { ...(options.cliClient ?? DEFAULT_CLIENTS.cliClient) },
+    introspectionClient: { ...(options.introspectionClient ?? DEFAULT_CLIENTS.introspectionClient) },
     signingKeys: generateSigningKeys()
   }
 }
@@ -127,7 +140,7 @@ export async function startDevIssuer(options: DevIssuerOptions): Promise<DevIssu
     const address = server.address() as AddressInfo
     const issuer = `http://${issuerHost(address)}:${address.port}`
     const provider = new Provider(issuer, providerConfiguration(settings))
-    const interactionRoutes = createInteractionRoutes(provider, DEMO_USERS)
+    const interactionRoutes = createInteractionRoutes(provider, DEMO_USERS, settings.scopes)
     const providerCallback = provider.callback()
 
     handle = (req, res) => {
@@ -154,6 +167,7 @@ export async function startDevIssuer(options: DevIssuerOptions): Promise<DevIssu
       cliClient: { ...settings.cliClient },
       introspectionClient: { ...settings.introspectionClient },
       spaClientId: settings.spa.clientId,
+      scopes: settings.scopes.map((scope) => ({ ...scope })),
       close
     }
   } catch (error) {

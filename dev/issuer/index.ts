@@ -1,4 +1,6 @@
-export { startDevIssuer } from './dev-issuer.js'
+export { DEFAULT_CLIENTS, startDevIssuer } from './dev-issuer.js'
 export type { DevIssuer, DevIssuerOptions } from './dev-issuer.js'
 export { DEMO_USERS } from './demo-users.js'
 export type { DemoUser } from './demo-users.js'
+export { OIDC_SCOPES } from './scopes.js'
+export type { ScopeInfo } from './scopes.js'

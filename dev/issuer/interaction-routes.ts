@@ -8,6 +8,8 @@ import { authenticate } from './demo-users.js'
 import type { DemoUser } from './demo-users.js'
 import { FormBodyError, readFormBody } from './form-body.js'
 import { renderInteractionError, renderLoginPage } from './login-page.js'
+import { describeRequested } from './scopes.js'
+import type { ScopeInfo } from './scopes.js'
 
 const ROUTE = /^\/interaction\/([A-Za-z0-9_-]+)(?:\/(login|abort))?\/?$/
 
@@ -25,12 +27,12 @@ function sendHtml(res: ServerResponse, status: number, html: string): void {
 
 /**
  * The development issuer's own interaction routes, in front of oidc-provider:
- * `GET /interaction/:uid` shows the sign-in page (or, for a consent prompt, grants what was asked
- * and goes on), `POST /interaction/:uid/login` checks the demo credentials, and
- * `POST /interaction/:uid/abort` ends the request with `access_denied`.
+ * `GET /interaction/:uid` shows the sign-in page, with the scopes asked for and what they mean
+ * (or, for a consent prompt, grants what was asked and goes on), `POST /interaction/:uid/login`
+ * checks the demo credentials, and `POST /interaction/:uid/abort` ends the request with `access_denied`.
  * Resolves to false for any other request, which then goes to oidc-provider.
  */
-export function createInteractionRoutes(provider: Provider, users: readonly DemoUser[]): Handler {
+export function createInteractionRoutes(provider: Provider, users: readonly DemoUser[], apiScopes: readonly ScopeInfo[]): Handler {
   return async (req, res) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname
     const match = ROUTE.exec(path)
@@ -51,6 +53,7 @@ export function createInteractionRoutes(provider: Provider, users: readonly Demo
         return true
       }
       const clientId = String(interaction.params['client_id'] ?? '')
+      const scopes = describeRequested(interaction.params['scope'], apiScopes)
 
       if (action === 'abort') {
         await provider.interactionFinished(
@@ -71,7 +74,7 @@ export function createInteractionRoutes(provider: Provider, users: readonly Demo
         const username = form.get('username') ?? ''
         const user = authenticate(username, form.get('password') ?? '')
         if (user === undefined) {
-          sendHtml(res, 401, renderLoginPage({ uid: interaction.uid, clientId, users, username, error: 'Wrong username or password.' }))
+          sendHtml(res, 401, renderLoginPage({ uid: interaction.uid, clientId, scopes, users, username, error: 'Wrong username or password.' }))
           return true
         }
         await provider.interactionFinished(req, res, { login: { accountId: user.sub } }, { mergeWithLastSubmission: false })
@@ -79,7 +82,7 @@ export function createInteractionRoutes(provider: Provider, users: readonly Demo
       }
 
       if (interaction.prompt.name === 'login') {
-        sendHtml(res, 200, renderLoginPage({ uid: interaction.uid, clientId, users }))
+        sendHtml(res, 200, renderLoginPage({ uid: interaction.uid, clientId, scopes, users }))
         return true
       }
       if (interaction.prompt.name === 'consent') {

@@ -1,26 +1,33 @@
 import type { DemoUser } from './demo-users.js'
 import { escapeHtml, htmlDocument } from './html.js'
+import type { ScopeInfo } from './scopes.js'
 
 export interface LoginPageInput {
   uid: string
   clientId: string
+  /** The scopes the client asks for, with what they mean. */
+  scopes: readonly ScopeInfo[]
   users: readonly DemoUser[]
   username?: string
   error?: string
 }
 
-/** The development issuer's sign-in page: a plain form posting to `/interaction/:uid/login`. */
+/** The development issuer's sign-in page: what the client asks for, and a plain form posting to `/interaction/:uid/login`. */
 export function renderLoginPage(input: LoginPageInput): string {
   const uid = encodeURIComponent(input.uid)
   const error = input.error === undefined ? '' : `<p class="error" role="alert">${escapeHtml(input.error)}</p>`
   const hint = input.users
     .map((user) => `<li><code>${escapeHtml(user.username)}</code> / <code>${escapeHtml(user.password)}</code> (${escapeHtml(user.name)})</li>`)
     .join('')
+  const scopes = input.scopes
+    .map((scope) => `<li><code>${escapeHtml(scope.name)}</code>${scope.description === undefined ? '' : ` ${escapeHtml(scope.description)}`}</li>`)
+    .join('')
+  const asks = scopes === '' ? '' : `<p>It asks for:</p>\n<ul class="scopes">${scopes}</ul>\n`
   return htmlDocument(
     'Sign in - development issuer',
     `<h1>Sign in</h1>
 <p>to continue to <strong>${escapeHtml(input.clientId)}</strong></p>
-${error}
+${asks}${error}
 <form method="post" action="/interaction/${uid}/login" autocomplete="off">
 <label for="username">Username</label>
 <input id="username" name="username" type="text" required autofocus value="${escapeHtml(input.username ?? '')}">

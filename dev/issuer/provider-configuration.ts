@@ -6,6 +6,8 @@ import type { Client, ClientMetadata, Configuration, KoaContextWithOIDC, Token }
 import { findAccount } from './find-account.js'
 import { htmlDocument, escapeHtml } from './html.js'
 import { createMemoryAdapter } from './memory-adapter.js'
+import { OIDC_SCOPES, scopeGuard } from './scopes.js'
+import type { ScopeInfo } from './scopes.js'
 import type { PrivateSigningJwk } from './signing-keys.js'
 
 export interface ClientCredentials {
@@ -16,7 +18,8 @@ export interface ClientCredentials {
 /** The development issuer's options with every default applied. */
 export interface ResolvedIssuerSettings {
   audience: string
-  scopes: string[]
+  /** The API's scopes (the OpenID Connect ones are the provider's own). */
+  scopes: ScopeInfo[]
   accessTokenFormat: 'jwt' | 'opaque'
   accessTokenTtl: number
   spa: { clientId: string; redirectUris: string[]; origins: string[] }
@@ -76,6 +79,8 @@ function clients(settings: ResolvedIssuerSettings): ClientMetadata[] {
 export function providerConfiguration(settings: ResolvedIssuerSettings): Configuration {
   const { audience, spa, introspectionClient } = settings
   const spaOrigins = new Set(spa.origins)
+  const apiScope = settings.scopes.map((scope) => scope.name).join(' ')
+  const refuseUnknownScopes = scopeGuard(settings.scopes)
 
   return {
     adapter: createMemoryAdapter(),
@@ -90,7 +95,8 @@ export function providerConfiguration(settings: ResolvedIssuerSettings): Configu
       profile: ['name'],
       email: ['email', 'email_verified']
     },
-    scopes: ['openid', 'offline_access'],
+    // the OpenID Connect scopes (profile and email also give the claims above); the API's are the resource server's
+    scopes: OIDC_SCOPES.map((scope) => scope.name),
     responseTypes: ['code'],
     // The SPA's access token is for the API (resource indicator), so it cannot be used at the
     // userinfo endpoint: the ID token carries the profile and email claims itself.
@@ -139,12 +145,20 @@ export function providerConfiguration(settings: ResolvedIssuerSettings): Configu
           return oneOf.includes(audience) ? audience : oneOf
         },
         useGrantedResource: () => true,
-        getResourceServerInfo: (_ctx, resourceIndicator) => {
+        // Every authorization request (PAR included), once its client and redirect_uri are
+        // checked, and every client_credentials or refresh_token request comes here: defaultResource
+        // names the API when the request names no resource. oidc-provider would issue the scopes it
+        // knows and drop the others silently; here an unknown one is an error, invalid_scope,
+        // redirected to the client at the authorization endpoint (RFC 6749 §4.1.2.1) and a 400 at
+        // the token endpoint (§5.2). (oidc-provider itself refuses a refresh_token request a scope
+        // its refresh token lacks; an authorization_code token request carries no scope.)
+        getResourceServerInfo: (ctx, resourceIndicator) => {
           if (resourceIndicator !== audience) {
             throw new errors.InvalidTarget(`unknown resource indicator; this issuer only issues tokens for ${audience}`)
           }
+          refuseUnknownScopes(ctx.oidc.params?.['scope'])
           return {
-            scope: settings.scopes.join(' '),
+            scope: apiScope,
             audience,
             accessTokenFormat: settings.accessTokenFormat,
             accessTokenTTL: settings.accessTokenTtl,

@@ -110,14 +110,14 @@ describe('development issuer', () => {
     expect(await verifiedWithJwks(issuer, tokens.access_token)).toBe(true)
   })
 
-  it('accepts the API resource explicitly and keeps only API scopes; client_secret_post works too', async () => {
+  it('accepts the API resource explicitly; client_secret_post works too', async () => {
     const issuer = await start({ accessTokenTtl: 120 })
     const tokens = await clientCredentialsToken({
       tokenEndpoint: issuer.tokenEndpoint,
       clientId: issuer.cliClient.clientId,
       clientSecret: issuer.cliClient.clientSecret,
       resource: AUDIENCE,
-      scope: 'read:messages unknown:scope'
+      scope: 'read:messages'
     })
     expect(tokens.expires_in).toBe(120)
     expect(decodeJwt(tokens.access_token).payload).toMatchObject({ aud: AUDIENCE, scope: 'read:messages' })
@@ -135,6 +135,103 @@ describe('development issuer', () => {
     expect(response.status).toBe(200)
     const body = (await response.json()) as { access_token: string }
     expect(decodeJwt(body.access_token).payload).toMatchObject({ aud: AUDIENCE, scope: 'write:messages' })
+  })
+
+  it('issues the API scopes it is given, and no other', async () => {
+    const issuer = await start({ scopes: [{ name: 'read:notes', description: 'Read notes' }, { name: 'https://api.example.test/notes.write' }] })
+    expect(issuer.scopes).toEqual([{ name: 'read:notes', description: 'Read notes' }, { name: 'https://api.example.test/notes.write', description: undefined }])
+    const tokens = await clientCredentialsToken({
+      tokenEndpoint: issuer.tokenEndpoint,
+      clientId: issuer.cliClient.clientId,
+      clientSecret: issuer.cliClient.clientSecret,
+      scope: 'read:notes https://api.example.test/notes.write'
+    })
+    expect(decodeJwt(tokens.access_token).payload).toMatchObject({ aud: AUDIENCE, scope: 'read:notes https://api.example.test/notes.write' })
+
+    const notGiven = await clientCredentialsToken({
+      tokenEndpoint: issuer.tokenEndpoint,
+      clientId: issuer.cliClient.clientId,
+      clientSecret: issuer.cliClient.clientSecret,
+      scope: 'read:notes read:messages'
+    }).catch((error: unknown) => error)
+    expect((notGiven as OAuthHttpError).status).toBe(400)
+    expect((notGiven as OAuthHttpError).body).toMatchObject({ error: 'invalid_scope', error_description: expect.stringContaining('read:messages') })
+  })
+
+  it('answers invalid_scope for a scope that is neither OpenID nor the API\'s, at the token endpoint', async () => {
+    const issuer = await start()
+    const request = (scope: string, resource?: string) =>
+      clientCredentialsToken({
+        tokenEndpoint: issuer.tokenEndpoint,
+        clientId: issuer.cliClient.clientId,
+        clientSecret: issuer.cliClient.clientSecret,
+        scope,
+        ...(resource === undefined ? {} : { resource })
+      }).catch((error: unknown) => error)
+    for (const refused of [await request('read:messages unknown:scope'), await request('unknown:scope', AUDIENCE)]) {
+      expect(refused).toBeInstanceOf(OAuthHttpError)
+      expect((refused as OAuthHttpError).status).toBe(400)
+      expect((refused as OAuthHttpError).body).toMatchObject({ error: 'invalid_scope', error_description: expect.stringContaining('unknown:scope') })
+    }
+
+    // refresh: a scope the refresh token does not hold, unknown ones included, is invalid_scope too
+    const tokens = await authorizationCodeLogin({
+      issuer: issuer.issuer,
+      clientId: issuer.spaClientId,
+      redirectUri: REDIRECT_URI,
+      username: 'bob',
+      password: 'bob'
+    })
+    const refreshed = await refreshTokens({
+      tokenEndpoint: issuer.tokenEndpoint,
+      clientId: issuer.spaClientId,
+      refreshToken: tokens.refresh_token ?? '',
+      scope: 'read:messages unknown:scope'
+    }).catch((error: unknown) => error)
+    expect((refreshed as OAuthHttpError).status).toBe(400)
+    expect((refreshed as OAuthHttpError).error).toBe('invalid_scope')
+  })
+
+  it('redirects invalid_scope to the client for an unknown scope at the authorization endpoint, and refuses it at PAR', async () => {
+    const issuer = await start()
+    const request = {
+      client_id: issuer.spaClientId,
+      redirect_uri: REDIRECT_URI,
+      response_type: 'code',
+      scope: 'openid read:messages unknown:scope',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
+      state: 'the-state'
+    }
+    const authorize = new URL(issuer.authorizationEndpoint)
+    authorize.search = new URLSearchParams(request).toString()
+    const response = await fetch(authorize, { redirect: 'manual' })
+    expect(response.status).toBe(303)
+    const location = new URL(response.headers.get('location') ?? '', issuer.issuer)
+    expect(location.origin + location.pathname).toBe(REDIRECT_URI)
+    expect(location.searchParams.get('error')).toBe('invalid_scope')
+    expect(location.searchParams.get('error_description')).toContain('unknown:scope')
+    expect(location.searchParams.get('state')).toBe('the-state')
+
+    const metadata = (await (await fetch(`${issuer.issuer}/.well-known/openid-configuration`)).json()) as Record<string, string>
+    const pushed = await fetch(metadata['pushed_authorization_request_endpoint'] ?? '', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(request)
+    })
+    expect(pushed.status).toBe(400)
+    expect(await pushed.json()).toMatchObject({ error: 'invalid_scope' })
+  })
+
+  it('refuses to start with a scope list it could not issue', async () => {
+    for (const [scopes, message] of [
+      [[{ name: 'read messages' }], /not a valid OAuth scope/],
+      [[{ name: '' }], /not a valid OAuth scope/],
+      [[{ name: 'openid' }], /is an OpenID Connect scope/],
+      [[{ name: 'read:notes' }, { name: 'read:notes' }], /listed twice/]
+    ] as const) {
+      await expect(startDevIssuer({ audience: AUDIENCE, scopes })).rejects.toThrow(message)
+    }
   })
 
   it('refuses a token for another resource and a wrong client secret', async () => {
@@ -363,6 +460,25 @@ describe('development issuer', () => {
     expect(html).toMatch(/<input id="password" name="password" type="password"/)
     expect(html).toMatch(/<button type="submit">Sign in<\/button>/)
     expect(html).toContain('alice')
+  })
+
+  it('says on the sign-in page which scopes the client asks for, and what they mean', async () => {
+    const issuer = await start({ scopes: [{ name: 'read:notes', description: 'Read <your> notes' }, { name: 'write:notes' }] })
+    const authorize = new URL(issuer.authorizationEndpoint)
+    authorize.search = new URLSearchParams({
+      client_id: issuer.spaClientId,
+      redirect_uri: REDIRECT_URI,
+      response_type: 'code',
+      scope: 'openid read:notes write:notes',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256'
+    }).toString()
+    const redirect = await fetch(authorize, { redirect: 'manual' })
+    const page = await fetch(new URL(redirect.headers.get('location') ?? '', issuer.issuer), {
+      headers: { cookie: redirect.headers.getSetCookie().map((line) => line.split(';')[0]).join('; ') }
+    })
+    const html = await page.text()
+    expect(html).toContain('<ul class="scopes"><li><code>openid</code> Sign you in</li><li><code>read:notes</code> Read &lt;your&gt; notes</li><li><code>write:notes</code></li></ul>')
   })
 
   it('refuses PKCE-less authorization requests from the SPA', async () => {

@@ -28,7 +28,7 @@ describe('/docs in a browser with no internet', () => {
     origin = `http://${HOST}:${port}`
     // the issuer lets the viewer's redirect page receive the code, and its origin redeem it
     issuer = await startDevIssuer({ audience: origin, spa: { redirectUris: [`${origin}${DOCS_OAUTH_REDIRECT_PATH}`], origins: [origin] } })
-    app = await buildApp({ config: loadConfig({ AUTH_ISSUER: issuer.issuer, AUTH_AUDIENCE: origin, LOG_LEVEL: 'silent' }), logger: false })
+    app = await buildApp({ config: loadConfig({ AUTH_ISSUER: issuer.issuer, AUTH_AUDIENCE: origin, LOG_LEVEL: 'silent', DOCS_OAUTH_CLIENT_ID: 'demo-spa' }), logger: false })
     await app.listen({ host: HOST, port })
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'] })
   })
