@@ -213,16 +213,16 @@ async function auth (app: FastifyInstance): Promise<void> {
     done()
   })
 
-  // A token in the body of an authenticated request is a second credential (RFC 6750 §2.2 is
-  // not supported). Requests without credentials never get here: the gate answered them.
+  // This parser exists to tell a token in the body of an authenticated request (a second
+  // credential: 400) from none; no route takes form bodies, so the rest is the 415 that any
+  // other undeclared media type gets. Requests without credentials never get here: the gate
+  // answered them.
   app.addContentTypeParser(FORM, { parseAs: 'string', bodyLimit: 64 * 1024 }, (request, body, done) => {
-    const fields = new URLSearchParams(body as string)
-    if (fields.has('access_token') && (request as unknown as MutableCaller).auth !== null) {
-      refuse(request, new AuthError('ERR_MULTIPLE_CREDENTIALS', { where: 'body' }),
-        (error) => done(error ?? null))
+    if ((request as unknown as MutableCaller).auth !== null && new URLSearchParams(body as string).has('access_token')) {
+      refuse(request, new AuthError('ERR_MULTIPLE_CREDENTIALS', { where: 'body' }), (error) => done(error ?? null))
       return
     }
-    done(null, Object.fromEntries(fields))
+    done(Object.assign(new Error('form bodies are not accepted'), { statusCode: 415, code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' }))
   })
 }
 

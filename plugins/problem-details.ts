@@ -78,7 +78,7 @@ async function problemDetails (app: FastifyInstance): Promise<void> {
   })
 
   app.setNotFoundHandler((request, reply) => {
-    sendProblem(reply, problem('ERR_ROUTE_NOT_FOUND', { method: request.method, path: request.url.split('?')[0] ?? '' }))
+    sendProblem(reply, problem('ERR_ROUTE_NOT_FOUND', { method: request.method.slice(0, 20) }))
   })
 }
 

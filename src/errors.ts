@@ -202,11 +202,8 @@ export const ERRORS = {
   },
   ERR_MALFORMED_BODY: { status: 400, title: 'Bad Request', detail: 'The request body is not valid JSON.' },
   ERR_BAD_REQUEST: { status: 400, title: 'Bad Request', detail: 'The request is malformed.' },
-  ERR_ROUTE_NOT_FOUND: {
-    status: 404,
-    title: 'Not Found',
-    detail: (parts?: { method: string; path: string }) => (parts?.method === undefined ? 'No such route.' : `No route ${parts.method} ${parts.path}.`)
-  },
+  // never the request's path: it may hold a token pasted where a segment goes
+  ERR_ROUTE_NOT_FOUND: { status: 404, title: 'Not Found', detail: (parts?: { method: string }) => (parts?.method === undefined ? 'No such route.' : `No route serves ${parts.method} at this path.`) },
   ERR_MESSAGE_NOT_FOUND: { status: 404, title: 'Not Found', detail: 'No such message.' },
   ERR_METHOD_NOT_ALLOWED: { status: 405, title: 'Method Not Allowed', detail: 'The route does not accept this method.' },
   ERR_NOT_ACCEPTABLE: { status: 406, title: 'Not Acceptable', detail: 'The route cannot answer in a media type the request accepts.' },

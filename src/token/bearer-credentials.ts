@@ -9,6 +9,10 @@ import { AuthError } from '../errors.js'
 export const MAX_TOKEN_LENGTH = 12 * 1024
 
 const QUERY_TOKEN = /(?:^|[?&])access_token(?:=|&|$)/
+/** RFC 6750 §2.1 b64token. */
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/
+/** An auth-scheme (RFC 9110 §11.1 token), short enough to name in a log line. */
+const SCHEME_LIKE = /^[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]{0,19}$/
 
 /** The values of every Authorization header, from Node's raw header list (duplicates kept). */
 function authorizationHeaders (rawHeaders: readonly string[]): string[] {
@@ -22,18 +26,21 @@ function authorizationHeaders (rawHeaders: readonly string[]): string[] {
   return values
 }
 
-/** The index of the first space or tab (where the scheme ends), or -1; no regex on every request. */
-function firstBlank (value: string): number {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i)
-    if (c === 0x20 || c === 0x09) return i
-  }
-  return -1
+/** The value without leading and trailing SP and HTAB (RFC 9110 OWS): String.trim would also take NBSP and other spaces. */
+function trimOws (value: string): string {
+  let start = 0
+  let end = value.length
+  while (start < end && (value.charCodeAt(start) === 0x20 || value.charCodeAt(start) === 0x09)) start++
+  while (end > start && (value.charCodeAt(end - 1) === 0x20 || value.charCodeAt(end - 1) === 0x09)) end--
+  return start === 0 && end === value.length ? value : value.slice(start, end)
 }
 
+/** A token in the query, by its name as any query parser decodes it (`access%5Ftoken` too). */
 export function hasQueryToken (url: string): boolean {
   const q = url.indexOf('?')
-  return q !== -1 && QUERY_TOKEN.test(url.slice(q))
+  if (q === -1) return false
+  const query = url.slice(q)
+  return QUERY_TOKEN.test(query) || (query.includes('%') && new URLSearchParams(query.slice(1)).has('access_token'))
 }
 
 /**
@@ -52,15 +59,17 @@ export function extractBearerToken (rawHeaders: readonly string[], url: string):
   if (headers.length > 1) {
     throw new AuthError('ERR_MULTIPLE_CREDENTIALS', { where: 'headers' })
   }
-  const value = (headers[0] ?? '').trim()
-  const space = firstBlank(value)
+  // credentials = auth-scheme [ 1*SP token68 ] (RFC 9110 §11.4): only SP separates them
+  const value = trimOws(headers[0] ?? '')
+  const space = value.indexOf(' ')
   const scheme = space === -1 ? value : value.slice(0, space)
   if (scheme !== 'Bearer' && scheme.toLowerCase() !== 'bearer') {
+    // a value that is no scheme name may be a bare secret: only its length reaches the log
     throw new AuthError('ERR_NO_CREDENTIALS', {
-      reason: scheme === '' ? 'empty Authorization header' : `unsupported scheme ${scheme.slice(0, 20)}`
+      reason: scheme === '' ? 'empty Authorization header' : SCHEME_LIKE.test(scheme) && space !== -1 ? `unsupported scheme ${scheme}` : `no scheme name (a value of ${value.length} characters)`
     })
   }
-  const token = space === -1 ? '' : value.slice(space + 1).trim()
+  const token = space === -1 ? '' : trimOws(value.slice(space + 1))
   if (token === '') {
     throw new AuthError('ERR_EMPTY_CREDENTIALS')
   }
@@ -78,5 +87,8 @@ export function checkSingleToken (token: string): void {
   }
   if (token.length > MAX_TOKEN_LENGTH) {
     throw new AuthError('ERR_TOKEN_TOO_LARGE', { reason: `${token.length} characters` })
+  }
+  if (!B64TOKEN.test(token)) {
+    throw new AuthError('ERR_TOKEN_MALFORMED', { reason: 'not an RFC 6750 b64token' })
   }
 }

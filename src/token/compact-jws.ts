@@ -22,8 +22,11 @@ export function looksLikeCompactJws (token: string): boolean {
   if (first <= 0) return false
   const second = token.indexOf('.', first + 1)
   if (second === -1 || token.indexOf('.', second + 1) !== -1) return false
-  // A JWS header always starts with '{"' (or '{ '), base64url 'ey'.
-  return token.charCodeAt(0) === 0x65 /* e */ && token.charCodeAt(1) === 0x79 /* y */
+  // A JWS header is a JSON object: '{"' (base64url 'ey') nearly always, but JSON may start
+  // with white space or '{' and a line break (jose reads those): the decoded header decides.
+  if (token.charCodeAt(0) === 0x65 /* e */ && token.charCodeAt(1) === 0x79 /* y */) return true
+  const header = Buffer.from(token.slice(0, Math.min(first, 64)), 'base64url').toString('latin1')
+  return /^[ \t\r\n]*\{/.test(header)
 }
 
 /** Mask of the bits the last character may not use, by length % 4 (RFC 4648 §3.5): 2 → 4 bits, 3 → 2 bits. */

@@ -201,7 +201,7 @@ describe('the error catalogue (src/errors.ts)', () => {
     expect(error).toMatchObject({ code: 'ERR_JWT_CLAIM_MISSING', status: 401, claim: 'aud', reason: 'aud missing', description: 'The access token has no "aud" claim.' })
     expect(error.message).toBe(error.description)
     expect(problem(error)).toEqual({ type: 'https://www.rfc-editor.org/rfc/rfc6750#section-3.1', title: 'Invalid access token', status: 401, detail: error.description, code: 'ERR_JWT_CLAIM_MISSING' })
-    expect(problem('ERR_ROUTE_NOT_FOUND', { method: 'GET', path: '/x' }).detail).toBe('No route GET /x.')
+    expect(problem('ERR_ROUTE_NOT_FOUND', { method: 'GET' }).detail).toBe('No route serves GET at this path.')
     expect(problem('ERR_ROUTE_NOT_FOUND').detail).toBe('No such route.')
     expect(problem('ERR_NO_CREDENTIALS').type).toBe('https://www.rfc-editor.org/rfc/rfc6750#section-3')
     expect(problem('ERR_KEYS_UNAVAILABLE')).toMatchObject({ type: 'about:blank', title: 'Service Unavailable', status: 503 })

@@ -27,7 +27,10 @@ const headerChar = fc.oneof(
   fc.integer({ min: 0x80, max: 0xff }),
   fc.constant(0x09)
 ).map((n) => String.fromCharCode(n))
-const b64tokenChar = fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/='.split(''))
+const b64tokenChar = fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/'.split(''))
+/** RFC 6750 b64token: its characters, then any "=" padding at the end only. */
+const b64token = (maxLength: number): fc.Arbitrary<string> =>
+  fc.tuple(fc.string({ unit: b64tokenChar, minLength: 1, maxLength }), fc.constantFrom('', '=', '==')).map(([body, padding]) => body + padding)
 
 const scheme = fc.constantFrom('Bearer', 'bearer', 'BEARER', 'bEaReR', 'Basic', 'DPoP', 'Digest', 'Bearer,', 'Bearerx', '', 'Token', 'OAuth', 'Bearer:')
 const separator = fc.constantFrom(' ', '  ', '\t', ' \t ', '', ',', ', ')
@@ -91,15 +94,29 @@ describe('extractBearerToken + checkSingleToken, directly', () => {
     }), { numRuns: 600 })
   })
 
-  it('finds exactly the token after any casing of the scheme and any spaces', () => {
+  it('finds exactly the token after any casing of the scheme, spaces between (RFC 9110: 1*SP), and white space around', () => {
     fc.assert(fc.property(
       fc.constantFrom('', ' ', '\t'),
       fc.constantFrom('Bearer', 'bearer', 'BEARER', 'bEArer'),
-      fc.constantFrom(' ', '   ', '\t', ' \t'),
-      fc.string({ unit: b64tokenChar, minLength: 1, maxLength: 500 }),
+      fc.constantFrom(' ', '   ', ' \t'),
+      b64token(500),
       fc.constantFrom('', ' ', '\t '),
       (leading, s, sep, token, trailing) => {
         expect(parseBearer(['Authorization', `${leading}${s}${sep}${token}${trailing}`], '/api/me')).toBe(token)
+      }
+    ), { numRuns: 300 })
+  })
+
+  it('takes no tab, NBSP or other space for the separator or the white space around the token', () => {
+    fc.assert(fc.property(
+      fc.constantFrom('\t', '\u00a0', '\u2003', '\u3000'),
+      b64token(100),
+      fc.constantFrom('before', 'after', 'instead'),
+      (odd, token, where) => {
+        if (odd === '\t' && where !== 'instead') return // HTAB is white space around a value (RFC 9110 OWS)
+        const value = where === 'instead' ? `Bearer${odd}${token}` : where === 'before' ? `Bearer ${odd}${token}` : `Bearer ${token}${odd}`
+        const outcome = timed(() => parseBearer(['Authorization', value], '/api/me'))
+        expect((outcome.error as { code?: string } | undefined)?.code).toMatch(/^ERR_(NO_CREDENTIALS|MULTIPLE_CREDENTIALS|TOKEN_MALFORMED)$/)
       }
     ), { numRuns: 300 })
   })

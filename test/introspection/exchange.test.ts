@@ -123,7 +123,7 @@ describe('the exchange with AUTH_INTROSPECTION_URL', () => {
   afterEach(() => { endpoint.requests.length = 0 })
 
   it('uses the configured URL rather than the metadata, with method POST and a form body', async () => {
-    const token = `tok+/=${randomBytes(8).toString('hex')}~.-_`
+    const token = `tok+/${randomBytes(8).toString('hex')}~.-_==`
     endpoint.respond = (_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' })
       res.end(JSON.stringify({ active: true, aud: AUDIENCE, exp: api.now() + 60, sub: 'user-2', scope: 'read:messages' }))
