@@ -8,6 +8,7 @@ import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, type Config } from './src/config.js'
 import { loadDotEnv } from './src/env-file.js'
+import { useProxyFromEnvironment, type OutboundProxy } from './src/remote/proxy.js'
 
 const GRACE_MS = 10_000
 
@@ -32,6 +33,7 @@ async function main (): Promise<void> {
   loadDotEnv()
   let config: Config
   let closeDevIssuer: (() => Promise<void>) | undefined
+  let proxy: OutboundProxy | undefined
   try {
     config = loadConfig()
     if (config.devIssuer) {
@@ -39,6 +41,9 @@ async function main (): Promise<void> {
       closeDevIssuer = () => devIssuer.close()
       config = { ...config, auth: { ...config.auth, issuer: devIssuer.issuer } }
     }
+    // HTTPS_PROXY / HTTP_PROXY / NO_PROXY, before the first call to the issuer (the app fetches
+    // the keys once it is ready); the development issuer, in this process, is reached directly
+    proxy = useProxyFromEnvironment(process.env, { direct: config.devIssuer && config.auth.issuer !== undefined ? [new URL(config.auth.issuer).host] : [] })
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`Invalid configuration: ${error.message}`)
@@ -47,6 +52,7 @@ async function main (): Promise<void> {
     throw error
   }
   const app = await buildApp({ config })
+  if (proxy !== undefined) app.log.info(proxy.summary, 'calls to the issuer go through a proxy')
 
   // Once the server stops listening, a response in flight closes its connection, so a keep-alive client cannot hold the drain open until the grace period kills the process.
   app.addHook('onSend', async (_request, reply) => { if (!app.server.listening) reply.header('connection', 'close') })

@@ -1,7 +1,8 @@
 /**
  * A JSON document from the issuer (metadata, keys) or its introspection endpoint, with the
  * safeguards remote calls need: a timeout (withTimeout), no redirects followed, a response
- * size cap, 200 and a JSON object only.
+ * size cap, 200 and a JSON object only. Through a proxy too: HTTPS_PROXY / NO_PROXY are applied
+ * to the process by proxy.ts, and these safeguards act on the request and its answer alike.
  */
 import { CodedError } from '../errors.js'
 import { withTimeout } from './timeout.js'
@@ -49,6 +50,22 @@ async function readCapped (response: Response, maxBytes: number): Promise<Buffer
   return Buffer.concat(chunks)
 }
 
+/**
+ * Why fetch() failed. undici hides the reason in `cause` (ECONNREFUSED, a certificate error,
+ * "bad port"), at times a cause deeper: a proxy that refuses the tunnel gives a cancelled
+ * request whose cause says "Proxy response (407) !== 200 when HTTP Tunneling". The deepest
+ * cause wins: its system or TLS code, else its message (undici's own UND_ERR_ codes say less).
+ */
+function failureReason (error: unknown): string {
+  let deepest = error as { code?: unknown; message?: unknown; cause?: unknown }
+  for (let depth = 0; depth < 5 && typeof deepest.cause === 'object' && deepest.cause !== null; depth++) {
+    deepest = deepest.cause as typeof deepest
+  }
+  const { code, message } = deepest
+  if (typeof code === 'string' && !code.startsWith('UND_ERR_')) return code
+  return typeof message === 'string' ? message : String(error)
+}
+
 /** The request and the reading of its answer, until `deadline` aborts them. */
 async function request (url: string, options: FetchJsonOptions, deadline: AbortSignal): Promise<FetchedJson> {
   const signal = options.signal === undefined ? deadline : AbortSignal.any([deadline, options.signal])
@@ -63,10 +80,7 @@ async function request (url: string, options: FetchJsonOptions, deadline: AbortS
       ...(options.body === undefined ? {} : { body: options.body })
     })
   } catch (error) {
-    // undici hides the reason in `cause` (ECONNREFUSED, "bad port", …)
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause
-    const reason = aborted() ? 'aborted' : cause?.code ?? cause?.message ?? (error as Error).message
-    throw new FetchFailed(`${url}: ${reason}`)
+    throw new FetchFailed(`${url}: ${aborted() ? 'aborted' : failureReason(error)}`)
   }
   try {
     if (response.status !== 200) {
