@@ -128,7 +128,6 @@ let front: { server: TlsServer; url: string }
 let proxy: TestProxy | undefined
 
 beforeAll(async () => {
-  if (!HAS_OPENSSL) return
   dir = mkdtempSync(join(tmpdir(), 'resource-api-ca-'))
   makeCertificates(dir)
   key = makeKey('ES256')
@@ -149,7 +148,6 @@ afterEach(async () => {
 })
 
 afterAll(async () => {
-  if (!HAS_OPENSSL) return
   await new Promise((resolve) => front.server.close(resolve))
   await issuer.close()
   rmSync(dir, { recursive: true, force: true })
