@@ -3,19 +3,15 @@
  * token (or an introspection answer) with an absurd one is refused with 401 invalid_token and
  * ERR_JWT_CLAIM_INVALID, never answered with a 500 by a later step that prints the date.
  */
-import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { describeCaller } from '../../routes/api/me/index.js'
+import { INTROSPECTION_CREDENTIALS, opaque } from '../helpers/introspection.js'
 import { signRaw } from '../helpers/jwt-sign.js'
-import { startTestApi, type TestApi } from '../helpers/test-api.js'
+import { me, startTestApi, type TestApi } from '../helpers/test-api.js'
 
 const LAST_SECOND_OF_9999 = 253_402_300_799
 
 type Inject = Awaited<ReturnType<TestApi['app']['inject']>>
-
-function me (api: TestApi, token: string): Promise<Inject> {
-  return api.app.inject({ url: '/api/me', headers: { authorization: `Bearer ${token}` } })
-}
 
 function expectNotADate (res: Inject, claim: string): void {
   expect(res.statusCode, res.body).toBe(401)
@@ -69,14 +65,14 @@ describe('absurd NumericDates in an introspection answer', () => {
   const answers = new Map<string, string>()
   /** An opaque token whose introspection answer is the active claims with `raw` spliced in as written. */
   const tokenAnswering = (raw: string): string => {
-    const token = `op_${randomBytes(24).toString('base64url')}`
+    const token = opaque()
     const claims = JSON.stringify(api.claims({ active: true, exp: undefined, nbf: undefined, jti: undefined }))
     answers.set(token, claims.replace(/^\{/, `{${raw},`))
     return token
   }
 
   beforeAll(async () => {
-    api = await startTestApi({ env: { AUTH_TOKEN_FORMATS: 'jwt,opaque', AUTH_INTROSPECTION_CLIENT_ID: 'resource-api', AUTH_INTROSPECTION_CLIENT_SECRET: 'resource-api-secret' } })
+    api = await startTestApi({ env: { AUTH_TOKEN_FORMATS: 'jwt,opaque', ...INTROSPECTION_CREDENTIALS } })
     api.issuer.onIntrospect = (req) => ({ body: answers.get(req.token) ?? { active: false } })
   })
   afterAll(async () => { await api.close() })

@@ -2,34 +2,20 @@
  * Logs are JSON with request ids; tokens and secrets never reach them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { FastifyInstance } from 'fastify'
-import { buildApp } from '../../app.js'
-import { loadConfig } from '../../src/config.js'
-import { makeKey } from '../helpers/keys.js'
 import { signJwt } from '../helpers/jwt-sign.js'
-import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.js'
+import { startTestApi, type TestApi } from '../helpers/test-api.js'
 
 describe('logging', () => {
-  const key = makeKey('RS256')
   const lines: string[] = []
-  let issuer: TestIssuer
-  let app: FastifyInstance
+  let api: TestApi
 
   beforeAll(async () => {
-    issuer = await startTestIssuer({ keys: [key] })
-    app = await buildApp({
-      config: loadConfig({ AUTH_ISSUER: issuer.url, AUTH_AUDIENCE: 'https://api.example.test', LOG_LEVEL: 'info' }),
-      logStream: { write: (line: string) => { lines.push(line) } }
-    })
-    await app.ready()
-    await app.keyStore.start()
+    api = await startTestApi({ env: { LOG_LEVEL: 'info' }, logStream: { write: (line: string) => { lines.push(line) } } })
   })
-  afterAll(async () => {
-    await app.close()
-    await issuer.close()
-  })
+  afterAll(async () => { await api.close() })
 
   it('never writes a token, and logs refusals with their code', async () => {
+    const { app, key, issuer } = api
     const now = Math.floor(Date.now() / 1000)
     const valid = signJwt(key, { iss: issuer.url, aud: 'https://api.example.test', sub: 'u', exp: now + 60, scope: 'read:messages' })
     const expired = signJwt(key, { iss: issuer.url, aud: 'https://api.example.test', sub: 'u', exp: now - 60 })

@@ -4,10 +4,7 @@
  * even when those headers are trusted; TRUST_PROXY decides only whom Fastify believes about
  * the client (request.ip, as logged).
  */
-import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildApp } from '../../app.js'
-import { loadConfig } from '../../src/config.js'
 import { makeKey } from '../helpers/keys.js'
 import { AUDIENCE, startTestApi, type TestApi } from '../helpers/test-api.js'
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.js'
@@ -72,16 +69,17 @@ describe('TRUST_PROXY decides whom Fastify believes about the client', () => {
   /** The app's request log line for one spoofed request (the logger writes request.host and request.ip). */
   async function logged (env: Record<string, string>): Promise<{ host?: string; remoteAddress?: string }> {
     const lines: string[] = []
-    const app: FastifyInstance = await buildApp({
-      config: loadConfig({ AUTH_ISSUER: issuer.url, AUTH_AUDIENCE: AUDIENCE, AUTH_JWKS_URI: issuer.jwksUri, LOG_LEVEL: 'info', ...env }),
+    const api = await startTestApi({
+      issuer,
+      env: { AUTH_JWKS_URI: issuer.jwksUri, LOG_LEVEL: 'info', ...env },
       logStream: { write: (line: string) => { lines.push(line) } },
-      fetchKeysOnReady: false
+      waitForKeys: false
     })
     try {
-      const res = await app.inject({ url: '/health/live', headers: { ...SPOOFED, host: 'internal.example' } })
+      const res = await api.app.inject({ url: '/health/live', headers: { ...SPOOFED, host: 'internal.example' } })
       expect(res.statusCode).toBe(200)
     } finally {
-      await app.close()
+      await api.close()
     }
     const incoming = lines.map((line) => JSON.parse(line) as { msg?: string; req?: { host?: string; remoteAddress?: string } })
       .find((entry) => entry.msg === 'incoming request')

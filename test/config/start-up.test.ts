@@ -2,26 +2,10 @@
  * Invalid configuration stops start-up: one line naming the variable, a non-zero exit,
  * and nothing listening.
  */
-import { spawn } from 'node:child_process'
 import { createServer } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { freePort } from '../../scripts/free-port.js'
-
-
-function run (env: Record<string, string>): Promise<{ code: number | null; stderr: string; stdout: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe']
-    })
-    let stderr = ''
-    let stdout = ''
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
-    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stderr, stdout }) })
-  })
-}
+import { runServer } from '../helpers/server-process.js'
 
 describe('start-up with a bad configuration', () => {
   it.each([
@@ -30,7 +14,7 @@ describe('start-up with a bad configuration', () => {
     [{ AUTH_ISSUER: 'https://issuer.example/', AUTH_AUDIENCE: 'api', AUTH_CLOCK_TOLERANCE: 'lots' }, 'AUTH_CLOCK_TOLERANCE']
   ])('%j exits non-zero naming %s, without listening', async (env, variable) => {
     const port = await freePort()
-    const result = await run({ ...env, PORT: String(port) })
+    const result = await runServer({ ...env, PORT: String(port) })
     expect(result.code).not.toBe(0)
     const lines = result.stderr.trim().split('\n')
     expect(lines).toHaveLength(1)

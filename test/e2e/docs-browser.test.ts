@@ -1,22 +1,18 @@
 // /docs in a real browser (Debian's Chromium through playwright-core, in `npm run test:e2e`), with every request that leaves loopback refused as if there were no internet:
 // the page renders every operation, and "Authorize" signs in at the development issuer
 // (authorization code + PKCE, client demo-spa) so that "Try it out" gets a 200 from /api/me.
-import type { FastifyInstance } from 'fastify'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DOCS_OAUTH_REDIRECT_PATH } from '../../plugins/docs.js'
-import { buildApp } from '../../app.js'
-import { loadConfig } from '../../src/config.js'
-import { startDevIssuer, type DevIssuer } from '../../dev/issuer/index.js'
 import { freePort } from '../../scripts/free-port.js'
+import { startDevIssuerApi, type DevIssuerApi } from '../helpers/dev-issuer-api.js'
+import { launchChromium } from './browser.js'
 
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium'
 const HOST = '127.0.0.1'
 
-
 describe('/docs in a browser with no internet', () => {
-  let issuer: DevIssuer
-  let app: FastifyInstance
+  let dev: DevIssuerApi
+  let issuer: DevIssuerApi['issuer']
   let browser: Browser
   let origin: string
   const offline: string[] = []
@@ -27,16 +23,18 @@ describe('/docs in a browser with no internet', () => {
     const port = await freePort()
     origin = `http://${HOST}:${port}`
     // the issuer lets the viewer's redirect page receive the code, and its origin redeem it
-    issuer = await startDevIssuer({ audience: origin, spa: { redirectUris: [`${origin}${DOCS_OAUTH_REDIRECT_PATH}`], origins: [origin] } })
-    app = await buildApp({ config: loadConfig({ AUTH_ISSUER: issuer.issuer, AUTH_AUDIENCE: origin, LOG_LEVEL: 'silent', DOCS_OAUTH_CLIENT_ID: 'demo-spa' }), logger: false })
-    await app.listen({ host: HOST, port })
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'] })
+    dev = await startDevIssuerApi({
+      issuer: { audience: origin, spa: { redirectUris: [`${origin}${DOCS_OAUTH_REDIRECT_PATH}`], origins: [origin] } },
+      env: { DOCS_OAUTH_CLIENT_ID: 'demo-spa' },
+      listen: port
+    })
+    issuer = dev.issuer
+    browser = await launchChromium()
   })
 
   afterAll(async () => {
     await browser?.close()
-    await app?.close()
-    await issuer?.close()
+    await dev?.close()
   })
 
   async function open (): Promise<Page> {

@@ -2,47 +2,26 @@
  * A real OpenID provider (oidc-provider) issues real access tokens; the API, listening on
  * real loopback HTTP, accepts them, and refuses a token meant for another resource.
  */
-import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildApp } from '../../app.js'
-import { loadConfig } from '../../src/config.js'
-import { startDevIssuer, type DevIssuer } from '../../dev/issuer/index.js'
-import { clientCredentialsToken } from '../helpers/oidc-flow.js'
-
-const AUDIENCE = 'https://api.example.test'
-
-async function listeningApi (issuer: string, audience: string): Promise<{ app: FastifyInstance; url: string }> {
-  const app = await buildApp({ config: loadConfig({ AUTH_ISSUER: issuer, AUTH_AUDIENCE: audience, LOG_LEVEL: 'silent' }), logger: false })
-  const url = await app.listen({ port: 0, host: '127.0.0.1' })
-  return { app, url }
-}
+import { startDevIssuerApi, type DevApi, type DevIssuerApi } from '../helpers/dev-issuer-api.js'
 
 describe('with a real OpenID provider', () => {
-  let issuer: DevIssuer
-  let api: { app: FastifyInstance; url: string }
-  let otherApi: { app: FastifyInstance; url: string }
+  let dev: DevIssuerApi
+  let issuer: DevIssuerApi['issuer']
+  let api: DevApi
+  let otherApi: DevApi
 
   beforeAll(async () => {
-    issuer = await startDevIssuer({ audience: AUDIENCE })
-    api = await listeningApi(issuer.issuer, AUDIENCE)
-    otherApi = await listeningApi(issuer.issuer, 'https://another-api.example.test')
+    dev = await startDevIssuerApi({ listen: true })
+    issuer = dev.issuer
+    api = dev
+    otherApi = await dev.startApi({ env: { AUTH_AUDIENCE: 'https://another-api.example.test' }, listen: true })
   })
   /** A client_credentials access token for this API from the real provider. */
-  async function accessToken (scope?: string): Promise<string> {
-    const response = await clientCredentialsToken({
-      tokenEndpoint: issuer.tokenEndpoint,
-      clientId: issuer.cliClient.clientId,
-      clientSecret: issuer.cliClient.clientSecret,
-      resource: AUDIENCE,
-      ...(scope === undefined ? {} : { scope })
-    })
-    return response.access_token
-  }
+  const accessToken = (scope?: string): Promise<string> => dev.clientToken(scope)
 
   afterAll(async () => {
-    await api.app.close()
-    await otherApi.app.close()
-    await issuer.close()
+    await dev?.close()
   })
 
   it('accepts an access token the provider issued for this API', async () => {

@@ -5,26 +5,15 @@
 import { randomBytes } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AUDIENCE, startTestApi, type TestApi, type TestApiOptions } from '../helpers/test-api.js'
+import { activeAnswer, INTROSPECTION_CREDENTIALS, opaque } from '../helpers/introspection.js'
+import { me, startTestApi, type TestApi, type TestApiOptions } from '../helpers/test-api.js'
 import type { IntrospectionAnswer, IntrospectionRequest } from '../helpers/test-issuer.js'
-
-const CREDENTIALS = { AUTH_INTROSPECTION_CLIENT_ID: 'resource-api', AUTH_INTROSPECTION_CLIENT_SECRET: 'resource-api-secret' }
-
-const opaque = (): string => `op_${randomBytes(24).toString('base64url')}`
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 type Inject = Awaited<ReturnType<TestApi['app']['inject']>>
 
 async function startOpaqueApi (env: Record<string, string> = {}, options: TestApiOptions = {}): Promise<TestApi> {
-  return startTestApi({ ...options, env: { AUTH_TOKEN_FORMATS: 'jwt,opaque', ...CREDENTIALS, ...env } })
-}
-
-function me (api: TestApi, token: string): Promise<Inject> {
-  return api.app.inject({ url: '/api/me', headers: { authorization: `Bearer ${token}` } })
-}
-
-function activeAnswer (api: TestApi, overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return { active: true, iss: api.issuer.url, aud: AUDIENCE, sub: 'user-1', client_id: 'c', scope: 'read:messages', exp: api.now() + 300, ...overrides }
+  return startTestApi({ ...options, env: { AUTH_TOKEN_FORMATS: 'jwt,opaque', ...INTROSPECTION_CREDENTIALS, ...env } })
 }
 
 /** Answers through `answer`, counting the calls the endpoint is working on at once. */
@@ -60,7 +49,7 @@ describe('caching', () => {
 
   it('reuses an answer within AUTH_INTROSPECTION_CACHE_TTL (default 30 s) and asks again after it', async () => {
     const before = api.issuer.hits.introspection
-    api.issuer.onIntrospect = () => ({ body: activeAnswer(api, { exp: api.now() + 3600 }) })
+    api.issuer.onIntrospect = () => ({ body: activeAnswer(api.claims(), { exp: api.now() + 3600 }) })
     const token = opaque()
     expect((await me(api, token)).statusCode).toBe(200)
     expect((await me(api, token)).statusCode).toBe(200)
@@ -77,7 +66,7 @@ describe('caching', () => {
   it('never reuses an answer past the token\'s exp, even within the TTL', async () => {
     const before = api.issuer.hits.introspection
     const exp = api.now() + 10
-    api.issuer.onIntrospect = () => ({ body: activeAnswer(api, { exp }) })
+    api.issuer.onIntrospect = () => ({ body: activeAnswer(api.claims(), { exp }) })
     const token = opaque()
     expect((await me(api, token)).statusCode).toBe(200)
     api.advance(8_000) // a second of margin: the test clock is the real one plus an offset
@@ -91,7 +80,7 @@ describe('caching', () => {
 
   it('refuses a token whose exp is past the tolerance, even when the endpoint still calls it active', async () => {
     const exp = api.now() + 1
-    api.issuer.onIntrospect = () => ({ body: activeAnswer(api, { exp }) })
+    api.issuer.onIntrospect = () => ({ body: activeAnswer(api.claims(), { exp }) })
     const token = opaque()
     expect((await me(api, token)).statusCode).toBe(200)
     api.advance(7_000)
@@ -113,7 +102,7 @@ describe('caching', () => {
     api.issuer.onIntrospect = () => ({ status: 500, body: { error: 'server_error' } })
     const token = opaque()
     expectUnavailable(await me(api, token))
-    api.issuer.onIntrospect = () => ({ body: activeAnswer(api) })
+    api.issuer.onIntrospect = () => ({ body: activeAnswer(api.claims()) })
     expect((await me(api, token)).statusCode).toBe(200)
     expect(api.issuer.hits.introspection).toBe(before + 2)
   })
@@ -121,7 +110,7 @@ describe('caching', () => {
   it('keys the cache by the whole token', async () => {
     const before = api.issuer.hits.introspection
     const token = opaque()
-    api.issuer.onIntrospect = (req) => ({ body: req.token === token ? activeAnswer(api) : { active: false } })
+    api.issuer.onIntrospect = (req) => ({ body: req.token === token ? activeAnswer(api.claims()) : { active: false } })
     expect((await me(api, token)).statusCode).toBe(200)
     expect((await me(api, `${token}x`)).statusCode).toBe(401)
     expect((await me(api, token.slice(0, -1))).statusCode).toBe(401)
@@ -133,7 +122,7 @@ describe('AUTH_INTROSPECTION_CACHE_TTL', () => {
   it('bounds the reuse to the configured seconds', async () => {
     const api = await startOpaqueApi({ AUTH_INTROSPECTION_CACHE_TTL: '2' }, { fakeClock: true })
     try {
-      api.issuer.onIntrospect = () => ({ body: activeAnswer(api) })
+      api.issuer.onIntrospect = () => ({ body: activeAnswer(api.claims()) })
       const token = opaque()
       await me(api, token)
       api.advance(1_500)
@@ -150,7 +139,7 @@ describe('AUTH_INTROSPECTION_CACHE_TTL', () => {
   it('0 turns the cache off', async () => {
     const api = await startOpaqueApi({ AUTH_INTROSPECTION_CACHE_TTL: '0' })
     try {
-      api.issuer.onIntrospect = () => ({ body: activeAnswer(api) })
+      api.issuer.onIntrospect = () => ({ body: activeAnswer(api.claims()) })
       const token = opaque()
       for (let i = 0; i < 3; i++) expect((await me(api, token)).statusCode).toBe(200)
       expect(api.issuer.hits.introspection).toBe(3)
@@ -167,7 +156,7 @@ describe('merging and bounding calls', () => {
 
   it('merges 20 concurrent lookups of one token into one call', async () => {
     const before = api.issuer.hits.introspection
-    instrument(api, () => ({ body: activeAnswer(api, { sub: 'merged' }) }), 150)
+    instrument(api, () => ({ body: activeAnswer(api.claims(), { sub: 'merged' }) }), 150)
     const token = opaque()
     const results = await Promise.all(Array.from({ length: 20 }, () => me(api, token)))
     expect(results.map((res) => res.statusCode)).toEqual(Array(20).fill(200))
@@ -185,7 +174,7 @@ describe('merging and bounding calls', () => {
 
   it('bounds the calls in flight: 10 distinct tokens at once with MAX_IN_FLIGHT=2 → at most 2 calls, the rest 503', async () => {
     const before = api.issuer.hits.introspection
-    const load = instrument(api, () => ({ body: activeAnswer(api) }), 300)
+    const load = instrument(api, () => ({ body: activeAnswer(api.claims()) }), 300)
     const results = await Promise.all(Array.from({ length: 10 }, () => me(api, opaque())))
     const ok = results.filter((res) => res.statusCode === 200)
     const shed = results.filter((res) => res.statusCode === 503)
@@ -201,7 +190,7 @@ describe('merging and bounding calls', () => {
   it('gives the slots back: once the calls finished (answered or failed), new tokens are introspected', async () => {
     instrument(api, () => ({ status: 500, body: {} }), 50)
     await Promise.all([me(api, opaque()), me(api, opaque())])
-    instrument(api, () => ({ body: activeAnswer(api) }))
+    instrument(api, () => ({ body: activeAnswer(api.claims()) }))
     for (let i = 0; i < 4; i++) expect((await me(api, opaque())).statusCode).toBe(200)
   })
 
@@ -210,7 +199,7 @@ describe('merging and bounding calls', () => {
     const port = (api.app.server.address() as AddressInfo).port
     {
       const before = api.issuer.hits.introspection
-      const load = instrument(api, () => ({ body: activeAnswer(api) }), 300)
+      const load = instrument(api, () => ({ body: activeAnswer(api.claims()) }), 300)
       const results = await Promise.all(Array.from({ length: 10 }, () =>
         fetch(`http://127.0.0.1:${port}/api/me`, { headers: { authorization: `Bearer ${opaque()}` } })))
       const statuses = results.map((res) => res.status)
@@ -265,7 +254,7 @@ describe('the endpoint fails: 503 with Retry-After, never 500, never a hang', ()
   })
 
   it('answers 503 when the connection is refused, and recovers when the endpoint is back', async () => {
-    api.issuer.onIntrospect = () => ({ body: activeAnswer(api) })
+    api.issuer.onIntrospect = () => ({ body: activeAnswer(api.claims()) })
     await api.issuer.stop()
     try {
       const token = opaque()
@@ -283,7 +272,7 @@ describe('the cache is bounded in entries (AUTH_INTROSPECTION_CACHE_SIZE)', () =
   afterAll(async () => { await api.close() })
 
   it('evicts the oldest answer: an evicted token is introspected again, a kept one is not', async () => {
-    api.issuer.onIntrospect = () => ({ body: activeAnswer(api) })
+    api.issuer.onIntrospect = () => ({ body: activeAnswer(api.claims()) })
     const [a, b, c, d] = [opaque(), opaque(), opaque(), opaque()] as [string, string, string, string]
     for (const token of [a, b, c, d]) await me(api, token)
     const hits = api.issuer.hits.introspection
@@ -304,7 +293,7 @@ describe('the cache is bounded in entries (AUTH_INTROSPECTION_CACHE_SIZE)', () =
         expect([401, 503]).toContain(res.statusCode)
       }))
     }
-    api.issuer.onIntrospect = () => ({ body: activeAnswer(api) })
+    api.issuer.onIntrospect = () => ({ body: activeAnswer(api.claims()) })
     const hits = api.issuer.hits.introspection
     // the first strings of the flood were evicted long ago: asked again, answered afresh
     expect((await me(api, flood[0] as string)).statusCode).toBe(200)
@@ -317,11 +306,11 @@ describe('metrics', () => {
   it('counts calls by outcome and records their latency on /metrics', async () => {
     const api = await startOpaqueApi({ AUTH_INTROSPECTION_MAX_IN_FLIGHT: '1' }, { fakeClock: true })
     try {
-      api.issuer.onIntrospect = () => ({ body: activeAnswer(api), delayMs: 120 })
+      api.issuer.onIntrospect = () => ({ body: activeAnswer(api.claims()), delayMs: 120 })
       expect((await me(api, opaque())).statusCode).toBe(200)
       api.issuer.onIntrospect = () => ({ status: 500, body: {} })
       expectUnavailable(await me(api, opaque()))
-      api.issuer.onIntrospect = () => ({ body: activeAnswer(api), delayMs: 100 })
+      api.issuer.onIntrospect = () => ({ body: activeAnswer(api.claims()), delayMs: 100 })
       const [first, second] = await Promise.all([me(api, opaque()), me(api, opaque())])
       expect([first?.statusCode, second?.statusCode].sort()).toEqual([200, 503])
 

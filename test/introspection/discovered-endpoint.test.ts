@@ -2,21 +2,14 @@
 // issuer's metadata is used only on the issuer's own origin over https (http only for an issuer
 // on loopback); anywhere else the request gets 503 ERR_INTROSPECTION_UNAVAILABLE, a log line says
 // why, and the endpoint receives nothing, unless AUTH_INTROSPECTION_URL names it explicitly.
-import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { buildApp } from '../../app.js'
-import { loadConfig } from '../../src/config.js'
 import { discoveredEndpointRefusal } from '../../src/introspection/introspector.js'
+import { INTROSPECTION_CREDENTIALS, opaque } from '../helpers/introspection.js'
 import { makeKey } from '../helpers/keys.js'
-import { AUDIENCE } from '../helpers/test-api.js'
+import { AUDIENCE, me, startTestApi, type TestApi } from '../helpers/test-api.js'
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.js'
-
-const CREDENTIALS = { AUTH_INTROSPECTION_CLIENT_ID: 'resource-api', AUTH_INTROSPECTION_CLIENT_SECRET: 'resource-api-secret' }
-
-const opaque = (): string => `op_${randomBytes(24).toString('base64url')}`
 
 describe('discoveredEndpointRefusal', () => {
   it.each([
@@ -78,7 +71,7 @@ interface LogEntry { msg?: string; component?: string; reason?: string; endpoint
 describe('an introspection_endpoint that the issuer\'s metadata puts elsewhere', () => {
   let issuer: TestIssuer
   let recorder: Recorder
-  let app: FastifyInstance | undefined
+  let api: TestApi | undefined
   const lines: string[] = []
   const logged = (): LogEntry[] => lines.map((line) => JSON.parse(line) as LogEntry)
 
@@ -87,8 +80,8 @@ describe('an introspection_endpoint that the issuer\'s metadata puts elsewhere',
     recorder = await startRecorder()
   })
   afterEach(async () => {
-    await app?.close()
-    app = undefined
+    await api?.close()
+    api = undefined
     lines.length = 0
     recorder.requests.length = 0
     issuer.hits.introspection = 0
@@ -98,18 +91,16 @@ describe('an introspection_endpoint that the issuer\'s metadata puts elsewhere',
     await issuer.close()
   })
 
-  async function start (env: Record<string, string> = {}): Promise<FastifyInstance> {
-    app = await buildApp({
-      config: loadConfig({ AUTH_ISSUER: issuer.url, AUTH_AUDIENCE: AUDIENCE, AUTH_TOKEN_FORMATS: 'jwt,opaque', LOG_LEVEL: 'warn', ...CREDENTIALS, ...env }),
+  /** An app on the shared issuer (closed after each test), its warnings logged into `lines`. */
+  async function start (env: Record<string, string> = {}): Promise<TestApi> {
+    api = await startTestApi({
+      issuer,
+      env: { AUTH_TOKEN_FORMATS: 'jwt,opaque', LOG_LEVEL: 'warn', ...INTROSPECTION_CREDENTIALS, ...env },
       logStream: { write: (line: string) => { lines.push(line) } },
-      fetchKeysOnReady: false
+      waitForKeys: false
     })
-    await app.ready()
-    return app
+    return api
   }
-
-  const me = (target: FastifyInstance, token = opaque()): Promise<LightMyRequestResponse> =>
-    target.inject({ url: '/api/me', headers: { authorization: `Bearer ${token}` } })
 
   it.each([
     ['on another origin', () => recorder.url, /not on the issuer's origin/],
@@ -121,7 +112,7 @@ describe('an introspection_endpoint that the issuer\'s metadata puts elsewhere',
     const target = await start()
 
     for (let attempt = 0; attempt < 2; attempt++) {
-      const res = await me(target)
+      const res = await me(target, opaque())
       expect(res.statusCode, res.body).toBe(503)
       expect(res.headers['retry-after']).toMatch(/^\d+$/)
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
@@ -144,7 +135,7 @@ describe('an introspection_endpoint that the issuer\'s metadata puts elsewhere',
   it('the same endpoint is used when AUTH_INTROSPECTION_URL names it', async () => {
     issuer.metadata.introspection_endpoint = recorder.url
     const target = await start({ AUTH_INTROSPECTION_URL: recorder.url })
-    const res = await me(target)
+    const res = await me(target, opaque())
     expect(res.statusCode, res.body).toBe(200)
     expect(res.json()).toMatchObject({ sub: 'user-elsewhere' })
     expect(recorder.requests).toHaveLength(1)
@@ -155,7 +146,7 @@ describe('an introspection_endpoint that the issuer\'s metadata puts elsewhere',
     issuer.metadata.introspection_endpoint = issuer.introspectionUri
     issuer.onIntrospect = () => ({ body: { active: true, iss: issuer.url, aud: AUDIENCE, exp: Math.floor(Date.now() / 1000) + 60, sub: 'user-home' } })
     const target = await start()
-    const res = await me(target)
+    const res = await me(target, opaque())
     expect(res.statusCode, res.body).toBe(200)
     expect(res.json()).toMatchObject({ sub: 'user-home' })
     expect(issuer.hits.introspection).toBe(1)

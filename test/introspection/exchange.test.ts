@@ -2,21 +2,16 @@
 // metadata's introspection_endpoint; POST, form body token + token_type_hint=access_token;
 // client_secret_basic with the API's credentials (form-urlencoded before base64); missing
 // credentials stop start-up naming the variable; no redirects followed.
-import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { FastifyInstance } from 'fastify'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { buildApp } from '../../app.js'
 import { ConfigError, loadConfig } from '../../src/config.js'
+import { INTROSPECTION_CREDENTIALS, opaque } from '../helpers/introspection.js'
 import { makeKey } from '../helpers/keys.js'
-import { AUDIENCE, startTestApi, type TestApi } from '../helpers/test-api.js'
+import { runServer } from '../helpers/server-process.js'
+import { AUDIENCE, me, startTestApi, type TestApi } from '../helpers/test-api.js'
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.js'
-
-const CREDENTIALS = { AUTH_INTROSPECTION_CLIENT_ID: 'resource-api', AUTH_INTROSPECTION_CLIENT_SECRET: 'resource-api-secret' }
-
-const opaque = (): string => `op_${randomBytes(24).toString('base64url')}`
 
 interface Captured {
   method: string
@@ -67,14 +62,10 @@ function decodeBasic (header: string | undefined): { id: string; secret: string;
   return { id: formDecode(rawId), secret: formDecode(rawSecret), rawId, rawSecret }
 }
 
-async function me (app: FastifyInstance, token: string): Promise<Awaited<ReturnType<FastifyInstance['inject']>>> {
-  return app.inject({ url: '/api/me', headers: { authorization: `Bearer ${token}` } })
-}
-
 describe('the exchange with the endpoint from the issuer metadata', () => {
   let api: TestApi
   beforeAll(async () => {
-    api = await startTestApi({ env: { AUTH_TOKEN_FORMATS: 'jwt,opaque', ...CREDENTIALS } })
+    api = await startTestApi({ env: { AUTH_TOKEN_FORMATS: 'jwt,opaque', ...INTROSPECTION_CREDENTIALS } })
   })
   afterAll(async () => { await api.close() })
 
@@ -85,7 +76,7 @@ describe('the exchange with the endpoint from the issuer metadata', () => {
       return { body: { active: true, iss: api.issuer.url, aud: AUDIENCE, exp: api.now() + 60, sub: 'user-1' } }
     }
     const token = opaque()
-    const res = await me(api.app, token)
+    const res = await me(api, token)
     expect(res.statusCode).toBe(200)
     expect(api.issuer.hits.introspection).toBe(1)
     expect(seen).toHaveLength(1)
@@ -128,7 +119,7 @@ describe('the exchange with AUTH_INTROSPECTION_URL', () => {
       res.writeHead(200, { 'content-type': 'application/json' })
       res.end(JSON.stringify({ active: true, aud: AUDIENCE, exp: api.now() + 60, sub: 'user-2', scope: 'read:messages' }))
     }
-    const res = await me(api.app, token)
+    const res = await me(api, token)
     expect(res.statusCode).toBe(200)
     expect(res.json()).toMatchObject({ sub: 'user-2', scopes: ['read:messages'] })
     expect(api.issuer.hits.introspection).toBe(0)
@@ -145,7 +136,7 @@ describe('the exchange with AUTH_INTROSPECTION_URL', () => {
   })
 
   it('form-urlencodes an id and secret with special characters before base64 (RFC 6749 §2.3.1)', async () => {
-    await me(api.app, opaque())
+    await me(api, opaque())
     const request = endpoint.requests[0] as Captured
     const { id, secret, rawId, rawSecret } = decodeBasic(request.headers.authorization)
     expect(id).toBe(clientId)
@@ -171,7 +162,7 @@ describe('the exchange with AUTH_INTROSPECTION_URL', () => {
     try {
       for (const status of [301, 302, 307, 308]) {
         endpoint.respond = (_req, res) => { res.writeHead(status, { location: target.url }).end() }
-        const res = await me(api.app, opaque())
+        const res = await me(api, opaque())
         expect(res.statusCode).toBe(503)
         expect(res.headers['retry-after']).toMatch(/^\d+$/)
       }
@@ -186,7 +177,7 @@ describe('the exchange with AUTH_INTROSPECTION_URL', () => {
       res.writeHead(200, { 'content-type': 'application/json' })
       res.end(JSON.stringify({ active: true, aud: AUDIENCE, exp: api.now() + 60, padding: 'x'.repeat(2 * 1024 * 1024) }))
     }
-    const res = await me(api.app, opaque())
+    const res = await me(api, opaque())
     expect(res.statusCode).toBe(503)
     expect(res.headers['retry-after']).toMatch(/^\d+$/)
   })
@@ -198,17 +189,17 @@ describe('the exchange with AUTH_INTROSPECTION_URL', () => {
       for (let i = 0; i < 64; i++) res.write('x'.repeat(16 * 1024))
       res.end('"}')
     }
-    const res = await me(api.app, opaque())
+    const res = await me(api, opaque())
     expect(res.statusCode).toBe(503)
   })
 })
 
 describe('where the endpoint comes from', () => {
   it('answers 503 with Retry-After (not 500) when the metadata publishes no introspection_endpoint', async () => {
-    const api = await startTestApi({ env: { AUTH_TOKEN_FORMATS: 'jwt,opaque', ...CREDENTIALS }, waitForKeys: false })
+    const api = await startTestApi({ env: { AUTH_TOKEN_FORMATS: 'jwt,opaque', ...INTROSPECTION_CREDENTIALS }, waitForKeys: false })
     try {
       api.issuer.metadata['introspection_endpoint'] = undefined // dropped from the JSON document
-      const res = await me(api.app, opaque())
+      const res = await me(api, opaque())
       expect(res.statusCode).toBe(503)
       expect(res.headers['retry-after']).toMatch(/^\d+$/)
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
@@ -220,28 +211,20 @@ describe('where the endpoint comes from', () => {
 
   it('still finds introspection_endpoint in the metadata when AUTH_JWKS_URI is set', async () => {
     const issuer: TestIssuer = await startTestIssuer({ keys: [makeKey('RS256')], discovery: 'openid' })
-    const config = loadConfig({
-      AUTH_ISSUER: issuer.url,
-      AUTH_AUDIENCE: AUDIENCE,
-      AUTH_JWKS_URI: issuer.jwksUri,
-      AUTH_TOKEN_FORMATS: 'opaque',
-      LOG_LEVEL: 'silent',
-      ...CREDENTIALS
-    })
-    const app = await buildApp({ config, logger: false, fetchKeysOnReady: false })
+    // the issuer is the test's own: AUTH_JWKS_URI names its JWKS before the app starts
+    const api = await startTestApi({ issuer, env: { AUTH_JWKS_URI: issuer.jwksUri, AUTH_TOKEN_FORMATS: 'opaque', ...INTROSPECTION_CREDENTIALS }, waitForKeys: false })
     try {
-      await app.ready()
       issuer.onIntrospect = () => ({ body: { active: true, iss: issuer.url, aud: AUDIENCE, exp: Math.floor(Date.now() / 1000) + 60, sub: 'user-3' } })
-      const res = await me(app, opaque())
+      const res = await me(api, opaque())
       expect(res.statusCode).toBe(200)
       expect(res.json()).toMatchObject({ sub: 'user-3' })
       expect(issuer.hits.introspection).toBe(1)
       // the metadata is fetched once, not per token
-      await me(app, opaque())
+      await me(api, opaque())
       expect(issuer.hits.openid).toBe(1)
       expect(issuer.hits.introspection).toBe(2)
     } finally {
-      await app.close()
+      await api.close()
       await issuer.close()
     }
   })
@@ -280,7 +263,7 @@ describe('introspection credentials are required when opaque tokens are accepted
       AUTH_TOKEN_FORMATS: 'jwt,opaque',
       AUTH_INTROSPECTION_URL: 'https://issuer.example.test/oauth2/introspect',
       AUTH_INTROSPECTION_CACHE_TTL: '12',
-      ...CREDENTIALS
+      ...INTROSPECTION_CREDENTIALS
     })
     expect(config.auth.formats).toEqual(['jwt', 'opaque'])
     expect(config.auth.introspection).toMatchObject({
@@ -289,24 +272,19 @@ describe('introspection credentials are required when opaque tokens are accepted
       clientSecret: 'resource-api-secret',
       cacheTtl: 12
     })
-    expect(loadConfig({ ...base, AUTH_TOKEN_FORMATS: 'opaque', ...CREDENTIALS }).auth.introspection.cacheTtl).toBe(30)
+    expect(loadConfig({ ...base, AUTH_TOKEN_FORMATS: 'opaque', ...INTROSPECTION_CREDENTIALS }).auth.introspection.cacheTtl).toBe(30)
   })
 
   it('refuses an unknown format and a bad introspection URL, naming the variable', () => {
     expect(() => loadConfig({ ...base, AUTH_TOKEN_FORMATS: 'jwt,reference' })).toThrow(/AUTH_TOKEN_FORMATS/)
-    expect(() => loadConfig({ ...base, AUTH_TOKEN_FORMATS: 'opaque', AUTH_INTROSPECTION_URL: 'not a url', ...CREDENTIALS })).toThrow(/AUTH_INTROSPECTION_URL/)
+    expect(() => loadConfig({ ...base, AUTH_TOKEN_FORMATS: 'opaque', AUTH_INTROSPECTION_URL: 'not a url', ...INTROSPECTION_CREDENTIALS })).toThrow(/AUTH_INTROSPECTION_URL/)
   })
 
-  it('the server exits non-zero with one line naming the variable, without listening', () => {
-    const result = spawnSync(process.execPath, ['--import', 'tsx', 'server.ts'], {
-      cwd: new URL('../..', import.meta.url),
-      // NODE_ENV=production: a developer's .env is not read; an empty secret counts as missing
-      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', AUTH_INTROSPECTION_CLIENT_SECRET: '', AUTH_ISSUER: 'https://issuer.example.test', AUTH_AUDIENCE: AUDIENCE, AUTH_TOKEN_FORMATS: 'opaque', AUTH_INTROSPECTION_CLIENT_ID: 'api', PORT: '0' },
-      encoding: 'utf8',
-      timeout: 10_000
-    })
-    expect(result.status).not.toBe(0)
-    expect(result.status).not.toBeNull()
+  it('the server exits non-zero with one line naming the variable, without listening', async () => {
+    // NODE_ENV=production: a developer's .env is not read; an empty secret counts as missing
+    const result = await runServer({ NODE_ENV: 'production', AUTH_INTROSPECTION_CLIENT_SECRET: '', AUTH_ISSUER: 'https://issuer.example.test', AUTH_AUDIENCE: AUDIENCE, AUTH_TOKEN_FORMATS: 'opaque', AUTH_INTROSPECTION_CLIENT_ID: 'api', PORT: '0' }, 10_000)
+    expect(result.code).not.toBe(0)
+    expect(result.code).not.toBeNull()
     const lines = result.stderr.trim().split('\n')
     expect(lines).toHaveLength(1)
     expect(lines[0]).toContain('AUTH_INTROSPECTION_CLIENT_SECRET')

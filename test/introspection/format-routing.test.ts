@@ -4,11 +4,9 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { makeKey } from '../helpers/keys.js'
-import { AUDIENCE, startTestApi, type TestApi } from '../helpers/test-api.js'
+import { INTROSPECTION_CREDENTIALS, opaque } from '../helpers/introspection.js'
+import { AUDIENCE, me, startTestApi, type TestApi } from '../helpers/test-api.js'
 
-const CREDENTIALS = { AUTH_INTROSPECTION_CLIENT_ID: 'resource-api', AUTH_INTROSPECTION_CLIENT_SECRET: 'resource-api-secret' }
-
-const opaque = (): string => `op_${randomBytes(24).toString('base64url')}`
 const b64 = (value: unknown): string => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url')
 
 /** Strings that are not a compact JWS: what providers hand out as opaque access tokens, and a few odd ones. */
@@ -23,10 +21,6 @@ const OPAQUE_SHAPES = [
   'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0', // two segments (a JWS has three)
   'eyJ.eyJ.eyJ.eyJ' // four segments (a JWE has five, neither is a JWS)
 ]
-
-async function me (api: TestApi, token: string): Promise<Awaited<ReturnType<TestApi['app']['inject']>>> {
-  return api.app.inject({ url: '/api/me', headers: { authorization: `Bearer ${token}` } })
-}
 
 describe('AUTH_TOKEN_FORMATS=jwt (default): an opaque token is refused with an explanation', () => {
   let api: TestApi
@@ -66,7 +60,7 @@ describe('AUTH_TOKEN_FORMATS=jwt,opaque: JWTs are never sent to introspection', 
   const stranger = makeKey('RS256')
 
   beforeAll(async () => {
-    api = await startTestApi({ env: { AUTH_TOKEN_FORMATS: 'jwt,opaque', ...CREDENTIALS } })
+    api = await startTestApi({ env: { AUTH_TOKEN_FORMATS: 'jwt,opaque', ...INTROSPECTION_CREDENTIALS } })
     // an introspection endpoint that would accept anything: a JWT refused here was verified locally
     api.issuer.onIntrospect = () => ({ body: { active: true, iss: api.issuer.url, aud: AUDIENCE, exp: api.now() + 300, sub: 'introspected', scope: 'read:messages' } })
   })
@@ -128,7 +122,7 @@ describe('AUTH_TOKEN_FORMATS=jwt,opaque: JWTs are never sent to introspection', 
 describe('AUTH_TOKEN_FORMATS=opaque: JWT-shaped tokens are still never sent to introspection', () => {
   let api: TestApi
   beforeAll(async () => {
-    api = await startTestApi({ env: { AUTH_TOKEN_FORMATS: 'opaque', ...CREDENTIALS } })
+    api = await startTestApi({ env: { AUTH_TOKEN_FORMATS: 'opaque', ...INTROSPECTION_CREDENTIALS } })
     api.issuer.onIntrospect = () => ({ body: { active: true, iss: api.issuer.url, aud: AUDIENCE, exp: api.now() + 300, sub: 'introspected' } })
   })
   afterAll(async () => { await api.close() })

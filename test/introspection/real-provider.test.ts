@@ -3,75 +3,35 @@
 // introspection endpoint and a registered client for the API. The API accepts the token;
 // after revocation at the provider it is still accepted within the cache TTL and refused
 // once the TTL has passed.
-import type { FastifyInstance } from 'fastify'
+import type { LightMyRequestResponse } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildApp } from '../../app.js'
-import { loadConfig } from '../../src/config.js'
-import { startDevIssuer, type DevIssuer } from '../../dev/issuer/index.js'
-import { clientCredentialsToken, introspectToken, revokeToken } from '../helpers/oidc-flow.js'
+import type { DevApi, DevIssuerApi } from '../helpers/dev-issuer-api.js'
+import { startDevIssuerApi } from '../helpers/dev-issuer-api.js'
+import { introspectToken, revokeToken } from '../helpers/oidc-flow.js'
 
-const AUDIENCE = 'https://api.example.test'
-
-type Inject = Awaited<ReturnType<FastifyInstance['inject']>>
-
-interface Api {
-  app: FastifyInstance
-  /** Moves the API's clock (the provider keeps real time). */
-  advance(ms: number): void
-}
-
-async function startApi (issuer: DevIssuer, env: Record<string, string>): Promise<Api> {
-  let offset = 0
-  const config = loadConfig({
-    AUTH_ISSUER: issuer.issuer,
-    AUTH_AUDIENCE: AUDIENCE,
-    AUTH_INTROSPECTION_CLIENT_ID: issuer.introspectionClient.clientId,
-    AUTH_INTROSPECTION_CLIENT_SECRET: issuer.introspectionClient.clientSecret,
-    LOG_LEVEL: 'silent',
-    ...env
-  })
-  const app = await buildApp({ config, logger: false, now: () => Date.now() + offset, fetchKeysOnReady: false })
-  await app.ready()
-  await app.keyStore.start()
-  return { app, advance: (ms) => { offset += ms } }
-}
-
-function call (api: Api, token: string, url = '/api/me', method: 'GET' | 'POST' = 'GET'): Promise<Inject> {
+function call (api: DevApi, token: string, url = '/api/me', method: 'GET' | 'POST' = 'GET'): Promise<LightMyRequestResponse> {
   return api.app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(method === 'POST' ? { payload: { text: 'hello' } } : {}) })
 }
 
 describe('opaque access tokens from oidc-provider, introspected with the API\'s registered client', () => {
-  let issuer: DevIssuer
-  const apis: Api[] = []
+  let dev: DevIssuerApi
+  let issuer: DevIssuerApi['issuer']
 
   beforeAll(async () => {
-    issuer = await startDevIssuer({
-      audience: AUDIENCE,
-      accessTokenFormat: 'opaque',
-      // VSCHARs that must be form-urlencoded in HTTP Basic (RFC 6749 §2.3.1 and appendix A)
-      introspectionClient: { clientId: 'resource-api:introspection', clientSecret: 'secret with spaces+plus:colon/%&=~!*()\'"' }
+    dev = await startDevIssuerApi({
+      issuer: {
+        accessTokenFormat: 'opaque',
+        // VSCHARs that must be form-urlencoded in HTTP Basic (RFC 6749 §2.3.1 and appendix A)
+        introspectionClient: { clientId: 'resource-api:introspection', clientSecret: 'secret with spaces+plus:colon/%&=~!*()\'"' }
+      }
     })
+    issuer = dev.issuer
   })
-  afterAll(async () => {
-    for (const api of apis) await api.app.close()
-    await issuer.close()
-  })
+  afterAll(async () => { await dev?.close() })
 
-  async function api (env: Record<string, string>): Promise<Api> {
-    const started = await startApi(issuer, env)
-    apis.push(started)
-    return started
-  }
-
-  function token (scope = 'read:messages'): Promise<string> {
-    return clientCredentialsToken({
-      tokenEndpoint: issuer.tokenEndpoint,
-      clientId: issuer.cliClient.clientId,
-      clientSecret: issuer.cliClient.clientSecret,
-      resource: AUDIENCE,
-      scope
-    }).then((response) => response.access_token)
-  }
+  /** An app of its own on the provider, with a clock the test moves (the provider keeps real time). */
+  const api = (env: Record<string, string>): Promise<DevApi> => dev.startApi({ env, fakeClock: true })
+  const token = (scope = 'read:messages'): Promise<string> => dev.clientToken(scope)
 
   it('accepts the token, refuses it once revoked and the cache TTL has passed (AUTH_TOKEN_FORMATS=opaque)', async () => {
     const a = await api({ AUTH_TOKEN_FORMATS: 'opaque', AUTH_INTROSPECTION_CACHE_TTL: '2' })

@@ -4,22 +4,16 @@
 // from the development issuer: create a message, list it, read it, read /api/me, delete it, and
 // a typed 401 problem without a token.
 import { mkdir, writeFile } from 'node:fs/promises'
-import type { AddressInfo } from 'node:net'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import type { FastifyInstance } from 'fastify'
 import openapiTS, { astToString } from 'openapi-typescript'
 import ts from 'typescript'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildApp } from '../../app.js'
-import { loadConfig } from '../../src/config.js'
-import { startDevIssuer, type DevIssuer } from '../../dev/issuer/index.js'
 import { OPENAPI_FILE } from '../../scripts/openapi.js'
-import { clientCredentialsToken } from '../helpers/oidc-flow.js'
+import { startDevIssuerApi, type DevIssuerApi } from '../helpers/dev-issuer-api.js'
 
 const OUT = fileURLToPath(new URL('../../generated/openapi-client/', import.meta.url))
 const TYPES_FILE = `${OUT}openapi.ts`
 const CLIENT_FILE = `${OUT}client.ts`
-const AUDIENCE = 'https://api.generated-client.test'
 
 /** What a consumer writes against the generated types; checked with `strict` and friends. */
 const CLIENT_SOURCE = `import createClient, { type Client } from 'openapi-fetch'
@@ -142,8 +136,8 @@ function typeCheck (file: string): string[] {
 }
 
 describe('a client generated from openapi.yaml', () => {
-  let issuer: DevIssuer
-  let app: FastifyInstance
+  let dev: DevIssuerApi
+  let issuer: DevIssuerApi['issuer']
   let baseUrl: string
 
   beforeAll(async () => {
@@ -152,15 +146,13 @@ describe('a client generated from openapi.yaml', () => {
     await writeFile(TYPES_FILE, astToString(ast))
     await writeFile(CLIENT_FILE, CLIENT_SOURCE)
 
-    issuer = await startDevIssuer({ audience: AUDIENCE })
-    app = await buildApp({ config: loadConfig({ AUTH_ISSUER: issuer.issuer, AUTH_AUDIENCE: AUDIENCE, LOG_LEVEL: 'silent' }), logger: false })
-    await app.listen({ host: '127.0.0.1', port: 0 })
-    baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+    dev = await startDevIssuerApi({ listen: true })
+    issuer = dev.issuer
+    baseUrl = dev.url
   })
 
   afterAll(async () => {
-    await app?.close()
-    await issuer?.close()
+    await dev?.close()
   })
 
   it('type-checks, and the compiler refuses what the contract forbids', () => {
@@ -168,13 +160,7 @@ describe('a client generated from openapi.yaml', () => {
   })
 
   it('round-trips against the running API with a real access token', async () => {
-    const { access_token: token } = await clientCredentialsToken({
-      tokenEndpoint: issuer.tokenEndpoint,
-      clientId: issuer.cliClient.clientId,
-      clientSecret: issuer.cliClient.clientSecret,
-      resource: AUDIENCE,
-      scope: 'read:messages write:messages'
-    })
+    const token = await dev.clientToken('read:messages write:messages')
     const { roundTrip } = await import(pathToFileURL(CLIENT_FILE).href) as GeneratedClient
     const result = await roundTrip(baseUrl, token)
 

@@ -4,17 +4,16 @@
  * The in-flight request is slow for an honest reason: it carries a key rotated in a moment
  * ago, and the issuer takes 1.5 s to answer the refetch it causes.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { request } from 'node:http'
-import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { makeKey, type TestKey } from '../helpers/keys.js'
 import { signJwt } from '../helpers/jwt-sign.js'
+import { spawnServer } from '../helpers/server-process.js'
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.js'
 import { AUDIENCE } from '../helpers/test-api.js'
 import { freePort } from '../../scripts/free-port.js'
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const SLOW_JWKS_MS = 1500
 const EXIT_BOUND_MS = 6000
 
@@ -69,30 +68,19 @@ describe('graceful shutdown', () => {
     const key = makeKey('RS256')
     issuer = await startTestIssuer({ keys: [key], discovery: 'openid' })
     const port = await freePort()
-    const server = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? '',
-        NODE_ENV: 'production', // no .env file, no development issuer
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        AUTH_ISSUER: issuer.url,
-        AUTH_AUDIENCE: AUDIENCE,
-        LOG_LEVEL: 'warn'
-      },
-      stdio: ['ignore', 'pipe', 'pipe']
+    const { child: server, output, exited } = spawnServer({
+      NODE_ENV: 'production', // no .env file, no development issuer
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      AUTH_ISSUER: issuer.url,
+      AUTH_AUDIENCE: AUDIENCE,
+      LOG_LEVEL: 'warn'
     })
     child = server
-    let output = ''
-    server.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString() })
-    server.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString() })
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) => {
-      server.once('exit', (code, signal) => resolve({ code, signal, at: performance.now() }))
-    })
 
     // up and ready: the keys were fetched at start-up
     await vi.waitFor(async () => {
-      expect(server.exitCode, output).toBeNull()
+      expect(server.exitCode, output()).toBeNull()
       expect(await statusOrRefused(port, '/health/ready')).toBe(200)
     }, { timeout: 25_000, interval: 100 }) // tsx compiles the app on start: seconds on a busy machine
     expect(await statusOrRefused(port, '/api/me', { authorization: `Bearer ${accessToken(issuer, key)}` })).toBe(200)
@@ -122,7 +110,7 @@ describe('graceful shutdown', () => {
     expect(performance.now() - sentAt).toBeGreaterThanOrEqual(SLOW_JWKS_MS - 200) // it really was in flight
 
     const exit = await exited
-    expect({ code: exit.code, signal: exit.signal }, output).toEqual({ code: 0, signal: null })
+    expect({ code: exit.code, signal: exit.signal }, output()).toEqual({ code: 0, signal: null })
     expect(exit.at - signalledAt).toBeLessThan(EXIT_BOUND_MS)
   }, 45_000)
 })

@@ -6,28 +6,19 @@
  */
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildApp } from '../../app.js'
-import { loadConfig } from '../../src/config.js'
-import { startDevIssuer, type DevIssuer } from '../../dev/issuer/index.js'
-import { authorizationCodeLogin, type LoginTokens } from '../helpers/oidc-flow.js'
+import type { DevIssuer } from '../../dev/issuer/index.js'
+import { startDevIssuerApi, type DevIssuerApi } from '../helpers/dev-issuer-api.js'
+import type { LoginTokens } from '../helpers/oidc-flow.js'
 
 const API_AUDIENCE = 'https://api.real-id-token.test'
-const REDIRECT_URI = 'http://127.0.0.1:5173/callback'
 const ID_TOKEN = /An ID token was presented where an access token is required/
 
 function decode (token: string, part: 0 | 1): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.split('.')[part] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>
 }
 
-async function startApi (issuer: string, env: Record<string, string> = {}): Promise<FastifyInstance> {
-  const config = loadConfig({ AUTH_ISSUER: issuer, AUTH_AUDIENCE: API_AUDIENCE, LOG_LEVEL: 'silent', ...env })
-  const app = await buildApp({ config, logger: false, fetchKeysOnReady: false })
-  await app.ready()
-  await app.keyStore.start()
-  return app
-}
-
 describe('a real ID token and access token from the development issuer (code flow + PKCE)', () => {
+  let dev: DevIssuerApi
   let devIssuer: DevIssuer
   let alice: DevIssuer['users'][number]
   let tokens: LoginTokens
@@ -35,31 +26,23 @@ describe('a real ID token and access token from the development issuer (code flo
   const api = (index: number): FastifyInstance => apps[index] as FastifyInstance
 
   beforeAll(async () => {
-    devIssuer = await startDevIssuer({ audience: API_AUDIENCE })
-    const found = devIssuer.users.find((user) => user.username === 'alice')
-    if (found === undefined) throw new Error('the development issuer has no alice')
-    alice = found
-    tokens = await authorizationCodeLogin({
-      issuer: devIssuer.issuer,
-      clientId: devIssuer.spaClientId,
-      redirectUri: REDIRECT_URI,
-      username: 'alice',
-      password: alice.password,
-      scope: 'openid profile email read:messages write:messages'
-    })
+    // the normal set-up: the API's own identifier as audience
+    dev = await startDevIssuerApi({ issuer: { audience: API_AUDIENCE } })
+    devIssuer = dev.issuer
+    const login = await dev.login('alice', 'openid profile email read:messages write:messages')
+    alice = login.user
+    tokens = login
     apps.push(
-      // the normal set-up: the API's own identifier as audience
-      await startApi(devIssuer.issuer),
+      dev.app,
       // a careless one that also accepts the SPA's client id as an audience: aud cannot tell
       // the ID token apart, the classification has to
-      await startApi(devIssuer.issuer, { AUTH_AUDIENCE: `${API_AUDIENCE},${devIssuer.spaClientId}` }),
-      await startApi(devIssuer.issuer, { AUTH_TOKEN_PROFILE: 'rfc9068' })
+      (await dev.startApi({ env: { AUTH_AUDIENCE: `${API_AUDIENCE},${devIssuer.spaClientId}` } })).app,
+      (await dev.startApi({ env: { AUTH_TOKEN_PROFILE: 'rfc9068' } })).app
     )
   })
 
   afterAll(async () => {
-    await Promise.all(apps.map((app) => app.close()))
-    await devIssuer?.close()
+    await dev?.close()
   })
 
   it('the login gave a genuine ID token for the SPA and a JWT access token for the API', () => {
