@@ -3,7 +3,8 @@
  * what the document says, and how it is built from the routes' own declarations, is in
  * src/openapi/ (document.ts: the document as a whole; operation.ts: one route as one operation;
  * error-responses.ts: the errors a route can answer; headers.ts, problems.ts: shared parts).
- * The served document carries the issuer's own oauth2 URLs once its metadata is known.
+ * The served document carries the issuer's own oauth2 URLs once its metadata is known. Route
+ * plugins say what their tags mean with `app.describeTag` (decorated here), beside their routes.
  */
 import swagger from '@fastify/swagger'
 import type { FastifyInstance } from 'fastify'
@@ -17,6 +18,12 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The OpenAPI document as served: the oauth2 URLs are the issuer's once its metadata is known. */
     openapiDocument(): Promise<OpenApiDocument>
+    /**
+     * Says what an OpenAPI tag means, in the plugin whose routes use it (`schema: { tags: [name] }`),
+     * as `describeScopes` does for scopes: the document lists the tags its operations use, each
+     * with its description; a tag used and never described stops the document.
+     */
+    describeTag(name: string, description: string): void
   }
 }
 
@@ -34,6 +41,13 @@ function timeout (ms: number): Promise<undefined> {
 }
 
 async function swaggerPlugin (app: FastifyInstance, options: SwaggerPluginOptions): Promise<void> {
+  const tags = new Map<string, string>()
+  app.decorate('describeTag', (name: string, description: string) => {
+    const known = tags.get(name)
+    if (known !== undefined && known !== description) throw new Error(`tag ${name} is described twice, differently`)
+    tags.set(name, description)
+  })
+
   await app.register(swagger, {
     openapi: documentBase(options.issuer),
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
@@ -45,7 +59,7 @@ async function swaggerPlugin (app: FastifyInstance, options: SwaggerPluginOption
     transformObject: (documentObject) => {
       const document = 'openapiObject' in documentObject ? documentObject.openapiObject : documentObject.swaggerObject
       const described = new Map(app.hasDecorator('scopes') ? app.scopes().map((scope) => [scope.name, scope.description]) : [])
-      return finishDocument(document as unknown as OpenApiDocument, (scope) => described.get(scope)) as unknown as typeof document
+      return finishDocument(document as unknown as OpenApiDocument, (scope) => described.get(scope), (tag) => tags.get(tag)) as unknown as typeof document
     }
   })
 

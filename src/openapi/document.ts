@@ -38,13 +38,6 @@ export interface OAuthFlowUrls {
   tokenUrl: string
 }
 
-const TAGS = [
-  { name: 'messages', description: 'The caller\'s messages. The token\'s `sub` owns them: another user\'s message is answered as if it did not exist.' },
-  { name: 'me', description: 'What the access token says about its caller.' },
-  { name: 'health', description: 'Liveness and readiness probes.' },
-  { name: 'metadata', description: 'OAuth 2.0 Protected Resource Metadata (RFC 9728): where to get a token, and which scopes exist.' }
-]
-
 const DESCRIPTION = `An OAuth 2.0 resource server. Every \`/api\` operation needs an access token from the
 configured issuer, sent as \`Authorization: Bearer <token>\` (RFC 6750); the token's audience must be
 this API. Each operation lists the scopes it requires under both security schemes.
@@ -89,7 +82,6 @@ export function documentBase (issuer: string): JsonObject {
     openapi: '3.1.0',
     info: { title: 'Resource API', version: API_VERSION, description: DESCRIPTION },
     servers: [{ url: '/', description: 'The server that serves this document' }],
-    tags: TAGS,
     components: { securitySchemes: securitySchemes(placeholderFlowUrls(issuer)) }
   }
 }
@@ -109,17 +101,36 @@ function oauth2Flow (document: OpenApiDocument): JsonObject {
 }
 
 /**
- * The whole document: each operation's responses from its route (./operation.ts), the oauth2
- * scopes in use (described where their routes declare them: `describe`), stable orders.
+ * The tags the operations use, by name, each with its description as a route plugin declared it
+ * (`app.describeTag`, plugins/swagger.ts). A tag no plugin describes stops the document: say
+ * what it means next to the routes that use it.
  */
-export function finishDocument (document: OpenApiDocument, describe: (scope: string) => string | undefined): OpenApiDocument {
+function tagsOf (used: ReadonlyMap<string, readonly string[]>, describeTag: (tag: string) => string | undefined): JsonObject[] {
+  return [...used.keys()].sort().map((name) => {
+    const description = describeTag(name)
+    if (description === undefined) {
+      throw new Error(`the tag "${name}" (used by ${(used.get(name) ?? []).join(', ')}) is not described: call app.describeTag('${name}', '…') in the plugin that declares its routes`)
+    }
+    return { name, description }
+  })
+}
+
+/**
+ * The whole document: each operation's responses from its route (./operation.ts), the oauth2
+ * scopes in use (described where their routes declare them: `describe`), the tags in use (also
+ * described beside their routes: `describeTag`), stable orders.
+ */
+export function finishDocument (document: OpenApiDocument, describe: (scope: string) => string | undefined, describeTag: (tag: string) => string | undefined = () => undefined): OpenApiDocument {
   const scopes = new Map<string, string[]>()
+  const tags = new Map<string, string[]>()
   for (const [path, pathItem] of Object.entries(document.paths)) {
     for (const [method, operation] of Object.entries(pathItem)) {
       const { [RESPONSES_KEY]: responses, ...rest } = operation
       if (!isObject(responses)) throw new Error(`${method.toUpperCase()} ${path}: its responses were not described (the swagger transform must be describeOperation)`)
+      const name = operation.operationId ?? `${method.toUpperCase()} ${path}`
       const required = operation.security?.find((requirement) => requirement.oauth2 !== undefined)?.oauth2
-      for (const scope of required ?? []) scopes.set(scope, [...(scopes.get(scope) ?? []), operation.operationId ?? `${method.toUpperCase()} ${path}`])
+      for (const scope of required ?? []) scopes.set(scope, [...(scopes.get(scope) ?? []), name])
+      for (const tag of Array.isArray(operation.tags) ? operation.tags as unknown[] : []) tags.set(String(tag), [...(tags.get(String(tag)) ?? []), name])
       pathItem[method] = ordered({ ...rest, responses: sortedByKey(responses as Record<string, JsonObject>) }, OPERATION_KEYS)
     }
   }
@@ -128,6 +139,8 @@ export function finishDocument (document: OpenApiDocument, describe: (scope: str
     scope,
     describe(scope) ?? `Required by ${(scopes.get(scope) ?? []).join(', ')}`
   ]))
+  if (tags.size > 0) document.tags = tagsOf(tags, describeTag)
+  else delete document.tags
   document.paths = sortedByKey(document.paths)
   const components: JsonObject = { ...document.components }
   for (const kind of ['schemas', 'headers', 'examples'] as const) {

@@ -8,10 +8,15 @@
  * with `problemResponse`; the answers every operation of its kind can give (credentials,
  * validation, limits, the drain) are added by ./error-responses.ts.
  */
+import type { DetailArgs, ErrorCode } from '../errors.js'
+import { ERRORS } from '../errors.js'
 import { problem, PROBLEM_CONTENT_TYPE, type Problem } from '../http/problem.js'
 import { ProblemSchema } from '../schemas/problem.js'
 import { refTo, register, type Components } from './components.js'
 import { clone, type JsonObject } from './json.js'
+
+/** Any code of the error catalogue: each has its example, derived from the catalogue (problemExample). */
+export type ExampleCode = ErrorCode
 
 /** The `$id` of the Problem schema: its component's name. */
 export const PROBLEM_SCHEMA_ID: string = (ProblemSchema as unknown as { $id: string }).$id
@@ -21,41 +26,55 @@ interface ProblemExample {
   value: Problem
 }
 
-function example (summary: string, value: Problem): ProblemExample {
-  return { summary, value: { ...value } }
+/** The codes whose sentence cannot be worded without its variable parts (`detail` is a function of required parts). */
+type CodeWithRequiredParts = { [C in ErrorCode]: [] extends DetailArgs<C> ? never : C }[ErrorCode]
+
+/**
+ * The variable parts the example of each such code is worded with: the compiler asks for an
+ * entry when a code whose sentence needs parts joins the catalogue. Every other code's example
+ * is its plain sentence: a new code needs nothing here.
+ */
+const EXAMPLE_PARTS: { readonly [C in CodeWithRequiredParts]: DetailArgs<C> } = {
+  ERR_MULTIPLE_CREDENTIALS: [{ where: 'query' }],
+  ERR_JWT_CLAIM_MISSING: [{ claim: 'exp' }],
+  ERR_JWT_CLAIM_INVALID: [{ claim: 'exp', expected: 'numeric date', format: 'jwt' }],
+  ERR_JWT_AUDIENCE_INVALID: [{ format: 'jwt' }],
+  ERR_JWT_TYPE_INVALID: [{ typ: 'JWT' }],
+  ERR_NOT_ACCESS_TOKEN: [{ typ: 'dpop+jwt' }],
+  ERR_INSUFFICIENT_SCOPE: [{ scope: 'read:messages' }]
 }
 
-/** The example body of each code the document names. */
-export const PROBLEM_EXAMPLES = {
-  ERR_TOKEN_IN_QUERY: example('A token in the query string', problem('ERR_TOKEN_IN_QUERY')),
-  ERR_VALIDATION: example('A request that does not match the schema (`detail` names the member)', problem('ERR_VALIDATION')),
-  ERR_BAD_REQUEST: example('A path that does not decode', problem('ERR_BAD_REQUEST')),
-  ERR_MALFORMED_BODY: example('A body that is not JSON', problem('ERR_MALFORMED_BODY')),
-  ERR_NO_CREDENTIALS: example('No access token', problem('ERR_NO_CREDENTIALS')),
-  ERR_JWT_EXPIRED: example('An expired access token', problem('ERR_JWT_EXPIRED')),
-  ERR_ID_TOKEN_NOT_ACCESS_TOKEN: example('An ID token sent as an access token', problem('ERR_ID_TOKEN_NOT_ACCESS_TOKEN')),
-  ERR_INSUFFICIENT_SCOPE: example('A token without the required scope', problem('ERR_INSUFFICIENT_SCOPE', { scope: 'read:messages' })),
-  ERR_MESSAGE_NOT_FOUND: example('No such message', problem('ERR_MESSAGE_NOT_FOUND')),
-  ERR_MESSAGE_LIMIT: example('Too many messages', problem('ERR_MESSAGE_LIMIT')),
-  ERR_BODY_TOO_LARGE: example('A body over the limit', problem('ERR_BODY_TOO_LARGE')),
-  ERR_URI_TOO_LONG: example('A path parameter over the limit', problem('ERR_URI_TOO_LONG')),
-  ERR_UNSUPPORTED_MEDIA_TYPE: example('A body of a type the server does not read', problem('ERR_UNSUPPORTED_MEDIA_TYPE')),
-  ERR_KEYS_UNAVAILABLE: example('The issuer cannot be reached', problem('ERR_KEYS_UNAVAILABLE')),
-  ERR_INTROSPECTION_UNAVAILABLE: example('The introspection endpoint cannot be reached', problem('ERR_INTROSPECTION_UNAVAILABLE')),
-  ERR_SHUTTING_DOWN: example('The server is draining', problem('ERR_SHUTTING_DOWN')),
-  ERR_NOT_READY: example('The issuer\'s keys are not loaded yet', problem('ERR_NOT_READY'))
-} as const satisfies Record<string, ProblemExample>
+/**
+ * A summary from a sentence: its first clause, up to the first `.`, `;` or `:` that ends one
+ * ("The caller holds as many messages as allowed; delete one first." gives "The caller holds
+ * as many messages as allowed"); an abbreviation such as "e.g." does not end it.
+ */
+export function summaryOf (sentence: string): string {
+  const end = sentence.search(/(?<![.\s]\w)[.;:](?=\s|$)/)
+  return (end === -1 ? sentence : sentence.slice(0, end)).trim()
+}
 
-export type ExampleCode = keyof typeof PROBLEM_EXAMPLES
-
+/** The code names an entry of the error catalogue (src/errors.ts). */
 export function isExampleCode (code: string): code is ExampleCode {
-  return Object.hasOwn(PROBLEM_EXAMPLES, code)
+  return Object.hasOwn(ERRORS, code)
+}
+
+/**
+ * The example body of a code, derived from the error catalogue alone: the body `problem(code)`
+ * gives (worded with EXAMPLE_PARTS where its sentence needs parts), summarized by the first
+ * clause of its sentence. The same function makes the real bodies, so the example is what a
+ * client gets.
+ */
+export function problemExample (code: ExampleCode): ProblemExample {
+  const parts: readonly unknown[] = (EXAMPLE_PARTS as Partial<Record<ErrorCode, readonly unknown[]>>)[code] ?? []
+  const value = (problem as unknown as (code: ErrorCode, ...parts: unknown[]) => Problem)(code, ...parts)
+  return { summary: summaryOf(value.detail), value: { ...value } }
 }
 
 /** A reference to the example of `code`, registering the example. */
 export function exampleRef (code: string, components: Components): { $ref: string } {
-  if (!isExampleCode(code)) throw new Error(`no example body for the code ${code}: add one to PROBLEM_EXAMPLES (src/openapi/problems.ts)`)
-  return register(components, 'examples', code, clone<JsonObject>({ ...PROBLEM_EXAMPLES[code] }))
+  if (!isExampleCode(code)) throw new Error(`no example body for the code ${code}: it is not in the error catalogue (ERRORS, src/errors.ts)`)
+  return register(components, 'examples', code, clone<JsonObject>({ ...problemExample(code) }))
 }
 
 /** A route's own error answer, as its response schema declares it (Fastify serializes with the Problem schema). */

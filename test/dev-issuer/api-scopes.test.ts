@@ -14,17 +14,45 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { curlCommands, startDevStack } from '../../dev/dev.js'
 import type { DevStack } from '../../dev/dev.js'
 import { startApiDevIssuer } from '../../dev/api-issuer.js'
+import { escapeHtml } from '../../dev/issuer/html.js'
 import { DOCS_OAUTH_REDIRECT_PATH } from '../../plugins/docs.js'
+import { EXAMPLE_ENV } from '../../scripts/openapi.js'
 import { loadConfig } from '../../src/config.js'
+import type { ScopeDeclaration } from '../../plugins/auth.js'
 import { OAuthHttpError, clientCredentialsToken } from '../helpers/oidc-flow.js'
+import { buildTestApp } from '../helpers/test-api.js'
 
 const run = promisify(execFile)
 
-/** A route of a forker's, with a scope of its own. */
-function notesRoute (app: FastifyInstance): void {
-  app.describeScopes({ 'read:notes': 'Read the caller\'s notes' })
-  app.get('/api/notes', { config: { scopes: ['read:notes'] } }, async () => ({ notes: [] }))
+/**
+ * A route added the way a forker adds one, with a scope of its own. Its path and scope are the
+ * test's alone, so that no resource the API has or gets (a forker's /api/notes) collides with it.
+ */
+const TEST_PATH = '/api/test-only/dev-scope'
+const TEST_SCOPE = 'test:dev-scope'
+/** A scope that no route declares, and none ever will. */
+const UNDECLARED = 'test:never-declared-by-any-route'
+
+function testRoute (app: FastifyInstance): void {
+  app.describeScopes({ [TEST_SCOPE]: 'A scope of the test\'s own route' })
+  app.get(TEST_PATH, { config: { scopes: [TEST_SCOPE] } }, async () => ({ reached: true }))
 }
+
+/** The scopes the API's own routes declare (`app.scopes()`), whatever they are: the expectations come from here. */
+async function apiScopes (): Promise<ScopeDeclaration[]> {
+  const app = await buildTestApp({ ...EXAMPLE_ENV }, { waitForKeys: false })
+  try {
+    return [...app.scopes()]
+  } finally {
+    await app.close()
+  }
+}
+
+function escapeRegExp (text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
+}
+
+const sorted = (names: Iterable<string>): string[] => [...names].sort()
 
 function decodePayload (token: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>
@@ -32,8 +60,10 @@ function decodePayload (token: string): Record<string, unknown> {
 
 describe('npm run dev (startDevStack): the issuer issues the scopes the routes declare', () => {
   let stack: DevStack
+  let own: string[]
   beforeAll(async () => {
-    stack = await startDevStack({ apiPort: 0, issuerPort: 0, spaPort: 0, logger: false, buildSpa: 'never', env: { LOG_LEVEL: 'silent' }, instrument: notesRoute })
+    own = (await apiScopes()).map((scope) => scope.name)
+    stack = await startDevStack({ apiPort: 0, issuerPort: 0, spaPort: 0, logger: false, buildSpa: 'never', env: { LOG_LEVEL: 'silent' }, instrument: testRoute })
   })
   afterAll(async () => { await stack?.close() })
 
@@ -45,29 +75,32 @@ describe('npm run dev (startDevStack): the issuer issues the scopes the routes d
     scope
   })
 
-  it('knows the new route\'s scope beside the example\'s, as the RFC 9728 metadata does', async () => {
-    expect([...stack.scopes].sort()).toEqual(['read:messages', 'read:notes', 'write:messages'])
+  it('knows the new route\'s scope beside the API\'s own, as the RFC 9728 metadata does', async () => {
+    expect(own).not.toContain(TEST_SCOPE)
+    expect(sorted(stack.scopes)).toEqual(sorted([...own, TEST_SCOPE]))
     const metadata = await (await fetch(`${stack.apiUrl}/.well-known/oauth-protected-resource`)).json() as { scopes_supported: string[] }
     expect([...metadata.scopes_supported].sort()).toEqual([...stack.scopes].sort())
   })
 
   it('issues the new scope in a client_credentials token, and the API answers 200 on its route', async () => {
-    const { access_token: accessToken, scope } = await token('read:notes')
-    expect(scope).toBe('read:notes')
-    expect(decodePayload(accessToken)).toMatchObject({ iss: stack.issuerUrl, aud: stack.audience, scope: 'read:notes' })
-    const notes = await fetch(`${stack.apiUrl}/api/notes`, { headers: { authorization: `Bearer ${accessToken}` } })
-    expect(notes.status).toBe(200)
-    expect(await notes.json()).toEqual({ notes: [] })
+    const { access_token: accessToken, scope } = await token(TEST_SCOPE)
+    expect(scope).toBe(TEST_SCOPE)
+    expect(decodePayload(accessToken)).toMatchObject({ iss: stack.issuerUrl, aud: stack.audience, scope: TEST_SCOPE })
+    const reached = await fetch(`${stack.apiUrl}${TEST_PATH}`, { headers: { authorization: `Bearer ${accessToken}` } })
+    expect(reached.status).toBe(200)
+    expect(await reached.json()).toEqual({ reached: true })
 
-    const { access_token: withoutIt } = await token('read:messages')
-    expect((await fetch(`${stack.apiUrl}/api/notes`, { headers: { authorization: `Bearer ${withoutIt}` } })).status).toBe(403)
+    // a token with the API's other scopes, all of them, still lacks this one
+    expect(own.length).toBeGreaterThan(0)
+    const { access_token: withoutIt } = await token(own.join(' '))
+    expect((await fetch(`${stack.apiUrl}${TEST_PATH}`, { headers: { authorization: `Bearer ${withoutIt}` } })).status).toBe(403)
   })
 
   it('answers invalid_scope for a scope no route declares, at the token and the authorization endpoint', async () => {
-    const refused = await token('read:notes delete:notes').catch((error: unknown) => error)
+    const refused = await token(`${TEST_SCOPE} ${UNDECLARED}`).catch((error: unknown) => error)
     expect(refused).toBeInstanceOf(OAuthHttpError)
     expect((refused as OAuthHttpError).status).toBe(400)
-    expect((refused as OAuthHttpError).body).toMatchObject({ error: 'invalid_scope', error_description: expect.stringContaining('delete:notes') })
+    expect((refused as OAuthHttpError).body).toMatchObject({ error: 'invalid_scope', error_description: expect.stringContaining(UNDECLARED) })
 
     const redirectUri = `${stack.spaUrl}/callback`
     const discovery = await (await fetch(`${stack.issuerUrl}/.well-known/openid-configuration`)).json() as { authorization_endpoint: string }
@@ -76,7 +109,7 @@ describe('npm run dev (startDevStack): the issuer issues the scopes the routes d
       client_id: stack.spaClientId,
       redirect_uri: redirectUri,
       response_type: 'code',
-      scope: 'openid read:notes delete:notes',
+      scope: `openid ${TEST_SCOPE} ${UNDECLARED}`,
       code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
       code_challenge_method: 'S256',
       state: 's1'
@@ -102,8 +135,10 @@ describe('DEV_ISSUER=1 (startApiDevIssuer): the issuer issues the scopes the rou
   let devIssuer: { issuer: string, close(): Promise<void> }
   let endpoints: { token_endpoint: string, authorization_endpoint: string }
   let printed: string[]
+  let own: ScopeDeclaration[]
 
   beforeAll(async () => {
+    own = await apiScopes()
     vi.stubEnv('DEV_ISSUER_PORT', '0')
     const log = vi.spyOn(console, 'log').mockImplementation(() => undefined)
     try {
@@ -123,23 +158,28 @@ describe('DEV_ISSUER=1 (startApiDevIssuer): the issuer issues the scopes the rou
     clientCredentialsToken({ tokenEndpoint: endpoints.token_endpoint, clientId: 'dev-cli', clientSecret: 'dev-cli-secret', scope })
 
   it('says which scopes it issues', () => {
-    expect(printed).toEqual([expect.stringMatching(new RegExp(`^development issuer: ${devIssuer.issuer} \\(.*; API scopes read:messages write:messages\\)$`))])
+    expect(own.length).toBeGreaterThan(0)
+    const list = own.map((scope) => scope.name).join(' ')
+    expect(printed).toEqual([expect.stringMatching(new RegExp(`^development issuer: ${escapeRegExp(devIssuer.issuer)} \\(.*; API scopes ${escapeRegExp(list)}\\)$`))])
   })
 
   it('issues the routes\' scopes and refuses one they do not declare with invalid_scope', async () => {
-    expect((await token('read:messages write:messages')).scope).toBe('read:messages write:messages')
-    const refused = await token('read:notes').catch((error: unknown) => error)
+    const names = own.map((scope) => scope.name)
+    expect(sorted((await token(names.join(' '))).scope?.split(' ') ?? [])).toEqual(sorted(names))
+    const refused = await token(UNDECLARED).catch((error: unknown) => error)
     expect((refused as OAuthHttpError).status).toBe(400)
     expect((refused as OAuthHttpError).error).toBe('invalid_scope')
   })
 
   it('shows the routes\' descriptions of the scopes on its sign-in page', async () => {
+    const described = own.find((scope) => scope.description !== undefined)
+    if (described === undefined) throw new Error('no route of the API describes its scope (app.describeScopes)')
     const authorize = new URL(endpoints.authorization_endpoint)
     authorize.search = new URLSearchParams({
       client_id: 'demo-spa',
       redirect_uri: `http://127.0.0.1:3000${DOCS_OAUTH_REDIRECT_PATH}`,
       response_type: 'code',
-      scope: 'openid read:messages',
+      scope: `openid ${described.name}`,
       code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
       code_challenge_method: 'S256'
     }).toString()
@@ -148,7 +188,7 @@ describe('DEV_ISSUER=1 (startApiDevIssuer): the issuer issues the scopes the rou
     const page = await fetch(new URL(redirect.headers.get('location') ?? '', devIssuer.issuer), {
       headers: { cookie: redirect.headers.getSetCookie().map((line) => line.split(';')[0]).join('; ') }
     })
-    // routes/api/messages says what read:messages means
-    expect(await page.text()).toContain('<li><code>read:messages</code> Read the caller&#39;s messages</li>')
+    // the route's plugin says what the scope means (describeScopes), and the page shows it
+    expect(await page.text()).toContain(`<li><code>${escapeHtml(described.name)}</code> ${escapeHtml(described.description ?? '')}</li>`)
   })
 })

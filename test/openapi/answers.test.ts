@@ -9,10 +9,9 @@ import { connect, type AddressInfo } from 'node:net'
 import type { InjectOptions } from 'fastify'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { PROBLEM_CODES } from '../../src/http/problem.js'
-import { InMemoryMessageStore } from '../../src/messages/message-store.js'
 import type { OpenApiDocument } from '../../src/openapi/document.js'
 import { startTestApi, type TestApi } from '../helpers/test-api.js'
-import { nameOf, namedCodes, operations, requiredHeaders, requiredScopes, resolve, type DocumentedOperation, type Json } from './document-helpers.js'
+import { exampleBody, nameOf, namedCodes, operations, requiredHeaders, requiredScopes, resolve, type DocumentedOperation, type Json } from './document-helpers.js'
 
 const UNKNOWN_ID = '0b6c5c49-6f6e-4d55-9a8e-0b1b0b6a3f0e'
 /** Over Fastify's body limit (1 MiB). */
@@ -47,18 +46,16 @@ interface Provocation {
 
 const hasPathParameters = ({ path }: DocumentedOperation): boolean => path.includes('{')
 
-/** A value that satisfies `schema`: its first example, or one built from its members. */
-function exampleOf (document: OpenApiDocument, schema: Json): unknown {
-  const resolved = resolve(document, schema)
-  if (Array.isArray(resolved.examples) && resolved.examples.length > 0) return resolved.examples[0]
-  if (resolved.type === 'object') {
-    const properties = (resolved.properties ?? {}) as Record<string, Json>
-    return Object.fromEntries(((resolved.required ?? []) as string[]).map((name) => [name, exampleOf(document, properties[name] ?? {})]))
-  }
-  if (resolved.type === 'array') return []
-  if (resolved.type === 'integer' || resolved.type === 'number') return 1
-  return 'x'
-}
+/** The path an operation's first path parameter hangs off: `/api/messages` for `/api/messages/{id}`. */
+const collectionOf = ({ path }: DocumentedOperation): string => path.slice(0, path.indexOf('/{'))
+
+/**
+ * How often the ordinary request is repeated, from one caller, to meet a documented 409: the
+ * app's real limits (1000 messages per caller, and whatever a new resource's store allows) are
+ * reached by asking, not by configuring a store the test knows. A 409 that this many identical
+ * requests do not provoke is a 409 no request in this battery can show; the test then fails.
+ */
+const MAX_REPEATS = 5000
 
 const PROVOCATIONS: Provocation[] = [
   { name: 'an ordinary request', twist: () => ({}) },
@@ -87,8 +84,8 @@ function requestFor (api: TestApi, document: OpenApiDocument, op: DocumentedOper
   const scopes = requiredScopes(op.operation) ?? []
   const token = 'token' in twist ? twist.token : api.token({ sub: caller, scope: scopes.join(' ') })
   const path = op.path.replace(/\{[^}]+\}/g, twist.pathValue ?? UNKNOWN_ID)
-  const schema = op.operation.requestBody?.content['application/json']?.schema
-  const body = twist.body ?? (schema === undefined ? undefined : { type: 'application/json', payload: JSON.stringify(exampleOf(document, schema)) })
+  const example = exampleBody(document, op.operation)
+  const body = twist.body ?? (example === undefined ? undefined : { type: 'application/json', payload: JSON.stringify(example) })
   return {
     method: op.method.toUpperCase() as 'GET',
     url: twist.query === undefined ? path : `${path}?${twist.query}`,
@@ -152,8 +149,8 @@ describe('what the document says each operation answers', () => {
   const answers: Answer[] = []
 
   beforeAll(async () => {
-    // a caller may hold one message here, so that the limit (409) is one request away
-    const api = await startTestApi({ instrument: (app) => { app.messageStore = new InMemoryMessageStore(1) } })
+    // the app as it runs, stores and limits included: nothing here knows a resource
+    const api = await startTestApi()
     document = (await api.app.inject({ url: '/openapi.json' })).json<OpenApiDocument>()
     let callers = 0
     const record = (op: DocumentedOperation, provocation: string, res: { statusCode?: number; status?: number; headers: Record<string, unknown>; body: string }): void => {
@@ -166,21 +163,28 @@ describe('what the document says each operation answers', () => {
           if (twisted !== undefined) record(op, name, await api.app.inject(requestFor(api, document, op, twisted, `caller-${callers++}`)))
         }
         if (hasPathParameters(op)) {
-          // an id the API handed out to this caller: whatever the operations without one answer with an `id`
+          // an id the API handed out to this caller: whatever the operations of the same collection
+          // (`/api/messages` for `/api/messages/{id}`) answer with an `id`, never another resource's
           const caller = `caller-${callers++}`
           let id: unknown
-          for (const other of operations(document).filter((candidate) => !hasPathParameters(candidate))) {
+          for (const other of operations(document).filter((candidate) => !hasPathParameters(candidate) && candidate.path === collectionOf(op))) {
             const res = await api.app.inject(requestFor(api, document, other, {}, caller))
             const body: unknown = res.statusCode < 300 && res.body.startsWith('{') ? res.json() : undefined
             if (typeof (body as { id?: unknown } | undefined)?.id === 'string') id = (body as { id: string }).id
           }
-          expect(id, `${nameOf(op)}: some operation hands out an id`).toBeTypeOf('string')
+          expect(id, `${nameOf(op)}: some operation on ${collectionOf(op)} hands out an id`).toBeTypeOf('string')
           record(op, 'an ordinary request for an id the caller was given', await api.app.inject(requestFor(api, document, op, { pathValue: String(id) }, caller)))
         }
-        // the same ordinary request twice from one caller: the second meets the caller's limit where there is one
-        const caller = `caller-${callers++}`
-        await api.app.inject(requestFor(api, document, op, {}, caller))
-        record(op, 'an ordinary request, again', await api.app.inject(requestFor(api, document, op, {}, caller)))
+        // the same ordinary request again from one caller; where the operation documents a 409,
+        // repeated while it succeeds, until it meets the caller's limit (or another conflict)
+        const again = requestFor(api, document, op, {}, `caller-${callers++}`)
+        const repeats = '409' in op.operation.responses ? MAX_REPEATS : 1
+        let res = await api.app.inject(again)
+        for (let repeat = 0; repeat < repeats; repeat += 1) {
+          res = await api.app.inject(again)
+          if (res.statusCode >= 300) break
+        }
+        record(op, repeats === 1 ? 'an ordinary request, again' : `the ordinary request repeated (up to ${MAX_REPEATS} times) from one caller`, res)
       }
     } finally {
       await api.close()

@@ -1,6 +1,6 @@
 /**
- * Reading the OpenAPI document in tests: its operations, the scopes one requires, the codes
- * and required headers one of its responses names.
+ * Reading the OpenAPI document in tests: its operations, the scopes one requires, an example
+ * body for one, the codes and required headers one of its responses names.
  */
 import { expect } from 'vitest'
 import type { OpenApiDocument } from '../../src/openapi/document.js'
@@ -55,6 +55,29 @@ export function resolve (document: OpenApiDocument, value: unknown): Json {
   const target = (document.components[kind ?? ''] as Record<string, Json> | undefined)?.[name ?? '']
   if (target === undefined) throw new Error(`${ref} does not resolve`)
   return target
+}
+
+/**
+ * A value that satisfies `schema` (resolved in `document`): its first example, or one built from
+ * its required members. How the tests make an ordinary request body for any operation, a
+ * forker's included, without knowing its fields.
+ */
+export function exampleOf (document: OpenApiDocument, schema: Json): unknown {
+  const resolved = resolve(document, schema)
+  if (Array.isArray(resolved.examples) && resolved.examples.length > 0) return resolved.examples[0]
+  if (resolved.type === 'object') {
+    const properties = (resolved.properties ?? {}) as Record<string, Json>
+    return Object.fromEntries(((resolved.required ?? []) as string[]).map((name) => [name, exampleOf(document, properties[name] ?? {})]))
+  }
+  if (resolved.type === 'array') return []
+  if (resolved.type === 'integer' || resolved.type === 'number') return 1
+  return 'x'
+}
+
+/** The ordinary JSON body of an operation, from its request schema's examples; undefined when it takes none. */
+export function exampleBody (document: OpenApiDocument, operation: Operation): unknown {
+  const schema = operation.requestBody?.content['application/json']?.schema
+  return schema === undefined ? undefined : exampleOf(document, schema)
 }
 
 /** The codes an error response shows an example of. */

@@ -13,7 +13,7 @@ import swaggerPlugin from '../../plugins/swagger.js'
 import { placeholderFlowUrls, type OpenApiDocument } from '../../src/openapi/document.js'
 import { buildOpenApiDocument, checkOpenApi, EXAMPLE_ENV, OPENAPI_FILE, renderOpenApiYaml } from '../../scripts/openapi.js'
 import { startTestApi, type TestApi } from '../helpers/test-api.js'
-import { exampleCodes, nameOf, operations, requiredScopes, resolve, type Json } from './document-helpers.js'
+import { exampleBody, exampleCodes, nameOf, operations, requiredScopes, resolve, type Json } from './document-helpers.js'
 
 describe('the committed openapi.yaml', () => {
   let generated: string
@@ -146,6 +146,14 @@ describe('the document', () => {
     expect(Object.keys(document.paths).filter((path) => /metrics|docs|openapi/.test(path))).toEqual([])
   })
 
+  it('lists the tags the routes use, by name, each described where its routes are declared (app.describeTag)', () => {
+    const used = [...new Set(documented().flatMap((route) => (route.schema?.tags ?? []) as string[]))].sort()
+    expect(used.length).toBeGreaterThan(0)
+    const tags = document.tags as Array<{ name: string; description: string }>
+    expect(tags.map((tag) => tag.name)).toEqual(used)
+    for (const tag of tags) expect(tag.description, tag.name).toMatch(/\S/)
+  })
+
   it('declares bearerAuth (JWT) and an oauth2 authorization code flow with the API\'s scopes', () => {
     const { bearerAuth, oauth2 } = document.components.securitySchemes as Record<string, Json>
     expect(bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
@@ -237,13 +245,17 @@ describe('the document', () => {
 
   it('says what the auth gate does: public operations answer without a token, protected ones need exactly the listed scopes', async () => {
     for (const { path, method, operation } of operations(document)) {
-      const url = path.replace('{id}', '0b6c5c49-6f6e-4d55-9a8e-0b1b0b6a3f0e')
-      const body = method === 'post' ? { text: 'hello' } : undefined
+      const url = path.replace(/\{[^}]+\}/g, '0b6c5c49-6f6e-4d55-9a8e-0b1b0b6a3f0e')
+      // the operation's own example body (its request schema's examples), whatever its fields
+      const body = exampleBody(document, operation)
       const send = (token?: string): Promise<LightMyRequestResponse> => api.app.inject({
         method: method.toUpperCase() as 'GET',
         url,
-        ...(body === undefined ? {} : { payload: body }),
-        ...(token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } })
+        ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
+        headers: {
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(token === undefined ? {} : { authorization: `Bearer ${token}` })
+        }
       })
       const scopes = requiredScopes(operation)
       const documented = (status: number): boolean => String(status) in operation.responses
@@ -357,6 +369,34 @@ describe('the swagger plugin', () => {
     })
     expect(() => app.swagger()).toThrow(/route GET \/odd: its 404 answer must be a problem\+json body with the Problem schema/)
     await app.close()
+  })
+
+  it('lists only the tags its operations use, with the descriptions their plugins give, and refuses a tag nobody describes', async () => {
+    const described = await appWith((app) => {
+      app.describeTag('things', 'Things of the caller.')
+      app.describeTag('unused', 'No operation has this tag.')
+      app.get('/things', { config: { public: true }, schema: { tags: ['things'], operationId: 'listThings', summary: 's' } }, async () => [])
+      void app.register(async (child: ReturnType<typeof Fastify>) => {
+        // a second plugin may describe the same tag, in the same words
+        child.describeTag('things', 'Things of the caller.')
+        child.get('/things/count', { config: { public: true }, schema: { tags: ['things'], operationId: 'countThings', summary: 's' } }, async () => 0)
+      })
+    })
+    expect((await described.openapiDocument()).tags).toEqual([{ name: 'things', description: 'Things of the caller.' }])
+    expect(() => described.describeTag('things', 'Other words.')).toThrow(/tag things is described twice, differently/)
+    await described.close()
+
+    const undescribed = await appWith((app) => {
+      app.get('/notes', { config: { public: true }, schema: { tags: ['notes'], operationId: 'listNotes', summary: 's' } }, async () => [])
+    })
+    expect(() => undescribed.swagger()).toThrow(/the tag "notes" \(used by listNotes\) is not described: call app.describeTag\('notes'/)
+    await undescribed.close()
+
+    const untagged = await appWith((app) => {
+      app.get('/plain', { config: { public: true }, schema: { operationId: 'plain', summary: 's' } }, async () => '')
+    })
+    expect((await untagged.openapiDocument()).tags).toBeUndefined()
+    await untagged.close()
   })
 
   it('refuses two different schemas with one $id', async () => {
