@@ -16,6 +16,7 @@ import metricsPlugin from './plugins/metrics.js'
 import keyStorePlugin from './plugins/key-store.js'
 import introspectorPlugin from './plugins/introspector.js'
 import verifierPlugin from './plugins/verifier.js'
+import databasePlugin from './plugins/database.js'
 import messageStorePlugin from './plugins/message-store.js'
 import authPlugin from './plugins/auth.js'
 import problemDetails, { frameworkErrorOptions } from './plugins/problem-details.js'
@@ -77,6 +78,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(keyStorePlugin, { ...clock, ...(options.fetchKeysOnReady === undefined ? {} : { fetchKeysOnReady: options.fetchKeysOnReady }) })
   await app.register(introspectorPlugin, clock)
   await app.register(verifierPlugin, clock)
+  await app.register(databasePlugin)
   await app.register(messageStorePlugin, options.store === undefined ? {} : { store: options.store })
   // the gate before any route: its onRoute hook sees every route
   await app.register(authPlugin)

@@ -70,7 +70,6 @@ export interface GatedRoute {
   readonly scopes: readonly string[]
 }
 
-
 /** How much of an unauthenticated form body the gate reads to tell a body token (400) from none (401). */
 const FORM_PEEK = { maxBytes: 16 * 1024, timeoutMs: 1000 }
 const FORM = 'application/x-www-form-urlencoded'
@@ -138,9 +137,7 @@ async function auth (app: FastifyInstance): Promise<void> {
     }
     const declared = request.headers['content-length'] === undefined ? undefined : Number(request.headers['content-length'])
     void peekFormToken(request.raw, declared, FORM_PEEK).then((hasToken) => {
-      refuse(request, hasToken
-        ? new AuthError('ERR_TOKEN_IN_BODY')
-        : error, done)
+      refuse(request, hasToken ? new AuthError('ERR_TOKEN_IN_BODY') : error, done)
     })
   }
 

@@ -14,6 +14,7 @@ import fp from 'fastify-plugin'
 import { bearerChallenge } from '../src/http/www-authenticate.js'
 import { frameworkProblem, problem, PROBLEM_CONTENT_TYPE, sendProblem } from '../src/http/problem.js'
 import { AuthError, isAuthError } from '../src/errors.js'
+import { DatabaseUnavailable } from '../src/db/database.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -52,7 +53,7 @@ async function problemDetails (app: FastifyInstance): Promise<void> {
   app.decorate('publicUrl', publicUrl)
   app.decorate('resourceMetadataUrl', `${publicUrl}${RESOURCE_METADATA_PATH}`)
 
-  app.setErrorHandler((error: FastifyError | AuthError, request, reply) => {
+  app.setErrorHandler((error: FastifyError | AuthError | DatabaseUnavailable, request, reply) => {
     if (isAuthError(error)) {
       if (error.status === 503) {
         reply.header('retry-after', String(error.retryAfter ?? 5))
@@ -60,6 +61,10 @@ async function problemDetails (app: FastifyInstance): Promise<void> {
         reply.header('www-authenticate', bearerChallenge(realm, app.resourceMetadataUrl, error))
       }
       return sendProblem(reply, problem(error))
+    }
+    if (error instanceof DatabaseUnavailable) {
+      request.log.warn({ reason: error.reason }, 'database unavailable')
+      return sendProblem(reply.header('retry-after', String(error.retryAfter)), problem(error))
     }
     if (error.validation !== undefined) return sendProblem(reply, problem('ERR_VALIDATION', { message: error.message }))
     const body = frameworkProblem(error)

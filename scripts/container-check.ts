@@ -187,7 +187,7 @@ function checkImage (): void {
   const config = inspected?.Config ?? {}
   if (config.User !== 'node') fail(`the image's USER is "${config.User ?? ''}", expected node`)
   const env = new Set(config.Env ?? [])
-  for (const wanted of ['NODE_ENV=production', 'HOST=0.0.0.0', 'PORT=3000']) {
+  for (const wanted of ['NODE_ENV=production', 'HOST=0.0.0.0', 'PORT=3000', 'DATA_DIR=/data']) {
     if (!env.has(wanted)) fail(`the image does not set ${wanted}`)
   }
   if ((config.Entrypoint ?? []).length > 0) fail(`the image has an ENTRYPOINT (${JSON.stringify(config.Entrypoint)}); node must be PID 1`)
@@ -241,7 +241,7 @@ async function checkRunning (port: number, issuer: TestIssuer, key: ReturnType<t
   const readOnly = podmanOk(['inspect', container, '--format', '{{.HostConfig.ReadonlyRootfs}}'], 'inspect the container')
   const probe = podman(['exec', container, 'sh', '-c', 'touch /app/.probe || touch /tmp/.probe'])
   if (readOnly !== 'true' || probe.status === 0) fail('the root filesystem is writable (expected --read-only with no tmpfs)')
-  pass('read-only root filesystem with no writable /tmp: the server needs no writes')
+  pass('read-only root filesystem with no writable /tmp: the server writes only to /data (the embedded database)')
 
   const health = podman(['healthcheck', 'run', container], { timeoutMs: 30_000 })
   if (health.status !== 0) fail(`the image's HEALTHCHECK failed inside the container (exit ${health.status})\n${podmanErrors(health)}`)
@@ -343,20 +343,22 @@ async function main (): Promise<void> {
     console.log(`container check: running ${container} (read-only, --network host, port ${port}, issuer ${issuer.url})`)
     podmanOk(['run', '-d', '--name', container, ...ulimitArgs(),
       '--read-only', '--read-only-tmpfs=false', '--network', 'host',
+      // the embedded database's folder (DATA_DIR=/data): an anonymous volume, the only writable place (removed with the container)
+      '--volume', '/data',
       '-e', 'HOST=127.0.0.1', '-e', `PORT=${port}`,
       '-e', `AUTH_ISSUER=${issuer.url}`, '-e', `AUTH_AUDIENCE=${audience}`,
       image], 'start the container')
     await checkRunning(port, issuer, key)
     await checkDrain(port, issuer, key)
   } finally {
-    podman(['rm', '-f', '--time', '0', container])
+    podman(['rm', '-f', '--volumes', '--time', '0', container])
     await issuer.close()
   }
   console.log(`container check passed in ${seconds(Date.now() - started)}; image ${image}: ${size}`)
 }
 
 const cleanupOnSignal = (signal: NodeJS.Signals): void => {
-  podman(['rm', '-f', '--time', '0', container])
+  podman(['rm', '-f', '--volumes', '--time', '0', container])
   console.error(`container check interrupted (${signal}); container removed`)
   process.exit(130)
 }

@@ -65,6 +65,55 @@ export interface Config {
   /** What /docs's "Authorize" signs in with. */
   docs: DocsConfig
   auth: AuthConfig
+  database: DatabaseConfig
+}
+
+/**
+ * Where messages (and any other resource) are stored: DATABASE_URL unset, an embedded SQLite
+ * file under DATA_DIR (one replica); postgres:// or postgresql://, PostgreSQL (any number).
+ */
+export type DatabaseConfig = {
+  engine: 'sqlite'
+  /** DATA_DIR: the folder of the database file, created on first start. */
+  dataDir: string
+  /** Bounds one statement (and one request's work in the database), in ms. */
+  statementTimeoutMs: number
+} | {
+  engine: 'postgres'
+  /** Holds credentials: never logged, never put into an error message. */
+  url: string
+  poolSize: number
+  statementTimeoutMs: number
+}
+
+/** DATABASE_POOL_SIZE when unset: PostgreSQL connections per process. */
+export const DEFAULT_POOL_SIZE = 10
+
+/**
+ * DATABASE_URL, DATA_DIR, DATABASE_POOL_SIZE, DATABASE_STATEMENT_TIMEOUT_MS. The URL is never
+ * echoed (it holds the password): errors say what is wrong with it, not what it is.
+ */
+export function databaseConfig (env: Env = process.env): DatabaseConfig {
+  const statementTimeoutMs = integer(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 5000, 100, 600_000)
+  const value = read(env, 'DATABASE_URL')
+  if (value === undefined) {
+    const dataDir = read(env, 'DATA_DIR') ?? './data'
+    if (dataDir.includes('\0')) throw new ConfigError('DATA_DIR', 'is not a folder path')
+    // validated, though only PostgreSQL has a pool
+    integer(env, 'DATABASE_POOL_SIZE', DEFAULT_POOL_SIZE, 1, 1000)
+    return { engine: 'sqlite', dataDir, statementTimeoutMs }
+  }
+  const url = URL.parse(value)
+  if (url === null || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')) {
+    throw new ConfigError('DATABASE_URL', 'must be a postgres:// or postgresql:// URL (leave it unset for the embedded database)')
+  }
+  if (url.hostname === '' && url.searchParams.get('host') === null) throw new ConfigError('DATABASE_URL', 'names no host')
+  if (url.pathname.length <= 1) throw new ConfigError('DATABASE_URL', 'names no database (postgres://user:password@host:5432/dbname)')
+  const sslmode = url.searchParams.get('sslmode')
+  if (sslmode !== null && !['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'].includes(sslmode)) {
+    throw new ConfigError('DATABASE_URL', 'sslmode must be disable, prefer, require, verify-ca, verify-full or no-verify')
+  }
+  return { engine: 'postgres', url: value, poolSize: integer(env, 'DATABASE_POOL_SIZE', DEFAULT_POOL_SIZE, 1, 1000), statementTimeoutMs }
 }
 
 export interface DocsConfig {
@@ -320,6 +369,7 @@ export function loadConfig (env: Env = process.env): Config {
     metricsPort: metricsPort(env, port),
     devIssuer,
     docs: docsConfig(env, devIssuer),
+    database: databaseConfig(env),
     auth: {
       issuer,
       audiences,

@@ -204,6 +204,7 @@ export const ERRORS = {
   ERR_BAD_REQUEST: { status: 400, title: 'Bad Request', detail: 'The request is malformed.' },
   // never the request's path: it may hold a token pasted where a segment goes
   ERR_ROUTE_NOT_FOUND: { status: 404, title: 'Not Found', detail: (parts?: { method: string }) => (parts?.method === undefined ? 'No such route.' : `No route serves ${parts.method} at this path.`) },
+  ERR_INVALID_CURSOR: { status: 400, title: 'Bad Request', detail: 'The cursor is not one this API issued; start again from the first page (no cursor).' },
   ERR_MESSAGE_NOT_FOUND: { status: 404, title: 'Not Found', detail: 'No such message.' },
   ERR_METHOD_NOT_ALLOWED: { status: 405, title: 'Method Not Allowed', detail: 'The route does not accept this method.' },
   ERR_NOT_ACCEPTABLE: { status: 406, title: 'Not Acceptable', detail: 'The route cannot answer in a media type the request accepts.' },
@@ -222,7 +223,8 @@ export const ERRORS = {
   /** Any other 4xx: the body carries the error's own status (and its standard title). */
   ERR_CLIENT_ERROR: { status: 400, title: 'Client Error', detail: 'The request cannot be answered.' },
   ERR_INTERNAL: { status: 500, title: 'Internal Server Error', detail: 'The server could not complete the request.' },
-  ERR_NOT_READY: { status: 503, title: 'Service Unavailable', detail: 'The issuer\'s signing keys are not loaded yet.' }
+  ERR_NOT_READY: { status: 503, title: 'Service Unavailable', detail: 'The issuer\'s signing keys are not loaded yet.' },
+  ERR_DATABASE_UNAVAILABLE: { status: 503, title: 'Service Unavailable', detail: 'The database cannot be reached right now; try again later.' }
 } as const satisfies Record<string, ErrorDefinition>
 
 /** Every code an error body can carry. */

@@ -1,5 +1,6 @@
 /**
- * Liveness (the process runs) and readiness (the issuer's keys are loaded and fresh enough).
+ * Liveness (the process runs) and readiness (the issuer's keys are loaded and fresh enough, and
+ * the database is migrated and answers).
  * Both are public. While the server drains, every request, readiness included, gets a 503 from
  * plugins/problem-details.ts.
  */
@@ -10,6 +11,7 @@ import { problemResponse } from '../../src/openapi/problems.js'
 import { problem, sendProblem } from '../../src/http/problem.js'
 
 const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.describeTag('health', 'Liveness and readiness probes.')
   app.get('/health/live', {
     config: { public: true },
     schema: { tags: ['health'], summary: 'Liveness', operationId: 'getLiveness', response: { 200: HealthSchema } }
@@ -19,16 +21,17 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     config: { public: true },
     schema: {
       tags: ['health'],
-      summary: 'Readiness: the issuer\'s signing keys are loaded',
+      summary: 'Readiness: the issuer\'s signing keys are loaded and the database answers',
       operationId: 'getReadiness',
       response: {
         200: HealthSchema,
-        503: problemResponse('The issuer\'s signing keys are not loaded yet, or no longer fresh enough', ['ERR_NOT_READY'], { 'Retry-After': RetryAfterHeader })
+        503: problemResponse('The issuer\'s signing keys are not loaded yet, or no longer fresh enough; or the database cannot be reached', ['ERR_NOT_READY', 'ERR_DATABASE_UNAVAILABLE'], { 'Retry-After': RetryAfterHeader })
       }
     }
   }, async (_request, reply) => {
-    if (app.keyStore.ready) return { status: 'ready', keys: app.keyStore.keyCount }
-    return sendProblem(reply.header('retry-after', '5'), problem('ERR_NOT_READY'))
+    if (!app.keyStore.ready) return sendProblem(reply.header('retry-after', '5'), problem('ERR_NOT_READY'))
+    if (!app.database.migrated || !(await app.database.ping())) return sendProblem(reply.header('retry-after', '5'), problem('ERR_DATABASE_UNAVAILABLE'))
+    return { status: 'ready', keys: app.keyStore.keyCount }
   })
 }
 

@@ -10,6 +10,7 @@ import { DOCS_PREFIX } from '../../plugins/docs.js'
 import { RESOURCE_METADATA_PATH } from '../../plugins/problem-details.js'
 
 const protectedResourceMetadata: FastifyPluginAsyncTypebox = async (app) => {
+  app.describeTag('metadata', 'OAuth 2.0 Protected Resource Metadata (RFC 9728): where to get a token, and which scopes exist.')
   const { auth } = app.config
   app.get(RESOURCE_METADATA_PATH, {
     config: { public: true },

@@ -31,7 +31,7 @@ interface Container {
   name: string
   image: string
   ports?: ContainerPort[]
-  env?: Array<{ name: string, value?: string }>
+  env?: Array<{ name: string, value?: string, valueFrom?: { secretKeyRef?: { name: string, key: string, optional?: boolean } } }>
   envFrom?: Array<{ configMapRef?: { name: string }, secretRef?: { name: string, optional?: boolean } }>
   readinessProbe?: Probe
   livenessProbe?: Probe
@@ -184,6 +184,29 @@ describe('deploy/kubernetes manifests', () => {
     const ports = (service.spec?.ports ?? []) as Array<{ targetPort?: string | number }>
     expect(ports.length).toBeGreaterThan(0)
     for (const port of ports) expect(portNumber(port.targetPort), `Service targetPort ${String(port.targetPort)}`).toBeDefined()
+  })
+
+  it('the replicas share PostgreSQL through a Secret holding DATABASE_URL (never a ConfigMap), with a bounded pool', () => {
+    const database = api.env?.find((variable) => variable.name === 'DATABASE_URL')
+    expect(database?.value, 'DATABASE_URL holds a password: not a plain value').toBeUndefined()
+    const ref = database?.valueFrom?.secretKeyRef
+    expect(ref, 'DATABASE_URL comes from a Secret').toEqual(expect.objectContaining({ name: expect.any(String), key: 'DATABASE_URL' }))
+    expect(ref?.optional, 'without it a pod would fall back to an embedded file on a read-only root').not.toBe(true)
+    expect(Object.keys(only('ConfigMap').data ?? {})).not.toContain('DATABASE_URL')
+    // the demo (postgres-demo/) provides that Secret, with a URL the app accepts, naming the demo's Service
+    const demo = parseAllDocuments(readFileSync(join(manifestDir, 'postgres-demo/postgres.yaml'), 'utf8')).map((doc) => doc.toJS() as Manifest & { stringData?: Record<string, string> })
+    const secret = demo.find((manifest) => manifest.kind === 'Secret' && manifest.metadata.name === ref?.name)
+    const url = secret?.stringData?.[ref?.key ?? '']
+    expect(url, `postgres-demo/ has the Secret ${ref?.name}`).toBeDefined()
+    const config = loadConfig({ ...only('ConfigMap').data, DATABASE_URL: url as string })
+    expect(config.database.engine).toBe('postgres')
+    const host = new URL(url as string).hostname
+    expect(demo.some((manifest) => manifest.kind === 'Service' && manifest.metadata.name === host), `a Service named ${host}`).toBe(true)
+    expect(demo.some((manifest) => manifest.kind === 'StatefulSet')).toBe(true)
+    // every pod's pool at the HPA's maximum fits PostgreSQL's default max_connections (100), with room to spare
+    const pool = config.database.engine === 'postgres' ? config.database.poolSize : 0
+    const { maxReplicas } = only('HorizontalPodAutoscaler').spec as { maxReplicas: number }
+    expect(pool * maxReplicas).toBeLessThanOrEqual(90)
   })
 
   it('the HorizontalPodAutoscaler scales this Deployment with at least two replicas', () => {

@@ -26,6 +26,7 @@ export function describeCaller (caller: AccessTokenIdentity): MeBody {
 }
 
 const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.describeTag('me', 'What the access token says about its caller.')
   // A cached token comes back as the same frozen identity: its reply, serialized with the
   // route's own response schema, is built once per identity rather than once per request.
   const replies = new WeakMap<AccessTokenIdentity, string>()

@@ -1,18 +1,25 @@
 /**
  * Per-user messages: the token's issuer and `sub` own them (src/messages/owner.ts); another
- * user's message is a 404 so that its existence does not leak.
+ * user's message is a 404 so that its existence does not leak. The list is newest first, a page
+ * at a time: the body stays the array of messages, and the pages' URLs come in a `Link`
+ * header (RFC 8288), built from PUBLIC_URL: `rel="first"` always, `rel="next"` when more follow.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { problem, sendProblem } from '../../../src/http/problem.js'
-import { MessageLimitReached } from '../../../src/messages/message-store.js'
+import { DEFAULT_PAGE_SIZE, MessageLimitReached } from '../../../src/messages/message-store.js'
+import { InvalidCursor } from '../../../src/messages/cursor.js'
+import { RetryAfterHeader } from '../../../src/openapi/headers.js'
 import { ownerOf } from '../../../src/messages/owner.js'
 import { problemResponse } from '../../../src/openapi/problems.js'
-import { MessageIdParamsSchema, MessageListSchema, MessageLocationHeader, MessageSchema, NewMessageSchema } from './schemas.js'
+import { ListMessagesQuerySchema, MessageIdParamsSchema, MessageListSchema, MessageLocationHeader, MessageSchema, NewMessageSchema, PageLinkHeader } from './schemas.js'
 import type { FastifyReply } from 'fastify'
 
 const READ = 'read:messages'
 const WRITE = 'write:messages'
 const NOT_FOUND = problemResponse('The caller has no message with this id: another user\'s message answers the same, so that its existence does not leak', ['ERR_MESSAGE_NOT_FOUND'])
+
+/** Every route here needs the database: unreachable (or too slow), the answer is this 503. */
+const DATABASE_UNAVAILABLE = problemResponse('The database cannot be reached right now, or did not answer in time: retry after the delay given', ['ERR_DATABASE_UNAVAILABLE'], { 'Retry-After': RetryAfterHeader })
 
 function notFound (reply: FastifyReply): FastifyReply {
   return sendProblem(reply, problem('ERR_MESSAGE_NOT_FOUND'))
@@ -20,6 +27,7 @@ function notFound (reply: FastifyReply): FastifyReply {
 
 const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const store = app.messageStore
+  app.describeTag('messages', 'The caller\'s messages. The token\'s `sub` owns them: another user\'s message is answered as if it did not exist.')
   app.describeScopes({
     [READ]: 'Read the caller\'s messages',
     [WRITE]: 'Create and delete the caller\'s messages'
@@ -27,8 +35,34 @@ const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/api/messages', {
     config: { scopes: [READ] },
-    schema: { tags: ['messages'], summary: 'List the caller\'s messages', operationId: 'listMessages', response: { 200: MessageListSchema } }
-  }, async (request) => store.list(ownerOf(request.auth)))
+    schema: {
+      tags: ['messages'],
+      summary: 'List the caller\'s messages',
+      description: 'Newest first, one page at a time (`limit`, default 20). The answer\'s `Link` header (RFC 8288) names the first page (`rel="first"`) and, when more messages follow, the next one (`rel="next"`): follow that URL as it is. An invalid `cursor` is a 400 (`ERR_INVALID_CURSOR`).',
+      operationId: 'listMessages',
+      querystring: ListMessagesQuerySchema,
+      response: {
+        200: { description: 'One page of the caller\'s messages, newest first', headers: { Link: PageLinkHeader }, content: { 'application/json': { schema: MessageListSchema } } },
+        400: problemResponse('The cursor is not one this API issued', ['ERR_INVALID_CURSOR']),
+        503: DATABASE_UNAVAILABLE
+      }
+    }
+  }, async (request, reply) => {
+    const limit = request.query.limit === undefined ? DEFAULT_PAGE_SIZE : Number(request.query.limit)
+    try {
+      const page = await store.list(ownerOf(request.auth), { limit, cursor: request.query.cursor })
+      const links = [`<${app.publicUrl}/api/messages?limit=${limit}>; rel="first"`]
+      if (page.nextCursor !== undefined) {
+        const next = new URLSearchParams({ limit: String(limit), cursor: page.nextCursor })
+        links.push(`<${app.publicUrl}/api/messages?${next.toString()}>; rel="next"`)
+      }
+      reply.header('link', links.join(', '))
+      return page.items
+    } catch (error) {
+      if (!(error instanceof InvalidCursor)) throw error
+      return sendProblem(reply, problem(error))
+    }
+  })
 
   app.post('/api/messages', {
     config: { scopes: [WRITE] },
@@ -40,7 +74,8 @@ const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       body: NewMessageSchema,
       response: {
         201: { description: 'The created message', headers: { Location: MessageLocationHeader }, content: { 'application/json': { schema: MessageSchema } } },
-        409: problemResponse('The caller holds as many messages as allowed: delete one first', ['ERR_MESSAGE_LIMIT'])
+        409: problemResponse('The caller holds as many messages as allowed: delete one first', ['ERR_MESSAGE_LIMIT']),
+        503: DATABASE_UNAVAILABLE
       }
     }
   }, async (request, reply) => {
@@ -60,7 +95,7 @@ const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Read one of the caller\'s messages',
       operationId: 'getMessage',
       params: MessageIdParamsSchema,
-      response: { 200: MessageSchema, 404: NOT_FOUND }
+      response: { 200: MessageSchema, 404: NOT_FOUND, 503: DATABASE_UNAVAILABLE }
     }
   }, async (request, reply) => {
     const message = await store.get(ownerOf(request.auth), request.params.id)
@@ -74,7 +109,7 @@ const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Delete one of the caller\'s messages',
       operationId: 'deleteMessage',
       params: MessageIdParamsSchema,
-      response: { 204: { description: 'The message is deleted (no body)' }, 404: NOT_FOUND }
+      response: { 204: { description: 'The message is deleted (no body)' }, 404: NOT_FOUND, 503: DATABASE_UNAVAILABLE }
     }
   }, async (request, reply) => {
     const deleted = await store.delete(ownerOf(request.auth), request.params.id)

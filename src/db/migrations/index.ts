@@ -1,0 +1,14 @@
+/**
+ * Every migration, in code (no folder read at run time, so the build and the image carry them).
+ * Append a new one with the next number; never edit or reorder an applied one.
+ */
+import type { Migration, MigrationProvider } from 'kysely/migration'
+import * as messages0001 from './0001_messages.js'
+
+const MIGRATIONS: Record<string, Migration> = {
+  '0001_messages': messages0001
+}
+
+export const migrationProvider: MigrationProvider = {
+  async getMigrations () { return MIGRATIONS }
+}
