@@ -44,12 +44,15 @@ export interface AppOptions {
   beforeGate?: (app: FastifyInstance) => void
 }
 
-export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config } = options
   const clock = options.now === undefined ? {} : { now: options.now }
 
   const app = Fastify({
-    logger: options.logger === false ? false : { ...loggerOptions(config.logLevel), ...(options.logStream === undefined ? {} : { stream: options.logStream }) },
+    logger:
+      options.logger === false
+        ? false
+        : { ...loggerOptions(config.logLevel), ...(options.logStream === undefined ? {} : { stream: options.logStream }) },
     requestIdHeader: 'x-request-id',
     // X-Forwarded-* are believed only from these proxies (TRUST_PROXY); published URLs use PUBLIC_URL
     trustProxy: config.trustProxy,
@@ -64,7 +67,9 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   // table, so that a route declared before the gate (which its onRoute hook cannot see) stops
   // start-up instead of answering without a token.
   const census: string[] = []
-  app.addHook('onRoute', (route) => { census.push(`${String(route.method)} ${route.url}`) })
+  app.addHook('onRoute', (route) => {
+    census.push(`${String(route.method)} ${route.url}`)
+  })
   app.addHook('onReady', async () => {
     const gated = new Set(app.routeTable.map((route) => `${route.method} ${route.url}`))
     const outside = census.filter((route) => !gated.has(route))
@@ -75,7 +80,10 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   // services: no routes
   await app.register(configPlugin, { config })
   await app.register(metricsPlugin)
-  await app.register(keyStorePlugin, { ...clock, ...(options.fetchKeysOnReady === undefined ? {} : { fetchKeysOnReady: options.fetchKeysOnReady }) })
+  await app.register(keyStorePlugin, {
+    ...clock,
+    ...(options.fetchKeysOnReady === undefined ? {} : { fetchKeysOnReady: options.fetchKeysOnReady })
+  })
   await app.register(introspectorPlugin, clock)
   await app.register(verifierPlugin, clock)
   await app.register(databasePlugin)

@@ -14,22 +14,25 @@ const GRACE_MS = 10_000
 
 /** dev/api-issuer.ts, which only a clone has: the production build and image leave dev/ and oidc-provider out. */
 interface DevIssuerModule {
-  startApiDevIssuer(config: Config): Promise<{ issuer: string, close(): Promise<void> }>
+  startApiDevIssuer(config: Config): Promise<{ issuer: string; close(): Promise<void> }>
 }
 const DEV_ISSUER_MODULE = './dev/api-issuer.js'
 
-async function importDevIssuer (): Promise<DevIssuerModule> {
+async function importDevIssuer(): Promise<DevIssuerModule> {
   try {
-    return await import(DEV_ISSUER_MODULE) as DevIssuerModule
+    return (await import(DEV_ISSUER_MODULE)) as DevIssuerModule
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
-      throw new ConfigError('DEV_ISSUER', 'the development issuer is not part of this build (dev/ and oidc-provider are development-only); run it from a clone with `npm run dev`')
+      throw new ConfigError(
+        'DEV_ISSUER',
+        'the development issuer is not part of this build (dev/ and oidc-provider are development-only); run it from a clone with `npm run dev`'
+      )
     }
     throw error
   }
 }
 
-async function main (): Promise<void> {
+async function main(): Promise<void> {
   loadDotEnv()
   let config: Config
   let closeDevIssuer: (() => Promise<void>) | undefined
@@ -43,7 +46,9 @@ async function main (): Promise<void> {
     }
     // HTTPS_PROXY / HTTP_PROXY / NO_PROXY, before the first call to the issuer (the app fetches
     // the keys once it is ready); the development issuer, in this process, is reached directly
-    proxy = useProxyFromEnvironment(process.env, { direct: config.devIssuer && config.auth.issuer !== undefined ? [new URL(config.auth.issuer).host] : [] })
+    proxy = useProxyFromEnvironment(process.env, {
+      direct: config.devIssuer && config.auth.issuer !== undefined ? [new URL(config.auth.issuer).host] : []
+    })
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`Invalid configuration: ${error.message}`)
@@ -55,7 +60,9 @@ async function main (): Promise<void> {
   if (proxy !== undefined) app.log.info(proxy.summary, 'calls to the issuer go through a proxy')
 
   // Once the server stops listening, a response in flight closes its connection, so a keep-alive client cannot hold the drain open until the grace period kills the process.
-  app.addHook('onSend', async (_request, reply) => { if (!app.server.listening) reply.header('connection', 'close') })
+  app.addHook('onSend', async (_request, reply) => {
+    if (!app.server.listening) reply.header('connection', 'close')
+  })
   closeWithGrace({ delay: GRACE_MS }, async ({ signal, err }) => {
     if (err !== undefined) app.log.error({ err }, 'closing after an error')
     else app.log.info({ signal }, 'shutting down')

@@ -8,22 +8,26 @@ import autocannon from 'autocannon'
 
 const spec = JSON.parse(process.argv[2] ?? '{}')
 
-function requestsFor (tokenFile) {
+function requestsFor(tokenFile) {
   if (tokenFile === undefined) return undefined
-  const headers = readFileSync(tokenFile, 'utf8').split('\n').filter((line) => line !== '')
+  const headers = readFileSync(tokenFile, 'utf8')
+    .split('\n')
+    .filter((line) => line !== '')
     .map((token) => ({ authorization: `Bearer ${token}` }))
   let next = Math.floor(Math.random() * headers.length)
-  return [{
-    method: 'GET',
-    setupRequest (request) {
-      request.headers = headers[next]
-      next = next + 1 === headers.length ? 0 : next + 1
-      return request
+  return [
+    {
+      method: 'GET',
+      setupRequest(request) {
+        request.headers = headers[next]
+        next = next + 1 === headers.length ? 0 : next + 1
+        return request
+      }
     }
-  }]
+  ]
 }
 
-function run (durationSec) {
+function run(durationSec) {
   const requests = requestsFor(spec.tokenFile)
   return autocannon({
     url: spec.url,

@@ -10,11 +10,30 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-interface CallFrame { functionName: string; url: string; lineNumber: number; columnNumber: number }
-interface ProfileNode { id: number; callFrame: CallFrame; children?: number[] }
-interface CpuProfile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number }
+interface CallFrame {
+  functionName: string
+  url: string
+  lineNumber: number
+  columnNumber: number
+}
+interface ProfileNode {
+  id: number
+  callFrame: CallFrame
+  children?: number[]
+}
+interface CpuProfile {
+  nodes: ProfileNode[]
+  samples: number[]
+  timeDeltas: number[]
+  startTime: number
+  endTime: number
+}
 
-export interface Row { name: string; ms: number; share: number }
+export interface Row {
+  name: string
+  ms: number
+  share: number
+}
 export interface ProfileSummary {
   totalMs: number
   /** Main-thread time neither idle nor in the profiler's own bookkeeping. */
@@ -26,7 +45,7 @@ export interface ProfileSummary {
 }
 
 /** Where a frame's code lives, for grouping. */
-function categoryOf (frame: CallFrame): string {
+function categoryOf(frame: CallFrame): string {
   const { functionName, url } = frame
   if (functionName === '(idle)') return 'idle (waiting for I/O or the threadpool)'
   if (functionName === '(garbage collector)') return 'garbage collector'
@@ -36,7 +55,7 @@ function categoryOf (frame: CallFrame): string {
   const nm = url.lastIndexOf('/node_modules/')
   if (nm !== -1) {
     const rest = url.slice(nm + '/node_modules/'.length).split('/')
-    const pkg = rest[0]?.startsWith('@') === true ? `${rest[0]}/${rest[1] ?? ''}` : rest[0] ?? '?'
+    const pkg = rest[0]?.startsWith('@') === true ? `${rest[0]}/${rest[1] ?? ''}` : (rest[0] ?? '?')
     return `package ${pkg}`
   }
   const app = appModuleOf(url)
@@ -45,21 +64,21 @@ function categoryOf (frame: CallFrame): string {
 }
 
 /** "src/token/compact-jws.js" for a file of the built app, else undefined. */
-function appModuleOf (url: string): string | undefined {
+function appModuleOf(url: string): string | undefined {
   const at = url.lastIndexOf('/dist/')
   if (at === -1 || url.includes('/node_modules/')) return undefined
   return url.slice(at + '/dist/'.length)
 }
 
-function shortLocation (frame: CallFrame): string {
+function shortLocation(frame: CallFrame): string {
   const { url, lineNumber } = frame
   if (url === '') return ''
   const nm = url.lastIndexOf('/node_modules/')
-  const short = nm !== -1 ? url.slice(nm + '/node_modules/'.length) : appModuleOf(url) ?? url.replace(/^file:\/\//, '')
+  const short = nm !== -1 ? url.slice(nm + '/node_modules/'.length) : (appModuleOf(url) ?? url.replace(/^file:\/\//, ''))
   return `${short}:${lineNumber + 1}`
 }
 
-function rows (map: Map<string, number>, total: number, limit = Infinity): Row[] {
+function rows(map: Map<string, number>, total: number, limit = Infinity): Row[] {
   return [...map.entries()]
     .sort((a, b) => b[1] - a[1])
     .slice(0, limit)
@@ -71,7 +90,7 @@ function rows (map: Map<string, number>, total: number, limit = Infinity): Row[]
  * that both V8's profiler and process.hrtime use, e.g. the measured period of a load run
  * (leaving out start-up and warm-up).
  */
-export function summarizeCpuProfile (path: string, top = 20, window?: readonly [number, number]): ProfileSummary {
+export function summarizeCpuProfile(path: string, top = 20, window?: readonly [number, number]): ProfileSummary {
   const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile
   const byId = new Map<number, ProfileNode>()
   const parent = new Map<number, number>()
@@ -126,18 +145,24 @@ export function summarizeCpuProfile (path: string, top = 20, window?: readonly [
 const pct = (share: number): string => `${(share * 100).toFixed(1)}%`
 
 /** Markdown for RESULTS.md; with `requests` (served during the profile's window), a µs-per-request column too. */
-export function profileMarkdown (summary: ProfileSummary, requests?: number): string {
-  const perRequest = (ms: number): string => (requests === undefined || requests === 0 ? '' : ` ${(ms * 1000 / requests).toFixed(2)} |`)
+export function profileMarkdown(summary: ProfileSummary, requests?: number): string {
+  const perRequest = (ms: number): string => (requests === undefined || requests === 0 ? '' : ` ${((ms * 1000) / requests).toFixed(2)} |`)
   const head = requests === undefined ? '' : ' µs/request |'
   const rule = requests === undefined ? '' : ' ---: |'
   const lines: string[] = []
-  lines.push(`Main thread: ${summary.totalMs.toFixed(0)} ms sampled, ${summary.busyMs.toFixed(0)} ms busy (${pct(summary.busyMs / Math.max(1, summary.totalMs))})${requests === undefined ? '' : `, ${(requests / 1000).toFixed(0)}k requests: ${(summary.busyMs * 1000 / Math.max(1, requests)).toFixed(1)} µs busy per request`}.`, '')
+  lines.push(
+    `Main thread: ${summary.totalMs.toFixed(0)} ms sampled, ${summary.busyMs.toFixed(0)} ms busy (${pct(summary.busyMs / Math.max(1, summary.totalMs))})${requests === undefined ? '' : `, ${(requests / 1000).toFixed(0)}k requests: ${((summary.busyMs * 1000) / Math.max(1, requests)).toFixed(1)} µs busy per request`}.`,
+    ''
+  )
   lines.push(`| self time by category | ms | share of all |${head}`, `| --- | ---: | ---: |${rule}`)
-  for (const row of summary.categories.filter((r) => r.share >= 0.001)) lines.push(`| ${row.name} | ${row.ms.toFixed(0)} | ${pct(row.share)} |${perRequest(row.ms)}`)
+  for (const row of summary.categories.filter((r) => r.share >= 0.001))
+    lines.push(`| ${row.name} | ${row.ms.toFixed(0)} | ${pct(row.share)} |${perRequest(row.ms)}`)
   lines.push('', `| top functions by self time | ms | share of busy |${head}`, `| --- | ---: | ---: |${rule}`)
-  for (const row of summary.top) lines.push(`| \`${row.name.replace(/\|/g, '\\|')}\` | ${row.ms.toFixed(0)} | ${pct(row.share)} |${perRequest(row.ms)}`)
+  for (const row of summary.top)
+    lines.push(`| \`${row.name.replace(/\|/g, '\\|')}\` | ${row.ms.toFixed(0)} | ${pct(row.share)} |${perRequest(row.ms)}`)
   lines.push('', `| app module (inclusive: a frame of it on the stack) | ms | share of busy |${head}`, `| --- | ---: | ---: |${rule}`)
-  for (const row of summary.appModules.slice(0, 12)) lines.push(`| \`${row.name}\` | ${row.ms.toFixed(0)} | ${pct(row.share)} |${perRequest(row.ms)}`)
+  for (const row of summary.appModules.slice(0, 12))
+    lines.push(`| \`${row.name}\` | ${row.ms.toFixed(0)} | ${pct(row.share)} |${perRequest(row.ms)}`)
   return lines.join('\n')
 }
 

@@ -27,7 +27,10 @@ app.register(fastifyJwt, {
   // The READMEs' wiring: the public key for the token's kid and alg, from the domain its iss
   // names; here a token naming another issuer is refused before anything is fetched.
   secret: async (_request, token) => {
-    const { header: { kid, alg }, payload: { iss } } = token
+    const {
+      header: { kid, alg },
+      payload: { iss }
+    } = token
     if (iss !== issuer) throw new UntrustedIssuerError('The token was not issued by the configured issuer')
     return getJwks.getPublicKey({ kid, domain: iss, alg })
   },
@@ -36,23 +39,30 @@ app.register(fastifyJwt, {
 
 app.get('/health/live', async () => ({ status: 'ok' }))
 
-app.get('/api/me', {
-  onRequest: async (request) => {
-    await request.jwtVerify()
+app.get(
+  '/api/me',
+  {
+    onRequest: async (request) => {
+      await request.jwtVerify()
+    }
+  },
+  async (request) => {
+    const payload = request.user
+    return {
+      sub: payload.sub ?? null,
+      clientId: payload.client_id ?? null,
+      scopes: typeof payload.scope === 'string' ? payload.scope.split(' ') : [],
+      issuer: payload.iss,
+      expiresAt: typeof payload.exp === 'number' ? new Date(payload.exp * 1000).toISOString() : null
+    }
   }
-}, async (request) => {
-  const payload = request.user
-  return {
-    sub: payload.sub ?? null,
-    clientId: payload.client_id ?? null,
-    scopes: typeof payload.scope === 'string' ? payload.scope.split(' ') : [],
-    issuer: payload.iss,
-    expiresAt: typeof payload.exp === 'number' ? new Date(payload.exp * 1000).toISOString() : null
-  }
-})
+)
 
 await app.listen({ port: Number(process.env.PORT), host: '127.0.0.1' })
 process.stdout.write('listening\n')
 process.on('SIGTERM', () => {
-  app.close().then(() => process.exit(0), () => process.exit(1))
+  app.close().then(
+    () => process.exit(0),
+    () => process.exit(1)
+  )
 })

@@ -55,25 +55,35 @@ interface RawResult {
 const WRK_SCRIPT = fileURLToPath(new URL('./wrk.lua', import.meta.url))
 const AUTOCANNON_CHILD = fileURLToPath(new URL('./autocannon-child.mjs', import.meta.url))
 
-function monotonicUs (): number {
+function monotonicUs(): number {
   return Number(process.hrtime.bigint() / 1000n)
 }
 
-export function findWrk (): string | undefined {
+export function findWrk(): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(':').concat('/usr/bin', '/usr/local/bin')) {
     if (dir !== '' && existsSync(`${dir}/wrk`)) return `${dir}/wrk`
   }
   return undefined
 }
 
-function parse (stdout: string): RawResult {
+function parse(stdout: string): RawResult {
   const line = stdout.split('\n').find((l) => l.startsWith('BENCH_JSON '))
   if (line === undefined) throw new Error(`load generator printed no result:\n${stdout.slice(-2000)}`)
   return JSON.parse(line.slice('BENCH_JSON '.length)) as RawResult
 }
 
-async function once (kind: LoaderKind, spec: LoadSpec, durationSec: number, warmupSec: number, wrkThreads: number, onMeasureStart?: () => void): Promise<RawResult> {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '', ...(spec.tokenFile === undefined ? {} : { BENCH_TOKEN_FILE: spec.tokenFile }) }
+async function once(
+  kind: LoaderKind,
+  spec: LoadSpec,
+  durationSec: number,
+  warmupSec: number,
+  wrkThreads: number,
+  onMeasureStart?: () => void
+): Promise<RawResult> {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH ?? '',
+    ...(spec.tokenFile === undefined ? {} : { BENCH_TOKEN_FILE: spec.tokenFile })
+  }
   if (kind === 'wrk') {
     const wrk = findWrk()
     if (wrk === undefined) throw new Error('wrk is not installed')
@@ -82,11 +92,13 @@ async function once (kind: LoaderKind, spec: LoadSpec, durationSec: number, warm
     return parse((await runCollect(wrk, args, env)).stdout)
   }
   const childSpec = { url: spec.url, connections: spec.connections, warmupSec, durationSec, tokenFile: spec.tokenFile }
-  const onLine = (line: string): void => { if (line === 'BENCH_MEASURE_START') onMeasureStart?.() }
+  const onLine = (line: string): void => {
+    if (line === 'BENCH_MEASURE_START') onMeasureStart?.()
+  }
   return parse((await runCollect(process.execPath, [AUTOCANNON_CHILD, JSON.stringify(childSpec)], env, onLine)).stdout)
 }
 
-export async function runLoad (kind: LoaderKind, spec: LoadSpec, wrkThreads = 1): Promise<LoadResult> {
+export async function runLoad(kind: LoaderKind, spec: LoadSpec, wrkThreads = 1): Promise<LoadResult> {
   let cpuBefore = Number.NaN
   let loopBefore = Number.NaN
   let startUs = 0
@@ -136,18 +148,18 @@ export async function runLoad (kind: LoaderKind, spec: LoadSpec, wrkThreads = 1)
   }
 }
 
-export function median (values: number[]): number {
+export function median(values: number[]): number {
   const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b)
   if (sorted.length === 0) return Number.NaN
   const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid] ?? Number.NaN : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
 }
 
 /**
  * Several short runs of one scenario as one: requests, time, errors and CPU summed (req/s and
  * CPU per request are the totals' quotients), latency percentiles the median of the runs'.
  */
-export function combine (runs: LoadResult[]): LoadResult {
+export function combine(runs: LoadResult[]): LoadResult {
   const first = runs[0]
   const last = runs[runs.length - 1]
   if (first === undefined || last === undefined) throw new Error('combine: no runs')

@@ -14,7 +14,7 @@ const now = Math.floor(Date.now() / 1000)
 const prefix = `{"iss":${JSON.stringify(spec.issuer)},"aud":${JSON.stringify(spec.audience)},"client_id":"bench-client","scope":"read:messages","iat":${now},"exp":${now + 3600},"sub":"mem-user-`
 let minted = 0
 
-function mint () {
+function mint() {
   const n = minted++
   const payload = Buffer.from(`${prefix}${n}","jti":"mem-${n}"}`).toString('base64url')
   const input = `${header}.${payload}`
@@ -27,22 +27,26 @@ const instance = autocannon({
   connections: spec.connections,
   amount: spec.total,
   timeout: 10,
-  requests: [{
-    method: 'GET',
-    setupRequest (request) {
-      request.headers = { authorization: `Bearer ${mint()}` }
-      return request
+  requests: [
+    {
+      method: 'GET',
+      setupRequest(request) {
+        request.headers = { authorization: `Bearer ${mint()}` }
+        return request
+      }
     }
-  }]
+  ]
 })
 const progress = setInterval(() => process.stdout.write(`BENCH_PROGRESS ${minted}\n`), 1000)
 const result = await instance
 clearInterval(progress)
-process.stdout.write(`BENCH_JSON ${JSON.stringify({
-  requests: result.requests.total,
-  minted,
-  duration_us: Math.round(result.duration * 1e6),
-  non2xx: result.non2xx,
-  errors: result.errors,
-  timeouts: result.timeouts
-})}\n`)
+process.stdout.write(
+  `BENCH_JSON ${JSON.stringify({
+    requests: result.requests.total,
+    minted,
+    duration_us: Math.round(result.duration * 1e6),
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts
+  })}\n`
+)

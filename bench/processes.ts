@@ -18,7 +18,7 @@ export interface Spawned {
   exited: Promise<number | string>
 }
 
-export function spawnLogged (command: string, args: string[], env: NodeJS.ProcessEnv, logFile: string): Spawned {
+export function spawnLogged(command: string, args: string[], env: NodeJS.ProcessEnv, logFile: string): Spawned {
   const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
   const log = createWriteStream(logFile)
   child.stdout?.pipe(log, { end: false })
@@ -34,7 +34,7 @@ export function spawnLogged (command: string, args: string[], env: NodeJS.Proces
   return { child, pid: child.pid, logFile, exited }
 }
 
-export async function stop (spawned: Spawned, graceMs = 15_000): Promise<number | string> {
+export async function stop(spawned: Spawned, graceMs = 15_000): Promise<number | string> {
   if (spawned.child.exitCode !== null || spawned.child.signalCode !== null) return spawned.exited
   spawned.child.kill('SIGTERM')
   const timer = setTimeout(() => spawned.child.kill('SIGKILL'), graceMs)
@@ -44,23 +44,31 @@ export async function stop (spawned: Spawned, graceMs = 15_000): Promise<number 
 }
 
 /** On any exit of the bench, no child is left behind. */
-export function killAllOnExit (): void {
-  const killAll = (): void => { for (const child of children) child.kill('SIGKILL') }
+export function killAllOnExit(): void {
+  const killAll = (): void => {
+    for (const child of children) child.kill('SIGKILL')
+  }
   process.on('exit', killAll)
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => { killAll(); process.exit(130) })
+    process.on(signal, () => {
+      killAll()
+      process.exit(130)
+    })
   }
 }
 
-
-export async function waitForHttp (url: string, spawned: Spawned, timeoutMs = 20_000): Promise<void> {
+export async function waitForHttp(url: string, spawned: Spawned, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   let last = 'no answer'
   while (Date.now() < deadline) {
-    if (spawned.child.exitCode !== null) throw new Error(`process exited (${spawned.child.exitCode}) before ${url} answered; see ${spawned.logFile}`)
+    if (spawned.child.exitCode !== null)
+      throw new Error(`process exited (${spawned.child.exitCode}) before ${url} answered; see ${spawned.logFile}`)
     try {
       const response = await fetch(url, { signal: AbortSignal.timeout(1000) })
-      if (response.status === 200) { await response.arrayBuffer(); return }
+      if (response.status === 200) {
+        await response.arrayBuffer()
+        return
+      }
       last = `status ${response.status}`
       await response.arrayBuffer()
     } catch (error) {
@@ -72,7 +80,7 @@ export async function waitForHttp (url: string, spawned: Spawned, timeoutMs = 20
 }
 
 /** Resident set size in bytes (VmRSS of /proc/<pid>/status), or undefined once gone. */
-export function rssBytes (pid: number): number | undefined {
+export function rssBytes(pid: number): number | undefined {
   try {
     const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
     return match?.[1] === undefined ? undefined : Number(match[1]) * 1024
@@ -82,7 +90,7 @@ export function rssBytes (pid: number): number | undefined {
 }
 
 let clockTicks: number | undefined
-function ticksPerSecond (): number {
+function ticksPerSecond(): number {
   if (clockTicks === undefined) {
     try {
       clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
@@ -97,7 +105,7 @@ function ticksPerSecond (): number {
  * User + system CPU seconds of a process, all threads (/proc/<pid>/stat), or of its main
  * thread only (/proc/<pid>/task/<pid>/stat: for Node, the event loop).
  */
-export function cpuSeconds (pid: number, mainThreadOnly = false): number {
+export function cpuSeconds(pid: number, mainThreadOnly = false): number {
   try {
     const stat = readFileSync(mainThreadOnly ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8')
     // Fields after the command name (which may contain spaces) start after the last ')'.
@@ -109,7 +117,12 @@ export function cpuSeconds (pid: number, mainThreadOnly = false): number {
 }
 
 /** Runs a command to completion, collecting stdout; rejects on a non-zero exit. */
-export function runCollect (command: string, args: string[], env: NodeJS.ProcessEnv, onLine?: (line: string) => void): Promise<{ stdout: string; stderr: string; pid: number }> {
+export function runCollect(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  onLine?: (line: string) => void
+): Promise<{ stdout: string; stderr: string; pid: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
     children.add(child)
@@ -126,7 +139,9 @@ export function runCollect (command: string, args: string[], env: NodeJS.Process
         pending = pending.slice(nl + 1)
       }
     })
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk
+    })
     child.on('error', reject)
     child.on('exit', (code, signal) => {
       children.delete(child)

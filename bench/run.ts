@@ -72,14 +72,27 @@ interface Options {
   provisional: boolean
 }
 
-function parseOptions (argv: string[]): Options {
+function parseOptions(argv: string[]): Options {
   const flags = new Map<string, string>()
   for (const arg of argv) {
     const match = /^--([\w-]+)(?:=(.*))?$/.exec(arg)
     if (match === null || match[1] === undefined) throw new Error(`unknown argument ${arg}`)
     flags.set(match[1], match[2] ?? 'true')
   }
-  const known = ['quick', 'repeat', 'loader', 'no-build', 'skip', 'connections', 'duration', 'warmup', 'output', 'memory-tokens', 'server-dir', 'provisional']
+  const known = [
+    'quick',
+    'repeat',
+    'loader',
+    'no-build',
+    'skip',
+    'connections',
+    'duration',
+    'warmup',
+    'output',
+    'memory-tokens',
+    'server-dir',
+    'provisional'
+  ]
   for (const name of flags.keys()) if (!known.includes(name)) throw new Error(`unknown option --${name} (known: ${known.join(', ')})`)
   const quick = flags.has('quick')
   const skip = new Set((flags.get('skip') ?? '').split(',').filter((s) => s !== ''))
@@ -162,18 +175,20 @@ interface Round {
   base: Map<string, LoadResult>
 }
 
-function summarize (scenarios: Scenario[], rounds: Round[]): Summary[] {
+function summarize(scenarios: Scenario[], rounds: Round[]): Summary[] {
   return scenarios.map((scenario) => {
-    const runs = scenario.id === 'public'
-      ? rounds.flatMap((round) => [...round.base.values()])
-      : rounds.map((round) => round.results.get(scenario.id)).filter((r): r is LoadResult => r !== undefined)
-    const ratios = scenario.id === 'public'
-      ? [1]
-      : rounds.map((round) => {
-        const own = round.results.get(scenario.id)
-        const base = round.base.get(scenario.id)
-        return own === undefined || base === undefined ? Number.NaN : own.rps / base.rps
-      })
+    const runs =
+      scenario.id === 'public'
+        ? rounds.flatMap((round) => [...round.base.values()])
+        : rounds.map((round) => round.results.get(scenario.id)).filter((r): r is LoadResult => r !== undefined)
+    const ratios =
+      scenario.id === 'public'
+        ? [1]
+        : rounds.map((round) => {
+            const own = round.results.get(scenario.id)
+            const base = round.base.get(scenario.id)
+            return own === undefined || base === undefined ? Number.NaN : own.rps / base.rps
+          })
     const non2xx = runs.reduce((sum, r) => sum + r.non2xx, 0)
     const socketErrors = runs.reduce((sum, r) => sum + r.socketErrors, 0)
     return {
@@ -194,31 +209,36 @@ function summarize (scenarios: Scenario[], rounds: Round[]): Summary[] {
   })
 }
 
-const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : 'n/a')
+const fmt = (n: number, digits = 0): string =>
+  Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : 'n/a'
 const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MB`
 
-function log (message: string): void {
+function log(message: string): void {
   console.log(`[bench] ${message}`)
 }
 
-function describe (result: LoadResult, base: LoadResult | undefined): string {
+function describe(result: LoadResult, base: LoadResult | undefined): string {
   const ratio = base === undefined ? '' : `  ratio ${(result.rps / base.rps).toFixed(3)}`
-  const bad = result.non2xx > 0 || result.socketErrors > 0 ? `  INVALID (non-2xx ${result.non2xx}, socket errors ${result.socketErrors})` : ''
+  const bad =
+    result.non2xx > 0 || result.socketErrors > 0 ? `  INVALID (non-2xx ${result.non2xx}, socket errors ${result.socketErrors})` : ''
   return `${fmt(result.rps).padStart(7)} req/s${ratio}  p50 ${result.p50Ms.toFixed(2)} ms  p99 ${result.p99Ms.toFixed(2)} ms  non-2xx ${result.non2xx}  server CPU/req ${result.serverCpuUsPerRequest.toFixed(1)} µs (event loop ${result.serverLoopCpuUsPerRequest.toFixed(1)} µs), ${result.serverCores.toFixed(2)} cores, RSS ≤ ${mb(result.serverPeakRss)}${bad}`
 }
 
 // ---------------------------------------------------------------------------------------------
 // Processes
 
-function baseEnv (): NodeJS.ProcessEnv {
+function baseEnv(): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' }
 }
 
-interface Server { spawned: Spawned; url: string }
+interface Server {
+  spawned: Spawned
+  url: string
+}
 
 let serverDir = ROOT
 
-async function startApi (issuer: TestIssuer, name: string, extraEnv: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<Server> {
+async function startApi(issuer: TestIssuer, name: string, extraEnv: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<Server> {
   const port = await freePort()
   const env: NodeJS.ProcessEnv = {
     ...baseEnv(),
@@ -232,7 +252,12 @@ async function startApi (issuer: TestIssuer, name: string, extraEnv: NodeJS.Proc
     ...extraEnv,
     ...EXTRA_SERVER_ENV
   }
-  const spawned = spawnLogged(process.execPath, [...EXTRA_SERVER_ARGS, ...nodeArgs, join(serverDir, 'dist/server.js')], env, join(OUT, `${name}.log`))
+  const spawned = spawnLogged(
+    process.execPath,
+    [...EXTRA_SERVER_ARGS, ...nodeArgs, join(serverDir, 'dist/server.js')],
+    env,
+    join(OUT, `${name}.log`)
+  )
   const url = `http://127.0.0.1:${port}`
   await waitForHttp(`${url}/health/ready`, spawned)
   return { spawned, url }
@@ -253,7 +278,7 @@ interface Reference {
   scenarios: Scenario[]
 }
 
-async function startReference (issuer: TestIssuer, reference: Reference): Promise<Server> {
+async function startReference(issuer: TestIssuer, reference: Reference): Promise<Server> {
   const port = await freePort()
   const env: NodeJS.ProcessEnv = {
     ...baseEnv(),
@@ -270,7 +295,7 @@ async function startReference (issuer: TestIssuer, reference: Reference): Promis
 }
 
 /** Every token kind must get a 200 before anything is measured. */
-async function sanityCheck (server: Server, tokens: Record<string, string>): Promise<void> {
+async function sanityCheck(server: Server, tokens: Record<string, string>): Promise<void> {
   for (const [what, token] of Object.entries(tokens)) {
     const response = await fetch(`${server.url}/api/me`, { headers: { authorization: `Bearer ${token}` } })
     const body = await response.text()
@@ -281,7 +306,7 @@ async function sanityCheck (server: Server, tokens: Record<string, string>): Pro
 // ---------------------------------------------------------------------------------------------
 // Steps
 
-async function build (): Promise<void> {
+async function build(): Promise<void> {
   log('npm run build')
   const started = Date.now()
   await runCollect('npm', ['run', 'build'], { ...process.env })
@@ -294,7 +319,7 @@ interface Tokens {
   sameEs: string
 }
 
-async function mint (rsa: TestKey, es: TestKey, context: TokenContext, distinct: number): Promise<Tokens> {
+async function mint(rsa: TestKey, es: TestKey, context: TokenContext, distinct: number): Promise<Tokens> {
   const started = Date.now()
   const sameRs = mintOne(rsa, context, 'same-rs256')
   const sameEs = mintOne(es, context, 'same-es256')
@@ -315,7 +340,7 @@ async function mint (rsa: TestKey, es: TestKey, context: TokenContext, distinct:
 }
 
 /** Loads `server` with `scenario`'s requests: warm-up, then the measured period. */
-async function load (server: Server, scenario: Scenario, opts: Options, warmupSec: number, durationSec: number): Promise<LoadResult> {
+async function load(server: Server, scenario: Scenario, opts: Options, warmupSec: number, durationSec: number): Promise<LoadResult> {
   return await runLoad(opts.loader, {
     url: `${server.url}${scenario.path}`,
     connections: opts.connections,
@@ -329,7 +354,7 @@ async function load (server: Server, scenario: Scenario, opts: Options, warmupSe
 /** Length of one slice of an interleaved measurement (see Round). */
 const SLICE_SEC = 1
 
-async function runScenarios (target: string, server: Server, scenarios: Scenario[], opts: Options, round: Round): Promise<void> {
+async function runScenarios(target: string, server: Server, scenarios: Scenario[], opts: Options, round: Round): Promise<void> {
   const [publicScenario, ...others] = scenarios
   if (publicScenario?.id !== 'public') throw new Error('the public route must be the first scenario')
   // Every route and token kind once before anything is measured: the code paths they share
@@ -358,14 +383,23 @@ async function runScenarios (target: string, server: Server, scenarios: Scenario
   }
 }
 
-interface ProfileRun { scenario: Scenario; summary: ProfileSummary; result: LoadResult; file: string }
+interface ProfileRun {
+  scenario: Scenario
+  summary: ProfileSummary
+  result: LoadResult
+  file: string
+}
 
-async function profile (issuer: TestIssuer, scenario: Scenario, opts: Options): Promise<ProfileRun> {
+async function profile(issuer: TestIssuer, scenario: Scenario, opts: Options): Promise<ProfileRun> {
   const dir = join(OUT, 'profiles')
   mkdirSync(dir, { recursive: true })
   const name = `server-${scenario.id}`
   for (const file of readdirSync(dir)) if (file.startsWith(name)) rmSync(join(dir, file))
-  const server = await startApi(issuer, `profile-${scenario.id}`, {}, ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}.cpuprofile`])
+  const server = await startApi(issuer, `profile-${scenario.id}`, {}, [
+    '--cpu-prof',
+    `--cpu-prof-dir=${dir}`,
+    `--cpu-prof-name=${name}.cpuprofile`
+  ])
   const result = await load(server, scenario, opts, opts.profileWarmupSec, opts.profileDurationSec)
   const code = await stop(server.spawned)
   const file = join(dir, `${name}.cpuprofile`)
@@ -388,23 +422,33 @@ interface MemoryRun {
   points: MemoryPoint[]
 }
 
-interface MemoryPoint { sent: number; rss: number; heapUsed?: number; heapTotal?: number; external?: number }
+interface MemoryPoint {
+  sent: number
+  rss: number
+  heapUsed?: number
+  heapTotal?: number
+  external?: number
+}
 
 /** The server's own heap figures, from its Prometheus endpoint (prom-client default metrics). */
-async function heapOf (url: string): Promise<Pick<MemoryPoint, 'heapUsed' | 'heapTotal' | 'external'>> {
+async function heapOf(url: string): Promise<Pick<MemoryPoint, 'heapUsed' | 'heapTotal' | 'external'>> {
   try {
     const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(2000) })).text()
     const value = (name: string): number | undefined => {
       const match = new RegExp(`^${name} (\\S+)`, 'm').exec(text)
       return match?.[1] === undefined ? undefined : Number(match[1])
     }
-    return { heapUsed: value('nodejs_heap_size_used_bytes'), heapTotal: value('nodejs_heap_size_total_bytes'), external: value('nodejs_external_memory_bytes') }
+    return {
+      heapUsed: value('nodejs_heap_size_used_bytes'),
+      heapTotal: value('nodejs_heap_size_total_bytes'),
+      external: value('nodejs_external_memory_bytes')
+    }
   } catch {
     return {}
   }
 }
 
-async function memory (issuer: TestIssuer, opts: Options): Promise<MemoryRun> {
+async function memory(issuer: TestIssuer, opts: Options): Promise<MemoryRun> {
   // HS256 for this scenario only: minting a million RS256 tokens would take minutes, an
   // HMAC takes microseconds. The server verifies each in full and caches it as it would any.
   const secret = `bench-${Math.random().toString(36).slice(2)}-${Date.now()}-0123456789abcdef0123456789`
@@ -413,7 +457,7 @@ async function memory (issuer: TestIssuer, opts: Options): Promise<MemoryRun> {
   await new Promise((resolve) => setTimeout(resolve, 500))
   const baselineRss = rssBytes(pid) ?? Number.NaN
   let peakRss = baselineRss
-  const points: MemoryPoint[] = [{ sent: 0, rss: baselineRss, ...await heapOf(server.url) }]
+  const points: MemoryPoint[] = [{ sent: 0, rss: baselineRss, ...(await heapOf(server.url)) }]
   const pending: Promise<void>[] = []
   const sampler = setInterval(() => {
     const rss = rssBytes(pid)
@@ -426,20 +470,37 @@ async function memory (issuer: TestIssuer, opts: Options): Promise<MemoryRun> {
     if (sent >= nextPoint) {
       const point: MemoryPoint = { sent, rss: rssBytes(pid) ?? Number.NaN }
       points.push(point)
-      pending.push(heapOf(server.url).then((heap) => { Object.assign(point, heap) }))
+      pending.push(
+        heapOf(server.url).then((heap) => {
+          Object.assign(point, heap)
+        })
+      )
       nextPoint += opts.memoryTokens / 10
     }
   }
-  const spec = { url: `${server.url}/api/me`, connections: opts.connections, total: opts.memoryTokens, secret, issuer: issuer.url, audience: AUDIENCE }
+  const spec = {
+    url: `${server.url}/api/me`,
+    connections: opts.connections,
+    total: opts.memoryTokens,
+    secret,
+    issuer: issuer.url,
+    audience: AUDIENCE
+  }
   const started = Date.now()
   const { stdout } = await runCollect(process.execPath, [join(ROOT, 'bench/mem-loader.mjs'), JSON.stringify(spec)], baseEnv(), onLine)
   clearInterval(sampler)
   const line = stdout.split('\n').find((l) => l.startsWith('BENCH_JSON '))
   if (line === undefined) throw new Error('memory loader printed no result')
-  const raw = JSON.parse(line.slice('BENCH_JSON '.length)) as { requests: number; minted: number; non2xx: number; errors: number; timeouts: number }
+  const raw = JSON.parse(line.slice('BENCH_JSON '.length)) as {
+    requests: number
+    minted: number
+    non2xx: number
+    errors: number
+    timeouts: number
+  }
   await Promise.all(pending)
   const finalRss = rssBytes(pid) ?? Number.NaN
-  points.push({ sent: raw.minted, rss: finalRss, ...await heapOf(server.url) })
+  points.push({ sent: raw.minted, rss: finalRss, ...(await heapOf(server.url)) })
   peakRss = Math.max(peakRss, finalRss)
   await stop(server.spawned)
   const run: MemoryRun = {
@@ -453,7 +514,9 @@ async function memory (issuer: TestIssuer, opts: Options): Promise<MemoryRun> {
     finalRss,
     points
   }
-  log(`memory    ${fmt(run.requests)} distinct HS256 tokens in ${run.durationSec.toFixed(0)} s: RSS ${mb(baselineRss)} at start, peak ${mb(peakRss)}, end ${mb(finalRss)}, non-2xx ${run.non2xx}`)
+  log(
+    `memory    ${fmt(run.requests)} distinct HS256 tokens in ${run.durationSec.toFixed(0)} s: RSS ${mb(baselineRss)} at start, peak ${mb(peakRss)}, end ${mb(finalRss)}, non-2xx ${run.non2xx}`
+  )
   return run
 }
 
@@ -462,7 +525,7 @@ async function memory (issuer: TestIssuer, opts: Options): Promise<MemoryRun> {
  * process), for reading the profiles: what the threadpool spends per full verification.
  * ES256 is checked as the server does it, with the R || S signature converted to DER first.
  */
-function verifyCost (rsa: TestKey, es: TestKey, tokens: Tokens): { rs256Us: number; es256Us: number } {
+function verifyCost(rsa: TestKey, es: TestKey, tokens: Tokens): { rs256Us: number; es256Us: number } {
   const time = (key: TestKey, token: string, n: number): number => {
     const dot = token.lastIndexOf('.')
     const data = Buffer.from(token.slice(0, dot))
@@ -479,9 +542,14 @@ function verifyCost (rsa: TestKey, es: TestKey, tokens: Tokens): { rs256Us: numb
 // ---------------------------------------------------------------------------------------------
 // Targets and the report
 
-interface Target { name: string; value: string; goal: string; pass: boolean }
+interface Target {
+  name: string
+  value: string
+  goal: string
+  pass: boolean
+}
 
-function targets (api: Summary[], mem: MemoryRun | undefined): Target[] {
+function targets(api: Summary[], mem: MemoryRun | undefined): Target[] {
   const get = (id: string): Summary | undefined => api.find((s) => s.scenario.id === id)
   const pub = get('public')
   const list: Target[] = []
@@ -489,7 +557,12 @@ function targets (api: Summary[], mem: MemoryRun | undefined): Target[] {
     const s = get(id)
     if (s === undefined) return
     const valid = s.valid && pub?.valid === true
-    list.push({ name: `${s.scenario.label}: ratio to the public route`, value: valid ? s.ratio.toFixed(3) : `INVALID (${s.ratio.toFixed(3)})`, goal: `≥ ${goal.toFixed(2)}`, pass: valid && s.ratio >= goal })
+    list.push({
+      name: `${s.scenario.label}: ratio to the public route`,
+      value: valid ? s.ratio.toFixed(3) : `INVALID (${s.ratio.toFixed(3)})`,
+      goal: `≥ ${goal.toFixed(2)}`,
+      pass: valid && s.ratio >= goal
+    })
   }
   ratioTarget('same-rs256', 0.9)
   ratioTarget('same-es256', 0.9)
@@ -499,7 +572,12 @@ function targets (api: Summary[], mem: MemoryRun | undefined): Target[] {
     const s = get(id)
     if (s === undefined || pub === undefined) continue
     const limit = 2 * pub.p99Ms
-    list.push({ name: `${s.scenario.label}: p99 latency`, value: `${s.p99Ms.toFixed(2)} ms`, goal: `≤ 2 × ${pub.p99Ms.toFixed(2)} = ${limit.toFixed(2)} ms`, pass: s.valid && s.p99Ms <= limit })
+    list.push({
+      name: `${s.scenario.label}: p99 latency`,
+      value: `${s.p99Ms.toFixed(2)} ms`,
+      goal: `≤ 2 × ${pub.p99Ms.toFixed(2)} = ${limit.toFixed(2)} ms`,
+      pass: s.valid && s.p99Ms <= limit
+    })
   }
   if (mem !== undefined) {
     list.push({
@@ -513,7 +591,7 @@ function targets (api: Summary[], mem: MemoryRun | undefined): Target[] {
 }
 
 /** Per same-token scenario both ran: the reference's req/s against this API's (e.g. "3,757 req/s, 0.33 × this API's 11,558"). */
-function againstApi (reference: Summary[], api: Summary[]): string[] {
+function againstApi(reference: Summary[], api: Summary[]): string[] {
   const lines: string[] = []
   for (const s of reference) {
     if (s.scenario.kind !== 'same') continue
@@ -525,7 +603,7 @@ function againstApi (reference: Summary[], api: Summary[]): string[] {
   return lines
 }
 
-function scenarioTable (rows: Summary[]): string {
+function scenarioTable(rows: Summary[]): string {
   const lines = [
     '| scenario | req/s | ratio to public | p50 ms | p99 ms | non-2xx | server CPU µs/req | of which event loop | server cores busy | server peak RSS | valid |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |'
@@ -533,7 +611,9 @@ function scenarioTable (rows: Summary[]): string {
   for (const s of rows) {
     // every run in brackets: one per round, and for the public route each of its runs
     const rounds = s.runs.length > 1 ? ` (${s.runs.map((r) => fmt(r.rps)).join(', ')})` : ''
-    lines.push(`| ${s.scenario.label} | ${fmt(s.rps)}${rounds} | ${s.scenario.id === 'public' ? '1.000' : s.ratio.toFixed(3)} | ${s.p50Ms.toFixed(2)} | ${s.p99Ms.toFixed(2)} | ${s.non2xx}${s.socketErrors > 0 ? ` (+${s.socketErrors} socket errors)` : ''} | ${s.cpuUs.toFixed(1)} | ${s.loopUs.toFixed(1)} | ${s.cores.toFixed(2)} | ${mb(s.peakRss)} | ${s.valid ? 'yes' : '**INVALID**'} |`)
+    lines.push(
+      `| ${s.scenario.label} | ${fmt(s.rps)}${rounds} | ${s.scenario.id === 'public' ? '1.000' : s.ratio.toFixed(3)} | ${s.p50Ms.toFixed(2)} | ${s.p99Ms.toFixed(2)} | ${s.non2xx}${s.socketErrors > 0 ? ` (+${s.socketErrors} socket errors)` : ''} | ${s.cpuUs.toFixed(1)} | ${s.loopUs.toFixed(1)} | ${s.cores.toFixed(2)} | ${mb(s.peakRss)} | ${s.valid ? 'yes' : '**INVALID**'} |`
+    )
   }
   return lines.join('\n')
 }
@@ -552,7 +632,7 @@ interface Report {
   targets: Target[]
 }
 
-function cpuModel (): string {
+function cpuModel(): string {
   try {
     const match = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))
     return match?.[1]?.trim() ?? 'unknown'
@@ -561,25 +641,44 @@ function cpuModel (): string {
   }
 }
 
-function report (r: Report): string {
+function report(r: Report): string {
   const { opts } = r
   const cores = availableParallelism()
   const poolSize = process.env.UV_THREADPOOL_SIZE ?? String(Math.max(1, Math.min(4, cores - 1)))
   const lines: string[] = []
   const pass = r.targets.every((t) => t.pass)
   lines.push('# Benchmark results', '')
-  lines.push(`Written by \`npm run bench${opts.quick ? ' -- --quick' : ''}\` (bench/run.ts) on ${r.startedAt.toISOString()}; the run took ${fmt(r.seconds)} s.`, '')
+  lines.push(
+    `Written by \`npm run bench${opts.quick ? ' -- --quick' : ''}\` (bench/run.ts) on ${r.startedAt.toISOString()}; the run took ${fmt(r.seconds)} s.`,
+    ''
+  )
   if (opts.provisional) {
-    lines.push('> **Provisional figures.** This run was made on a shared 2-core machine while other test suites were running, so the numbers are noisy (see the load averages below; repeated runs of the same code moved the same-token ratio between about 0.75 and 0.95). The lead re-runs `npm run bench` on a quiet machine (`npm run bench -- --repeat=3` for the median of three rounds) and commits those figures.', '')
+    lines.push(
+      '> **Provisional figures.** This run was made on a shared 2-core machine while other test suites were running, so the numbers are noisy (see the load averages below; repeated runs of the same code moved the same-token ratio between about 0.75 and 0.95). The lead re-runs `npm run bench` on a quiet machine (`npm run bench -- --repeat=3` for the median of three rounds) and commits those figures.',
+      ''
+    )
   }
   lines.push('## Machine', '')
   lines.push(`- CPU: ${cpuModel()}, ${cores} cores (os.availableParallelism), ${mb(totalmem())} RAM`)
-  lines.push(`- Node ${process.version} (${process.platform} ${process.arch}); server threadpool UV_THREADPOOL_SIZE=${poolSize} (src/threadpool.ts: cores - 1)`)
-  lines.push(`- Load average (1, 5, 15 min) before: ${r.loadBefore.map((l) => l.toFixed(2)).join(', ')}; after: ${r.loadAfter.map((l) => l.toFixed(2)).join(', ')}`)
-  lines.push(`- Load generator: ${opts.loader === 'wrk' ? 'wrk (bench/wrk.lua), 1 thread' : 'autocannon (bench/autocannon-child.mjs; its latencies have 1 ms resolution)'}, in its own process; ${opts.connections} connections; ${opts.warmupSec} s warm-up then ${opts.durationSec} s measured per scenario${opts.repeat > 1 ? `; ${opts.repeat} rounds, medians shown` : ''}; each run's req/s in brackets where there are several; each scenario interleaved with the public route in ${SLICE_SEC}-second slices (P S S P P S …, each scenario's warm-up first)`)
-  lines.push(`- Server: \`node dist/server.js\` (built by \`npm run build\`), NODE_ENV=production, LOG_LEVEL=warn, METRICS_ENABLED default (on), AUTH_ALGORITHMS=RS256,ES256, AUTH_TOKEN_CACHE_SIZE default (10,000), against the test issuer (test/helpers/test-issuer.ts) on loopback`)
-  lines.push(`- Tokens: RS256 (2048-bit) and ES256 (P-256), typ at+jwt, kid, iss/aud/sub/client_id/scope/iat/exp/jti; "distinct" = ${fmt(opts.distinct)} tokens sent round-robin, more than the verified-token cache holds, so every request is a full verification`)
-  lines.push(`- One synchronous signature check on this CPU (measured in the bench process): RS256 ${r.verify.rs256Us.toFixed(1)} µs, ES256 ${r.verify.es256Us.toFixed(1)} µs`, '')
+  lines.push(
+    `- Node ${process.version} (${process.platform} ${process.arch}); server threadpool UV_THREADPOOL_SIZE=${poolSize} (src/threadpool.ts: cores - 1)`
+  )
+  lines.push(
+    `- Load average (1, 5, 15 min) before: ${r.loadBefore.map((l) => l.toFixed(2)).join(', ')}; after: ${r.loadAfter.map((l) => l.toFixed(2)).join(', ')}`
+  )
+  lines.push(
+    `- Load generator: ${opts.loader === 'wrk' ? 'wrk (bench/wrk.lua), 1 thread' : 'autocannon (bench/autocannon-child.mjs; its latencies have 1 ms resolution)'}, in its own process; ${opts.connections} connections; ${opts.warmupSec} s warm-up then ${opts.durationSec} s measured per scenario${opts.repeat > 1 ? `; ${opts.repeat} rounds, medians shown` : ''}; each run's req/s in brackets where there are several; each scenario interleaved with the public route in ${SLICE_SEC}-second slices (P S S P P S …, each scenario's warm-up first)`
+  )
+  lines.push(
+    `- Server: \`node dist/server.js\` (built by \`npm run build\`), NODE_ENV=production, LOG_LEVEL=warn, METRICS_ENABLED default (on), AUTH_ALGORITHMS=RS256,ES256, AUTH_TOKEN_CACHE_SIZE default (10,000), against the test issuer (test/helpers/test-issuer.ts) on loopback`
+  )
+  lines.push(
+    `- Tokens: RS256 (2048-bit) and ES256 (P-256), typ at+jwt, kid, iss/aud/sub/client_id/scope/iat/exp/jti; "distinct" = ${fmt(opts.distinct)} tokens sent round-robin, more than the verified-token cache holds, so every request is a full verification`
+  )
+  lines.push(
+    `- One synchronous signature check on this CPU (measured in the bench process): RS256 ${r.verify.rs256Us.toFixed(1)} µs, ES256 ${r.verify.es256Us.toFixed(1)} µs`,
+    ''
+  )
 
   lines.push('## Targets (issue 8)', '')
   lines.push('| target | value | goal | result |', '| --- | --- | --- | --- |')
@@ -587,7 +686,10 @@ function report (r: Report): string {
   lines.push('', `Overall: ${pass ? 'PASS' : '**FAIL**'}${opts.quick ? ' (quick run: durations too short to judge)' : ''}.`, '')
 
   lines.push('## This API (Fastify)', '')
-  lines.push('Ratio = the scenario\'s req/s ÷ the public route\'s (`GET /health/live`, same app, same run), both measured interleaved in one-second slices (P S S P P S S P …, 10 s of each), so that the machine\'s swings in speed (±15 % between 10-second periods on these shared 2-core machines) land on both sides of the ratio instead of in it; with several rounds, the median of the rounds\' ratios. The public route\'s row gives the medians over all its interleaved measurements. For the distinct-token scenarios some of the garbage a slice leaves is collected in the public slice after it, which flatters their ratio a little. A non-2xx answer or a socket error makes a figure INVALID. "Server CPU µs/req" is the server process\'s user + system CPU time (all threads, so threadpool signature checks included) during the measured period, divided by the requests served; "of which event loop" is the main thread\'s share (/proc/<pid>/task/<pid>/stat), the one resource every request needs. Both are much less sensitive to a noisy machine than req/s. One server process serves the scenarios in the order shown, so "server peak RSS" is cumulative.', '')
+  lines.push(
+    "Ratio = the scenario's req/s ÷ the public route's (`GET /health/live`, same app, same run), both measured interleaved in one-second slices (P S S P P S S P …, 10 s of each), so that the machine's swings in speed (±15 % between 10-second periods on these shared 2-core machines) land on both sides of the ratio instead of in it; with several rounds, the median of the rounds' ratios. The public route's row gives the medians over all its interleaved measurements. For the distinct-token scenarios some of the garbage a slice leaves is collected in the public slice after it, which flatters their ratio a little. A non-2xx answer or a socket error makes a figure INVALID. \"Server CPU µs/req\" is the server process's user + system CPU time (all threads, so threadpool signature checks included) during the measured period, divided by the requests served; \"of which event loop\" is the main thread's share (/proc/<pid>/task/<pid>/stat), the one resource every request needs. Both are much less sensitive to a noisy machine than req/s. One server process serves the scenarios in the order shown, so \"server peak RSS\" is cumulative.",
+    ''
+  )
   lines.push(scenarioTable(r.api), '')
 
   for (const { reference, rows } of r.references) {
@@ -596,7 +698,10 @@ function report (r: Report): string {
     lines.push(scenarioTable(rows), '')
     const against = againstApi(rows, r.api)
     if (against.length > 0) {
-      lines.push('Same-token throughput against this API\'s in the same run (separate processes measured minutes apart, so only a rough figure; the ratios to each app\'s own public route are the fair comparison):', '')
+      lines.push(
+        "Same-token throughput against this API's in the same run (separate processes measured minutes apart, so only a rough figure; the ratios to each app's own public route are the fair comparison):",
+        ''
+      )
       for (const line of against) lines.push(`- ${line}`)
       lines.push('')
     }
@@ -605,14 +710,24 @@ function report (r: Report): string {
   if (r.memory !== undefined) {
     const m = r.memory
     lines.push('## Memory: a stream of distinct valid tokens', '')
-    lines.push(`${fmt(m.requests)} requests on \`GET /api/me\`, each with a different valid token, ${opts.connections} connections, ${m.durationSec.toFixed(0)} s (autocannon, bench/mem-loader.mjs, minting each token just before it is sent). **For this scenario only** the server runs with \`AUTH_HS_SECRET\` and \`AUTH_ALGORITHMS=HS256,RS256\` so that the tokens are HS256: minting a million RS256 tokens would take minutes. Each token is still decoded, verified and checked in full, and cached like any other. RSS is VmRSS from /proc/<pid>/status, sampled every 200 ms.`, '')
-    lines.push(`Non-2xx: ${m.non2xx}, socket errors: ${m.errors}. RSS at start ${mb(m.baselineRss)}, **peak ${mb(m.peakRss)}**, at the end ${mb(m.finalRss)} (limit ${mb(MEMORY_LIMIT)}).`, '')
+    lines.push(
+      `${fmt(m.requests)} requests on \`GET /api/me\`, each with a different valid token, ${opts.connections} connections, ${m.durationSec.toFixed(0)} s (autocannon, bench/mem-loader.mjs, minting each token just before it is sent). **For this scenario only** the server runs with \`AUTH_HS_SECRET\` and \`AUTH_ALGORITHMS=HS256,RS256\` so that the tokens are HS256: minting a million RS256 tokens would take minutes. Each token is still decoded, verified and checked in full, and cached like any other. RSS is VmRSS from /proc/<pid>/status, sampled every 200 ms.`,
+      ''
+    )
+    lines.push(
+      `Non-2xx: ${m.non2xx}, socket errors: ${m.errors}. RSS at start ${mb(m.baselineRss)}, **peak ${mb(m.peakRss)}**, at the end ${mb(m.finalRss)} (limit ${mb(MEMORY_LIMIT)}).`,
+      ''
+    )
     if (m.peakRss >= MEMORY_LIMIT) {
-      lines.push('What the numbers show: the memory is bounded (RSS levels off; V8 "heap used" keeps falling back after full collections), but at a level set by V8, not by the caches. Each verified token is cached, survives long enough to be promoted to the old generation, and dies there when it is evicted (10,000 insertions later); V8 lets the old generation grow to several times its live size before collecting it. For comparison, `BENCH_SERVER_ENV=\'{"AUTH_TOKEN_CACHE_SIZE":"0"}\'` turns the verified-token cache off, and `BENCH_SERVER_NODE_ARGS=--max-old-space-size=N` caps the old generation.', '')
+      lines.push(
+        'What the numbers show: the memory is bounded (RSS levels off; V8 "heap used" keeps falling back after full collections), but at a level set by V8, not by the caches. Each verified token is cached, survives long enough to be promoted to the old generation, and dies there when it is evicted (10,000 insertions later); V8 lets the old generation grow to several times its live size before collecting it. For comparison, `BENCH_SERVER_ENV=\'{"AUTH_TOKEN_CACHE_SIZE":"0"}\'` turns the verified-token cache off, and `BENCH_SERVER_NODE_ARGS=--max-old-space-size=N` caps the old generation.',
+        ''
+      )
     }
     lines.push('| tokens sent | RSS | V8 heap used | V8 heap total | external |', '| ---: | ---: | ---: | ---: | ---: |')
     const opt = (n: number | undefined): string => (n === undefined ? 'n/a' : mb(n))
-    for (const p of m.points) lines.push(`| ${fmt(p.sent)} | ${mb(p.rss)} | ${opt(p.heapUsed)} | ${opt(p.heapTotal)} | ${opt(p.external)} |`)
+    for (const p of m.points)
+      lines.push(`| ${fmt(p.sent)} | ${mb(p.rss)} | ${opt(p.heapUsed)} | ${opt(p.heapTotal)} | ${opt(p.external)} |`)
     lines.push('')
   }
 
@@ -621,33 +736,54 @@ function report (r: Report): string {
   const pub = apiById.get('public')
   if (pub !== undefined) {
     lines.push('Server CPU per request, and what authentication adds to the public route (whole process, all threads):', '')
-    lines.push('| scenario | server CPU µs/req | added by authentication | event loop µs/req | added on the event loop |', '| --- | ---: | ---: | ---: | ---: |')
+    lines.push(
+      '| scenario | server CPU µs/req | added by authentication | event loop µs/req | added on the event loop |',
+      '| --- | ---: | ---: | ---: | ---: |'
+    )
     const delta = (own: number, base: number): string => `${(own - base).toFixed(1)} µs`
-    for (const s of r.api) lines.push(`| ${s.scenario.label} | ${s.cpuUs.toFixed(1)} | ${s.scenario.id === 'public' ? '—' : delta(s.cpuUs, pub.cpuUs)} | ${s.loopUs.toFixed(1)} | ${s.scenario.id === 'public' ? '—' : delta(s.loopUs, pub.loopUs)} |`)
+    for (const s of r.api)
+      lines.push(
+        `| ${s.scenario.label} | ${s.cpuUs.toFixed(1)} | ${s.scenario.id === 'public' ? '—' : delta(s.cpuUs, pub.cpuUs)} | ${s.loopUs.toFixed(1)} | ${s.scenario.id === 'public' ? '—' : delta(s.loopUs, pub.loopUs)} |`
+      )
     lines.push('')
     const sameRs = apiById.get('same-rs256')
     const sameEs = apiById.get('same-es256')
     const distinctRs = apiById.get('distinct-rs256')
     const distinctEs = apiById.get('distinct-es256')
     if (sameRs !== undefined && sameEs !== undefined) {
-      lines.push(`- **Same token** (verified-token cache hit, answered synchronously in the onRequest hook): ${delta(sameRs.loopUs, pub.loopUs)} (RS256) and ${delta(sameEs.loopUs, pub.loopUs)} (ES256) of event-loop CPU per request over the public route's ${pub.loopUs.toFixed(1)} µs. Not all of it is authentication: \`/api/me\` writes a larger body than \`/health/live\` (160 bytes against 15), and the request carries a 450–700-byte Authorization header that Node's HTTP parser reads byte by byte.`)
+      lines.push(
+        `- **Same token** (verified-token cache hit, answered synchronously in the onRequest hook): ${delta(sameRs.loopUs, pub.loopUs)} (RS256) and ${delta(sameEs.loopUs, pub.loopUs)} (ES256) of event-loop CPU per request over the public route's ${pub.loopUs.toFixed(1)} µs. Not all of it is authentication: \`/api/me\` writes a larger body than \`/health/live\` (160 bytes against 15), and the request carries a 450–700-byte Authorization header that Node's HTTP parser reads byte by byte.`
+      )
       const ctl = apiById.get('control-header')
       if (ctl !== undefined) {
-        lines.push(`- **Carrying the token, not verifying it** (the control scenario: \`/health/live\` sent the same RS256 request header, which it ignores): ratio ${ctl.ratio.toFixed(3)}, ${delta(ctl.loopUs, pub.loopUs)} of event-loop CPU per request over the public route. Same-token RS256 on \`/api/me\` is at ${sameRs.ratio.toFixed(3)}: what the gate, the cache hit and the larger reply add on top of carrying the token is the difference between the two.`)
+        lines.push(
+          `- **Carrying the token, not verifying it** (the control scenario: \`/health/live\` sent the same RS256 request header, which it ignores): ratio ${ctl.ratio.toFixed(3)}, ${delta(ctl.loopUs, pub.loopUs)} of event-loop CPU per request over the public route. Same-token RS256 on \`/api/me\` is at ${sameRs.ratio.toFixed(3)}: what the gate, the cache hit and the larger reply add on top of carrying the token is the difference between the two.`
+        )
       }
     }
-    for (const [s, verifyUs, alg] of [[distinctRs, r.verify.rs256Us, 'RS256'], [distinctEs, r.verify.es256Us, 'ES256']] as const) {
+    for (const [s, verifyUs, alg] of [
+      [distinctRs, r.verify.rs256Us, 'RS256'],
+      [distinctEs, r.verify.es256Us, 'ES256']
+    ] as const) {
       if (s === undefined) continue
-      lines.push(`- **Distinct ${alg}** (every request a full verification): ${delta(s.cpuUs, pub.cpuUs)} of CPU per request over the public route, ${delta(s.loopUs, pub.loopUs)} of it on the event loop (decoding, strict JSON, claim checks, the cache insert, and the round trip to the threadpool and back) and the rest, ${(s.cpuUs - pub.cpuUs - (s.loopUs - pub.loopUs)).toFixed(1)} µs, on other threads: the ${alg} check itself (${verifyUs.toFixed(1)} µs in-process on this CPU) on libuv's threadpool, and V8's concurrent GC.`)
+      lines.push(
+        `- **Distinct ${alg}** (every request a full verification): ${delta(s.cpuUs, pub.cpuUs)} of CPU per request over the public route, ${delta(s.loopUs, pub.loopUs)} of it on the event loop (decoding, strict JSON, claim checks, the cache insert, and the round trip to the threadpool and back) and the rest, ${(s.cpuUs - pub.cpuUs - (s.loopUs - pub.loopUs)).toFixed(1)} µs, on other threads: the ${alg} check itself (${verifyUs.toFixed(1)} µs in-process on this CPU) on libuv's threadpool, and V8's concurrent GC.`
+      )
     }
     lines.push('')
   }
   if (r.profiles.length > 0) {
-    lines.push('The CPU profiles below are of the main thread, the measured period only. Compare the public route\'s with the others per request: `writeUtf8String` is the socket write of each response (on loopback the kernel\'s TCP work for both ends runs inside that system call), the same for every route; the app\'s own modules show in the last table.', '')
+    lines.push(
+      "The CPU profiles below are of the main thread, the measured period only. Compare the public route's with the others per request: `writeUtf8String` is the socket write of each response (on loopback the kernel's TCP work for both ends runs inside that system call), the same for every route; the app's own modules show in the last table.",
+      ''
+    )
   }
   for (const p of r.profiles) {
     lines.push(`### CPU profile: ${p.scenario.label}`, '')
-    lines.push(`\`node --cpu-prof dist/server.js\`, ${opts.profileWarmupSec} s warm-up + ${opts.profileDurationSec} s of load (${fmt(p.result.rps)} req/s with the profiler on); profile \`${relative(ROOT, p.file)}\` (not committed), summarised by bench/cpuprofile-summary.ts. The profile covers the main thread (the event loop) only; signature checks run on libuv's threadpool and show there as idle time.`, '')
+    lines.push(
+      `\`node --cpu-prof dist/server.js\`, ${opts.profileWarmupSec} s warm-up + ${opts.profileDurationSec} s of load (${fmt(p.result.rps)} req/s with the profiler on); profile \`${relative(ROOT, p.file)}\` (not committed), summarised by bench/cpuprofile-summary.ts. The profile covers the main thread (the event loop) only; signature checks run on libuv's threadpool and show there as idle time.`,
+      ''
+    )
     lines.push(profileMarkdown(p.summary, p.result.requests), '')
   }
   if (r.profiles.length === 0) lines.push('(profiling skipped)', '')
@@ -656,14 +792,16 @@ function report (r: Report): string {
 
 // ---------------------------------------------------------------------------------------------
 
-async function main (): Promise<void> {
+async function main(): Promise<void> {
   killAllOnExit()
   const opts = parseOptions(process.argv.slice(2))
   serverDir = opts.serverDir
   const startedAt = new Date()
   const loadBefore = loadavg()
   mkdirSync(OUT, { recursive: true })
-  log(`${opts.quick ? 'quick' : 'full'} run: loader ${opts.loader}, ${opts.connections} connections, ${opts.warmupSec} s warm-up + ${opts.durationSec} s per scenario, ${opts.repeat} round(s); Node ${process.version}, ${availableParallelism()} cores, load ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`)
+  log(
+    `${opts.quick ? 'quick' : 'full'} run: loader ${opts.loader}, ${opts.connections} connections, ${opts.warmupSec} s warm-up + ${opts.durationSec} s per scenario, ${opts.repeat} round(s); Node ${process.version}, ${availableParallelism()} cores, load ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`
+  )
   if (opts.build && opts.serverDir === ROOT) await build()
 
   const rsa = makeKey('RS256')
@@ -676,10 +814,28 @@ async function main (): Promise<void> {
 
     const publicScenario: Scenario = { id: 'public', label: 'public route /health/live', kind: 'public', path: '/health/live' }
     const sameRs: Scenario = { id: 'same-rs256', label: 'same token RS256', kind: 'same', path: '/api/me', tokenFile: tokens.files.sameRs }
-    const control: Scenario = { id: 'control-header', label: 'control: public route + RS256 header', kind: 'control', path: '/health/live', tokenFile: tokens.files.sameRs }
+    const control: Scenario = {
+      id: 'control-header',
+      label: 'control: public route + RS256 header',
+      kind: 'control',
+      path: '/health/live',
+      tokenFile: tokens.files.sameRs
+    }
     const sameEs: Scenario = { id: 'same-es256', label: 'same token ES256', kind: 'same', path: '/api/me', tokenFile: tokens.files.sameEs }
-    const distinctRs: Scenario = { id: 'distinct-rs256', label: `${fmt(opts.distinct)} distinct RS256`, kind: 'distinct', path: '/api/me', tokenFile: tokens.files.distinctRs }
-    const distinctEs: Scenario = { id: 'distinct-es256', label: `${fmt(opts.distinct)} distinct ES256`, kind: 'distinct', path: '/api/me', tokenFile: tokens.files.distinctEs }
+    const distinctRs: Scenario = {
+      id: 'distinct-rs256',
+      label: `${fmt(opts.distinct)} distinct RS256`,
+      kind: 'distinct',
+      path: '/api/me',
+      tokenFile: tokens.files.distinctRs
+    }
+    const distinctEs: Scenario = {
+      id: 'distinct-es256',
+      label: `${fmt(opts.distinct)} distinct ES256`,
+      kind: 'distinct',
+      path: '/api/me',
+      tokenFile: tokens.files.distinctEs
+    }
     const apiScenarios = [publicScenario, sameRs, control, sameEs, distinctRs, distinctEs]
     const references: Reference[] = []
     if (opts.express) {
@@ -687,7 +843,8 @@ async function main (): Promise<void> {
         id: 'express',
         title: 'express 5 + express-oauth2-jwt-bearer',
         script: 'express-app.mjs',
-        about: '`bench/express-app.mjs`: `auth({ issuer, jwksUri, audience })` on `GET /api/me`, the same tokens, the same test issuer; the ratio is to its own unauthenticated `GET /health/live`. It has no verified-token cache, so "same token" verifies the signature on every request.',
+        about:
+          '`bench/express-app.mjs`: `auth({ issuer, jwksUri, audience })` on `GET /api/me`, the same tokens, the same test issuer; the ratio is to its own unauthenticated `GET /health/live`. It has no verified-token cache, so "same token" verifies the signature on every request.',
         scenarios: [publicScenario, sameRs, distinctRs, distinctEs]
       })
     }
@@ -696,7 +853,8 @@ async function main (): Promise<void> {
         id: 'fastify-jwt',
         title: 'fastify 5 + @fastify/jwt + get-jwks',
         script: 'fastify-jwt-app.mjs',
-        about: '`bench/fastify-jwt-app.mjs`, wired as the two READMEs show: @fastify/jwt with `decode: { complete: true }`, `verify: { algorithms: [\'RS256\', \'ES256\'], allowedIss, allowedAud }` and a `secret` callback returning `getJwks.getPublicKey({ kid, domain: iss, alg })` from the decoded token, `request.jwtVerify()` in `GET /api/me`\'s `onRequest` hook. The issuer is pinned: get-jwks is built with `issuersWhitelist: [issuer]` (and `providerDiscovery: true`), and the callback refuses a token whose `iss` is not the configured issuer before anything is fetched. The same tokens, the same test issuer; the ratio is to its own unauthenticated `GET /health/live`. No logger and no response schema. It has no verified-token cache (fast-jwt\'s `cache` option is off unless set, and the READMEs do not set it), so "same token" converts the cached JWK to PEM (jwk-to-pem) and verifies the signature, synchronously on the event loop, on every request. For ES256 the conversion dominates: jwk-to-pem checks the public point with elliptic, in JavaScript (`KeyPair.validate`, a multiplication by the curve order), on every call.',
+        about:
+          "`bench/fastify-jwt-app.mjs`, wired as the two READMEs show: @fastify/jwt with `decode: { complete: true }`, `verify: { algorithms: ['RS256', 'ES256'], allowedIss, allowedAud }` and a `secret` callback returning `getJwks.getPublicKey({ kid, domain: iss, alg })` from the decoded token, `request.jwtVerify()` in `GET /api/me`'s `onRequest` hook. The issuer is pinned: get-jwks is built with `issuersWhitelist: [issuer]` (and `providerDiscovery: true`), and the callback refuses a token whose `iss` is not the configured issuer before anything is fetched. The same tokens, the same test issuer; the ratio is to its own unauthenticated `GET /health/live`. No logger and no response schema. It has no verified-token cache (fast-jwt's `cache` option is off unless set, and the READMEs do not set it), so \"same token\" converts the cached JWK to PEM (jwk-to-pem) and verifies the signature, synchronously on the event loop, on every request. For ES256 the conversion dominates: jwk-to-pem checks the public point with elliptic, in JavaScript (`KeyPair.validate`, a multiplication by the curve order), on every call.",
         scenarios: [publicScenario, sameRs, sameEs, distinctRs, distinctEs]
       })
     }
@@ -739,7 +897,10 @@ async function main (): Promise<void> {
     const mem = opts.memory ? await memory(issuer, opts) : undefined
 
     const api = opts.api ? summarize(apiScenarios, apiRounds) : []
-    const referenceSummaries = references.map((reference) => ({ reference, rows: summarize(reference.scenarios, referenceRounds.get(reference) ?? []) }))
+    const referenceSummaries = references.map((reference) => ({
+      reference,
+      rows: summarize(reference.scenarios, referenceRounds.get(reference) ?? [])
+    }))
     const results: Report = {
       opts,
       startedAt,
@@ -760,12 +921,16 @@ async function main (): Promise<void> {
     for (const t of results.targets) console.log(`  ${t.pass ? 'PASS' : 'FAIL'}  ${t.name}: ${t.value} (goal ${t.goal})`)
     for (const { reference, rows } of referenceSummaries) {
       console.log(`Reference (${reference.title}), ratio to its own unauthenticated route:`)
-      for (const s of rows) if (s.scenario.id !== 'public') console.log(`        ${s.scenario.label}: ${fmt(s.rps)} req/s, ratio ${s.ratio.toFixed(3)}${s.valid ? '' : ' INVALID'}`)
+      for (const s of rows)
+        if (s.scenario.id !== 'public')
+          console.log(`        ${s.scenario.label}: ${fmt(s.rps)} req/s, ratio ${s.ratio.toFixed(3)}${s.valid ? '' : ' INVALID'}`)
       for (const line of againstApi(rows, api)) console.log(`        ${line}`)
     }
-    const invalid = [['api', api] as const, ...referenceSummaries.map(({ reference, rows }) => [reference.id, rows] as const)]
-      .flatMap(([target, rows]) => rows.filter((s) => !s.valid).map((s) => ({ target, s })))
-    for (const { target, s } of invalid) console.log(`  INVALID  ${target} ${s.scenario.label}: non-2xx ${s.non2xx}, socket errors ${s.socketErrors}`)
+    const invalid = [['api', api] as const, ...referenceSummaries.map(({ reference, rows }) => [reference.id, rows] as const)].flatMap(
+      ([target, rows]) => rows.filter((s) => !s.valid).map((s) => ({ target, s }))
+    )
+    for (const { target, s } of invalid)
+      console.log(`  INVALID  ${target} ${s.scenario.label}: non-2xx ${s.non2xx}, socket errors ${s.socketErrors}`)
     console.log(`Written to ${relative(ROOT, opts.output)} (${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s).`)
   } finally {
     await issuer.close()

@@ -13,20 +13,29 @@ import { startTestPostgres } from '../test/helpers/test-postgres.js'
 
 const N = 500
 
-function median (values: number[]): number {
+function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.floor(sorted.length / 2)] as number
 }
 
-async function measure (config: DatabaseConfig): Promise<string> {
+async function measure(config: DatabaseConfig): Promise<string> {
   const database = openDatabase(config)
   await database.migrate()
   const store = new SqlMessageStore(database, N + 100)
   const owner = { issuer: 'https://issuer.example/', kind: 'user' as const, id: 'bench' }
-  const time = async (work: () => Promise<unknown>): Promise<number> => { const start = process.hrtime.bigint(); await work(); return Number(process.hrtime.bigint() - start) / 1e6 }
+  const time = async (work: () => Promise<unknown>): Promise<number> => {
+    const start = process.hrtime.bigint()
+    await work()
+    return Number(process.hrtime.bigint() - start) / 1e6
+  }
   const creates: number[] = []
   const ids: string[] = []
-  for (let i = 0; i < N; i++) creates.push(await time(async () => { ids.push((await store.create(owner, `message ${i}`)).id) }))
+  for (let i = 0; i < N; i++)
+    creates.push(
+      await time(async () => {
+        ids.push((await store.create(owner, `message ${i}`)).id)
+      })
+    )
   const lists: number[] = []
   for (let i = 0; i < N; i++) lists.push(await time(() => store.list(owner, { limit: 20 })))
   const gets: number[] = []

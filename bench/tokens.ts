@@ -13,7 +13,7 @@ export interface TokenContext {
   audience: string
 }
 
-function claims (context: TokenContext, label: string): Record<string, unknown> {
+function claims(context: TokenContext, label: string): Record<string, unknown> {
   const now = Math.floor(Date.now() / 1000)
   return {
     iss: context.issuer,
@@ -28,11 +28,11 @@ function claims (context: TokenContext, label: string): Record<string, unknown> 
 }
 
 /** One token (signed synchronously by the test helper). */
-export function mintOne (key: TestKey, context: TokenContext, label: string): string {
+export function mintOne(key: TestKey, context: TokenContext, label: string): string {
   return signJwt(key, claims(context, label))
 }
 
-function signAsync (key: TestKey, input: string): Promise<Buffer> {
+function signAsync(key: TestKey, input: string): Promise<Buffer> {
   const data = Buffer.from(input)
   const keyInput = key.alg.startsWith('ES') ? { key: key.privateKey, dsaEncoding: 'ieee-p1363' as const } : key.privateKey
   return new Promise((resolve, reject) => {
@@ -41,7 +41,7 @@ function signAsync (key: TestKey, input: string): Promise<Buffer> {
 }
 
 /** `count` distinct tokens of `key` (RS256 or ES256). */
-export async function mintMany (key: TestKey, context: TokenContext, count: number, prefix: string): Promise<string[]> {
+export async function mintMany(key: TestKey, context: TokenContext, count: number, prefix: string): Promise<string[]> {
   if (key.alg !== 'RS256' && key.alg !== 'ES256') throw new Error(`mintMany: ${key.alg} is not supported`)
   const header = b64url(JSON.stringify({ alg: key.alg, typ: 'at+jwt', kid: key.kid }))
   const tokens = new Array<string>(count)

@@ -17,7 +17,7 @@ const HOST = '127.0.0.1'
  * its app once the issuer is up, so this one is built to be asked, without fetching keys or
  * binding any port (METRICS_PORT included), and closed again.
  */
-async function declaredScopes (config: Config): Promise<ScopeInfo[]> {
+async function declaredScopes(config: Config): Promise<ScopeInfo[]> {
   const app = await buildApp({ config: { ...config, metricsPort: undefined }, logger: false, fetchKeysOnReady: false })
   try {
     await app.ready()
@@ -27,7 +27,7 @@ async function declaredScopes (config: Config): Promise<ScopeInfo[]> {
   }
 }
 
-export async function startApiDevIssuer (config: Config): Promise<{ issuer: string, close(): Promise<void> }> {
+export async function startApiDevIssuer(config: Config): Promise<{ issuer: string; close(): Promise<void> }> {
   // the issuer's URL is the API's AUTH_ISSUER, needed before the issuer listens: a fixed port
   const requestedPort = Number(process.env.DEV_ISSUER_PORT ?? 4000)
   const port = requestedPort === 0 ? await freePort(HOST) : requestedPort
@@ -42,7 +42,10 @@ export async function startApiDevIssuer (config: Config): Promise<{ issuer: stri
     port,
     scopes,
     spa: {
-      redirectUris: [...config.corsOrigins.map((origin) => `${origin}/callback`), ...apiOrigins.map((origin) => `${origin}${DOCS_OAUTH_REDIRECT_PATH}`)],
+      redirectUris: [
+        ...config.corsOrigins.map((origin) => `${origin}/callback`),
+        ...apiOrigins.map((origin) => `${origin}${DOCS_OAUTH_REDIRECT_PATH}`)
+      ],
       origins: [...config.corsOrigins, ...apiOrigins]
     },
     accessTokenFormat: config.auth.formats.includes('jwt') ? 'jwt' : 'opaque',
@@ -51,6 +54,8 @@ export async function startApiDevIssuer (config: Config): Promise<{ issuer: stri
       : {})
   })
   const scopeList = scopes.length === 0 ? 'no API scopes' : `API scopes ${scopes.map((scope) => scope.name).join(' ')}`
-  console.log(`development issuer: ${issuer.issuer} (users alice/alice and bob/bob; client ${issuer.cliClient.clientId}/${issuer.cliClient.clientSecret}; ${scopeList})`)
+  console.log(
+    `development issuer: ${issuer.issuer} (users alice/alice and bob/bob; client ${issuer.cliClient.clientId}/${issuer.cliClient.clientSecret}; ${scopeList})`
+  )
   return { issuer: issuer.issuer, close: () => issuer.close() }
 }

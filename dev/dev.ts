@@ -92,7 +92,10 @@ function portFrom(env: Env, name: string, fallback: number): number {
 
 /** The stack's options from the environment (PORT, DEV_ISSUER_PORT, SPA_PORT, AUTH_AUDIENCE, DEV_TOKEN_FORMAT, DEV_SPA_BUILD). */
 export function devStackOptionsFromEnv(env: Env = process.env): DevStackOptions {
-  const audience = env['AUTH_AUDIENCE']?.split(',').map((item) => item.trim()).filter((item) => item !== '')
+  const audience = env['AUTH_AUDIENCE']
+    ?.split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '')
   return {
     apiPort: portFrom(env, 'PORT', 3000),
     issuerPort: portFrom(env, 'DEV_ISSUER_PORT', 4000),
@@ -109,7 +112,6 @@ export function devStackOptionsFromEnv(env: Env = process.env): DevStackOptions 
 function isAddressInUse(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE'
 }
-
 
 function newestMtime(path: string): number {
   const stat = statSync(path)
@@ -146,11 +148,29 @@ function spaOrigins(spa: SpaServer): string[] {
 }
 
 /** The API's environment: the caller's settings, with the dev stack's issuer, audience and CORS. */
-function apiEnvironment(env: Env, o: { issuer: string; audience: string[]; origins: string[]; port: number; docsClientId: string; introspection?: { clientId: string; clientSecret: string } }): Env {
+function apiEnvironment(
+  env: Env,
+  o: {
+    issuer: string
+    audience: string[]
+    origins: string[]
+    port: number
+    docsClientId: string
+    introspection?: { clientId: string; clientSecret: string }
+  }
+): Env {
   const api: Env = { ...env }
   for (const name of Object.keys(api)) {
     // the dev stack decides who the API trusts; a real provider's settings would not match it
-    if (name === 'DEV_ISSUER' || name === 'AUTH_JWKS_URI' || name === 'AUTH_CLIENT_IDS' || name === 'AUTH_INTROSPECTION_URL' || name === 'AUTH_INTROSPECTION_CLIENT_ID' || name === 'AUTH_INTROSPECTION_CLIENT_SECRET') delete api[name]
+    if (
+      name === 'DEV_ISSUER' ||
+      name === 'AUTH_JWKS_URI' ||
+      name === 'AUTH_CLIENT_IDS' ||
+      name === 'AUTH_INTROSPECTION_URL' ||
+      name === 'AUTH_INTROSPECTION_CLIENT_ID' ||
+      name === 'AUTH_INTROSPECTION_CLIENT_SECRET'
+    )
+      delete api[name]
   }
   return {
     ...api,
@@ -159,7 +179,11 @@ function apiEnvironment(env: Env, o: { issuer: string; audience: string[]; origi
     AUTH_PROVIDER: 'generic',
     ...(o.introspection === undefined
       ? { AUTH_TOKEN_FORMATS: 'jwt' }
-      : { AUTH_TOKEN_FORMATS: 'jwt,opaque', AUTH_INTROSPECTION_CLIENT_ID: o.introspection.clientId, AUTH_INTROSPECTION_CLIENT_SECRET: o.introspection.clientSecret }),
+      : {
+          AUTH_TOKEN_FORMATS: 'jwt,opaque',
+          AUTH_INTROSPECTION_CLIENT_ID: o.introspection.clientId,
+          AUTH_INTROSPECTION_CLIENT_SECRET: o.introspection.clientSecret
+        }),
     CORS_ORIGINS: o.origins.join(','),
     // /docs signs in with the SPA's public client, whose redirect URIs include the API's /docs
     DOCS_OAUTH_CLIENT_ID: api['DOCS_OAUTH_CLIENT_ID'] ?? o.docsClientId,
@@ -219,14 +243,16 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     const { spaClientId, introspectionClient } = DEFAULT_CLIENTS
 
     // The API first: the issuer issues the scopes its routes declare, known once it is ready.
-    const config = loadConfig(apiEnvironment(env, {
-      issuer: issuerUrl,
-      audience,
-      origins,
-      port: apiPort,
-      docsClientId: spaClientId,
-      ...(options.tokenFormat === 'opaque' ? { introspection: introspectionClient } : {})
-    }))
+    const config = loadConfig(
+      apiEnvironment(env, {
+        issuer: issuerUrl,
+        audience,
+        origins,
+        port: apiPort,
+        docsClientId: spaClientId,
+        ...(options.tokenFormat === 'opaque' ? { introspection: introspectionClient } : {})
+      })
+    )
     const app: FastifyInstance = await buildApp({
       config,
       fetchKeysOnReady: false,
@@ -247,7 +273,10 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
       // the SPA, and /docs on the API's origin (its "Authorize" uses the same public client)
       spa: {
         clientId: spaClientId,
-        redirectUris: [...origins.map((origin) => `${origin}/callback`), ...apiOrigins.map((origin) => `${origin}${DOCS_OAUTH_REDIRECT_PATH}`)],
+        redirectUris: [
+          ...origins.map((origin) => `${origin}/callback`),
+          ...apiOrigins.map((origin) => `${origin}${DOCS_OAUTH_REDIRECT_PATH}`)
+        ],
         origins: [...origins, ...apiOrigins]
       },
       introspectionClient
@@ -264,7 +293,13 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     })
 
     const scopeNames = scopes.map((scope) => scope.name)
-    spa.setConfig({ issuer: issuer.issuer, clientId: issuer.spaClientId, apiUrl, resource, scope: [...SPA_OIDC_SCOPES, ...scopeNames].join(' ') })
+    spa.setConfig({
+      issuer: issuer.issuer,
+      clientId: issuer.spaClientId,
+      apiUrl,
+      resource,
+      scope: [...SPA_OIDC_SCOPES, ...scopeNames].join(' ')
+    })
 
     return {
       spaUrl: spa.origin,

@@ -27,7 +27,9 @@ import { requireScopes } from '../src/token/scopes.js'
 /** What a handler may read of the caller, from its route's `config`. */
 export type CallerOf<Config> = Config extends { public: true }
   ? undefined
-  : Config extends { scopes: readonly string[] } ? AccessTokenIdentity : AccessTokenIdentity | null
+  : Config extends { scopes: readonly string[] }
+    ? AccessTokenIdentity
+    : AccessTokenIdentity | null
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -85,7 +87,7 @@ interface RouteEntry {
 
 type MutableCaller = { auth: AccessTokenIdentity | null }
 
-async function auth (app: FastifyInstance): Promise<void> {
+async function auth(app: FastifyInstance): Promise<void> {
   const { verifier } = app
   const { refusals } = app.metrics
   const routes: RouteEntry[] = []
@@ -110,7 +112,7 @@ async function auth (app: FastifyInstance): Promise<void> {
     return [...declared].map(([name, requiredBy]) => ({ name, description: descriptions.get(name), requiredBy }))
   })
 
-  function refuse (request: FastifyRequest, error: unknown, done: (error?: Error) => void): void {
+  function refuse(request: FastifyRequest, error: unknown, done: (error?: Error) => void): void {
     if (isAuthError(error)) {
       refusals.inc({ code: error.code })
       request.log.info({ auth: { code: error.code, reason: error.reason, claim: error.claim } }, 'request refused')
@@ -118,19 +120,24 @@ async function auth (app: FastifyInstance): Promise<void> {
     done(error as Error)
   }
 
-  function accept (request: FastifyRequest, identity: AccessTokenIdentity, required: readonly string[], done: (error?: Error) => void): void {
+  function accept(
+    request: FastifyRequest,
+    identity: AccessTokenIdentity,
+    required: readonly string[],
+    done: (error?: Error) => void
+  ): void {
     try {
       requireScopes(identity.scopes, required)
     } catch (error) {
       refuse(request, error, done)
       return
     }
-    (request as unknown as MutableCaller).auth = identity
+    ;(request as unknown as MutableCaller).auth = identity
     done()
   }
 
   /** No usable credentials: 401, or 400 when a form body turns out to carry a token. Always a refusal. */
-  function refuseWithoutCredentials (request: FastifyRequest, error: AuthError, done: (error?: Error) => void): void {
+  function refuseWithoutCredentials(request: FastifyRequest, error: AuthError, done: (error?: Error) => void): void {
     if (error.code !== 'ERR_NO_CREDENTIALS' || !mayCarryFormToken(request.method, request.headers['content-type'])) {
       refuse(request, error, done)
       return
@@ -141,7 +148,7 @@ async function auth (app: FastifyInstance): Promise<void> {
     })
   }
 
-  function authenticate (request: FastifyRequest, required: readonly string[], done: (error?: Error) => void): void {
+  function authenticate(request: FastifyRequest, required: readonly string[], done: (error?: Error) => void): void {
     let token: string
     try {
       token = extractBearerToken(request.raw.rawHeaders, request.url)
@@ -158,22 +165,25 @@ async function auth (app: FastifyInstance): Promise<void> {
       return
     }
     if (result instanceof Promise) {
-      result.then((identity) => accept(request, identity, required, done), (error: unknown) => refuse(request, error, done))
+      result.then(
+        (identity) => accept(request, identity, required, done),
+        (error: unknown) => refuse(request, error, done)
+      )
     } else {
       accept(request, result, required, done)
     }
   }
 
-  function gateFor (entry: RouteEntry): onRequestHookHandler {
-    return function gate (request, _reply, done) {
+  function gateFor(entry: RouteEntry): onRequestHookHandler {
+    return function gate(request, _reply, done) {
       if (entry.public) done()
       else authenticate(request, entry.scopes, done)
     }
   }
 
   /** The handler, reachable only with a verified caller on a protected route (the gate makes this so; this proves it). */
-  function guard (entry: RouteEntry, handler: RouteHandlerMethod): RouteHandlerMethod {
-    return function guarded (this: FastifyInstance, request, reply) {
+  function guard(entry: RouteEntry, handler: RouteHandlerMethod): RouteHandlerMethod {
+    return function guarded(this: FastifyInstance, request, reply) {
       if (!entry.public && (request as unknown as MutableCaller).auth === null) {
         request.log.error({ route: `${entry.method} ${entry.url}` }, 'a protected handler was reached without a verified caller; refused')
         throw new AuthError('ERR_NO_CREDENTIALS', { reason: 'reached the handler unauthenticated' })

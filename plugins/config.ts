@@ -12,7 +12,7 @@ declare module 'fastify' {
   }
 }
 
-async function config (app: FastifyInstance, options: { config: Config }): Promise<void> {
+async function config(app: FastifyInstance, options: { config: Config }): Promise<void> {
   const { issuer } = options.config.auth
   if (issuer === undefined) throw new Error('the app needs AUTH_ISSUER (or the development issuer) to be resolved')
   app.decorate('config', options.config as Config & { auth: { issuer: string } })

@@ -7,7 +7,7 @@ import cors from '@fastify/cors'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 
-async function corsPlugin (app: FastifyInstance): Promise<void> {
+async function corsPlugin(app: FastifyInstance): Promise<void> {
   const origins = app.config.corsOrigins
   if (origins.length === 0) return
   // @fastify/cors answers preflights in its own onRequest hook and declares `OPTIONS *` only so

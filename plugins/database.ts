@@ -22,14 +22,18 @@ declare module 'fastify' {
 
 const MIGRATE_RETRY_MS = 2000
 
-async function database (app: FastifyInstance): Promise<void> {
+async function database(app: FastifyInstance): Promise<void> {
   const config = app.config.database
-  const opened = openDatabase(config, { onPoolError: (reason) => { app.log.warn({ reason }, 'database connection lost') } })
+  const opened = openDatabase(config, {
+    onPoolError: (reason) => {
+      app.log.warn({ reason }, 'database connection lost')
+    }
+  })
   let migrated = false
   let retry: NodeJS.Timeout | undefined
   let closing = false
 
-  async function migrate (): Promise<void> {
+  async function migrate(): Promise<void> {
     try {
       const applied = await opened.migrate()
       migrated = true
@@ -37,7 +41,12 @@ async function database (app: FastifyInstance): Promise<void> {
     } catch (error) {
       if (!(error instanceof DatabaseUnavailable)) throw error
       app.log.warn({ engine: config.engine, reason: error.reason }, 'database unreachable; retrying the migrations')
-      if (!closing) retry = setTimeout(() => { migrate().catch((cause: unknown) => { app.log.error({ reason: reasonOf(cause) }, 'database migration failed') }) }, MIGRATE_RETRY_MS).unref()
+      if (!closing)
+        retry = setTimeout(() => {
+          migrate().catch((cause: unknown) => {
+            app.log.error({ reason: reasonOf(cause) }, 'database migration failed')
+          })
+        }, MIGRATE_RETRY_MS).unref()
     }
   }
 
@@ -50,8 +59,10 @@ async function database (app: FastifyInstance): Promise<void> {
 
   app.decorate('database', {
     ...opened,
-    get migrated () { return migrated },
-    async run (work) {
+    get migrated() {
+      return migrated
+    },
+    async run(work) {
       if (!migrated) throw new DatabaseUnavailable('migrations not applied yet')
       return opened.run(work)
     }

@@ -19,19 +19,19 @@ export const DOCS_OAUTH_REDIRECT_PATH = `${DOCS_PREFIX}/static/oauth2-redirect.h
 
 /** Scripts and styles from the app only; connections anywhere (the issuer's token endpoint). */
 const CSP = [
-  'default-src \'self\'',
-  'script-src \'self\'',
-  'style-src \'self\' \'unsafe-inline\'',
-  'img-src \'self\' data:',
-  'font-src \'self\' data:',
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "font-src 'self' data:",
   'connect-src *',
-  'object-src \'none\'',
-  'base-uri \'self\'',
-  'form-action \'self\'',
-  'frame-ancestors \'self\''
+  "object-src 'none'",
+  "base-uri 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'self'"
 ].join('; ')
 
-export default async function docs (app: FastifyInstance): Promise<void> {
+export default async function docs(app: FastifyInstance): Promise<void> {
   const { clientId, authorizationParams } = app.config.docs
   // every route of the viewer (page, assets, its copy of the document) answers without a token
   app.addHook('onRoute', (route) => {

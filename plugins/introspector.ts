@@ -14,18 +14,21 @@ declare module 'fastify' {
   }
 }
 
-async function introspector (app: FastifyInstance, options: { now?: () => number }): Promise<void> {
+async function introspector(app: FastifyInstance, options: { now?: () => number }): Promise<void> {
   const { auth } = app.config
-  app.decorate('introspect', auth.formats.includes('opaque')
-    ? createIntrospector({
-      auth,
-      issuer: auth.issuer,
-      keyStore: app.keyStore,
-      metrics: app.metrics,
-      log: app.log.child({ component: 'introspection' }),
-      ...(options.now === undefined ? {} : { now: options.now })
-    })
-    : undefined)
+  app.decorate(
+    'introspect',
+    auth.formats.includes('opaque')
+      ? createIntrospector({
+          auth,
+          issuer: auth.issuer,
+          keyStore: app.keyStore,
+          metrics: app.metrics,
+          log: app.log.child({ component: 'introspection' }),
+          ...(options.now === undefined ? {} : { now: options.now })
+        })
+      : undefined
+  )
 }
 
 export default fp(introspector, { name: 'introspector', fastify: '5.x', dependencies: ['config', 'metrics', 'key-store'] })

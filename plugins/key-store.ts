@@ -19,7 +19,7 @@ export interface KeyStorePluginOptions {
   fetchKeysOnReady?: boolean
 }
 
-async function keyStore (app: FastifyInstance, options: KeyStorePluginOptions): Promise<void> {
+async function keyStore(app: FastifyInstance, options: KeyStorePluginOptions): Promise<void> {
   const { auth } = app.config
   const store = new KeyStore({
     issuer: auth.issuer,
@@ -32,9 +32,15 @@ async function keyStore (app: FastifyInstance, options: KeyStorePluginOptions): 
   })
   app.decorate('keyStore', store)
   if (options.fetchKeysOnReady !== false) {
-    app.addHook('onReady', (done) => { void store.start(); done() })
+    app.addHook('onReady', (done) => {
+      void store.start()
+      done()
+    })
   }
-  app.addHook('onClose', (_instance, done) => { store.close(); done() })
+  app.addHook('onClose', (_instance, done) => {
+    store.close()
+    done()
+  })
 }
 
 export default fp(keyStore, { name: 'key-store', fastify: '5.x', dependencies: ['config', 'metrics'] })

@@ -13,7 +13,7 @@ declare module 'fastify' {
   }
 }
 
-async function messageStore (app: FastifyInstance, options: { store?: MessageStore }): Promise<void> {
+async function messageStore(app: FastifyInstance, options: { store?: MessageStore }): Promise<void> {
   app.decorate('messageStore', options.store ?? new SqlMessageStore(app.database))
 }
 

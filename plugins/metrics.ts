@@ -26,12 +26,17 @@ declare module 'fastify' {
   }
 }
 
-export function createMetrics (): AppMetrics {
+export function createMetrics(): AppMetrics {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
   return {
     registry,
-    requests: new Counter({ name: 'http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers: [registry] }),
+    requests: new Counter({
+      name: 'http_requests_total',
+      help: 'HTTP requests by route and status',
+      labelNames: ['method', 'route', 'status'],
+      registers: [registry]
+    }),
     latency: new Histogram({
       name: 'http_request_duration_seconds',
       help: 'HTTP request latency by route',
@@ -39,9 +44,24 @@ export function createMetrics (): AppMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry]
     }),
-    keyFetches: new Counter({ name: 'auth_key_fetches_total', help: 'Issuer discovery and JWKS fetches by outcome', labelNames: ['kind', 'outcome'], registers: [registry] }),
-    refusals: new Counter({ name: 'auth_refusals_total', help: 'Requests refused by the auth layer, by reason code', labelNames: ['code'], registers: [registry] }),
-    introspections: new Counter({ name: 'auth_introspections_total', help: 'RFC 7662 introspection calls by outcome', labelNames: ['outcome'], registers: [registry] }),
+    keyFetches: new Counter({
+      name: 'auth_key_fetches_total',
+      help: 'Issuer discovery and JWKS fetches by outcome',
+      labelNames: ['kind', 'outcome'],
+      registers: [registry]
+    }),
+    refusals: new Counter({
+      name: 'auth_refusals_total',
+      help: 'Requests refused by the auth layer, by reason code',
+      labelNames: ['code'],
+      registers: [registry]
+    }),
+    introspections: new Counter({
+      name: 'auth_introspections_total',
+      help: 'RFC 7662 introspection calls by outcome',
+      labelNames: ['outcome'],
+      registers: [registry]
+    }),
     introspectionLatency: new Histogram({
       name: 'auth_introspection_duration_seconds',
       help: 'RFC 7662 introspection call latency',
@@ -61,7 +81,7 @@ export interface MetricsPluginOptions {
  * routes/metrics (behind the gate's route table, public); with METRICS_PORT the metrics are
  * served on that port instead, by a bare node:http server bound when the app is ready.
  */
-async function metrics (app: FastifyInstance, options: MetricsPluginOptions): Promise<void> {
+async function metrics(app: FastifyInstance, options: MetricsPluginOptions): Promise<void> {
   const m = options.metrics ?? createMetrics()
   app.decorate('metrics', m)
   const { metricsEnabled, metricsPort, host } = app.config
@@ -83,9 +103,14 @@ async function metrics (app: FastifyInstance, options: MetricsPluginOptions): Pr
         response.writeHead(404, { 'content-type': 'text/plain' }).end('Not found: this port serves GET /metrics only\n')
         return
       }
-      m.registry.metrics().then((text) => {
-        response.writeHead(200, { 'content-type': m.registry.contentType }).end(text)
-      }, () => { response.writeHead(500).end() })
+      m.registry.metrics().then(
+        (text) => {
+          response.writeHead(200, { 'content-type': m.registry.contentType }).end(text)
+        },
+        () => {
+          response.writeHead(500).end()
+        }
+      )
     })
     await new Promise<void>((resolve, reject) => {
       server?.once('error', reject).listen(metricsPort, host, () => resolve())

@@ -32,22 +32,29 @@ export const RESOURCE_METADATA_PATH = '/.well-known/oauth-protected-resource'
  * a request reaches the router or a reply exists: a problem body there too.
  */
 export const frameworkErrorOptions = {
-  frameworkErrors (error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
     sendProblem(reply, frameworkProblem(error))
   },
-  clientErrorHandler (error: Error & { code?: string }, socket: Socket): void {
+  clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
     if (error.code === 'ECONNRESET' || socket.destroyed) return
     if (socket.writable) {
-      const code = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'ERR_REQUEST_TIMEOUT' : error.code === 'HPE_HEADER_OVERFLOW' ? 'ERR_HEADERS_TOO_LARGE' : 'ERR_BAD_REQUEST'
+      const code =
+        error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? 'ERR_REQUEST_TIMEOUT'
+          : error.code === 'HPE_HEADER_OVERFLOW'
+            ? 'ERR_HEADERS_TOO_LARGE'
+            : 'ERR_BAD_REQUEST'
       const body = problem(code)
       const json = JSON.stringify(body)
-      socket.write(`HTTP/1.1 ${body.status} ${body.title}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`)
+      socket.write(
+        `HTTP/1.1 ${body.status} ${body.title}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`
+      )
     }
     socket.destroy(error)
   }
 } satisfies Pick<FastifyServerOptions, 'frameworkErrors' | 'clientErrorHandler'>
 
-async function problemDetails (app: FastifyInstance): Promise<void> {
+async function problemDetails(app: FastifyInstance): Promise<void> {
   const { publicUrl, auth } = app.config
   const realm = auth.audiences[0] ?? 'api'
   app.decorate('publicUrl', publicUrl)
@@ -75,9 +82,15 @@ async function problemDetails (app: FastifyInstance): Promise<void> {
   // While the server drains, requests on connections still open get a problem 503 and the
   // connection is closed, so keep-alive clients move to another replica.
   let closing = false
-  app.addHook('preClose', (done) => { closing = true; done() })
+  app.addHook('preClose', (done) => {
+    closing = true
+    done()
+  })
   app.addHook('onRequest', (_request, reply, done) => {
-    if (!closing) { done(); return }
+    if (!closing) {
+      done()
+      return
+    }
     reply.header('connection', 'close')
     done(new AuthError('ERR_SHUTTING_DOWN', { retryAfter: 1 }))
   })

@@ -9,7 +9,15 @@
 import swagger from '@fastify/swagger'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { componentsOf, documentBase, finishDocument, flowUrlsOf, withFlowUrls, type OAuthFlowUrls, type OpenApiDocument } from '../src/openapi/document.js'
+import {
+  componentsOf,
+  documentBase,
+  finishDocument,
+  flowUrlsOf,
+  withFlowUrls,
+  type OAuthFlowUrls,
+  type OpenApiDocument
+} from '../src/openapi/document.js'
 import { describeOperation } from '../src/openapi/operation.js'
 
 export type { OpenApiDocument } from '../src/openapi/document.js'
@@ -36,11 +44,11 @@ export interface SwaggerPluginOptions {
   metadataTimeoutMs?: number
 }
 
-function timeout (ms: number): Promise<undefined> {
+function timeout(ms: number): Promise<undefined> {
   return new Promise((resolve) => setTimeout(() => resolve(undefined), ms).unref())
 }
 
-async function swaggerPlugin (app: FastifyInstance, options: SwaggerPluginOptions): Promise<void> {
+async function swaggerPlugin(app: FastifyInstance, options: SwaggerPluginOptions): Promise<void> {
   const tags = new Map<string, string>()
   app.decorate('describeTag', (name: string, description: string) => {
     const known = tags.get(name)
@@ -53,36 +61,52 @@ async function swaggerPlugin (app: FastifyInstance, options: SwaggerPluginOption
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     transform: ({ schema, url, route, ...rest }) => {
       const openapiObject = ('openapiObject' in rest ? rest.openapiObject : {}) as Record<string, unknown>
-      const declaration = { method: route.method, url, public: route.config?.public === true, scopes: route.config?.scopes ?? [], schema: schema as Record<string, unknown> | undefined }
+      const declaration = {
+        method: route.method,
+        url,
+        public: route.config?.public === true,
+        scopes: route.config?.scopes ?? [],
+        schema: schema as Record<string, unknown> | undefined
+      }
       return { schema: describeOperation(declaration, componentsOf(openapiObject)), url }
     },
     transformObject: (documentObject) => {
       const document = 'openapiObject' in documentObject ? documentObject.openapiObject : documentObject.swaggerObject
       const described = new Map(app.hasDecorator('scopes') ? app.scopes().map((scope) => [scope.name, scope.description]) : [])
-      return finishDocument(document as unknown as OpenApiDocument, (scope) => described.get(scope), (tag) => tags.get(tag)) as unknown as typeof document
+      return finishDocument(
+        document as unknown as OpenApiDocument,
+        (scope) => described.get(scope),
+        (tag) => tags.get(tag)
+      ) as unknown as typeof document
     }
   })
 
   let issuerUrls: OAuthFlowUrls | undefined
-  async function flowUrls (): Promise<OAuthFlowUrls | undefined> {
+  async function flowUrls(): Promise<OAuthFlowUrls | undefined> {
     if (issuerUrls !== undefined || options.issuerMetadata === undefined) return issuerUrls
-    issuerUrls = flowUrlsOf(await Promise.race([options.issuerMetadata().catch(() => undefined), timeout(options.metadataTimeoutMs ?? 2000)]))
+    issuerUrls = flowUrlsOf(
+      await Promise.race([options.issuerMetadata().catch(() => undefined), timeout(options.metadataTimeoutMs ?? 2000)])
+    )
     return issuerUrls
   }
 
-  app.decorate('openapiDocument', async function openapiDocument (): Promise<OpenApiDocument> {
+  app.decorate('openapiDocument', async function openapiDocument(): Promise<OpenApiDocument> {
     const document = app.swagger() as unknown as OpenApiDocument
     const urls = await flowUrls()
     return urls === undefined ? document : withFlowUrls(document, urls)
   })
 
-  app.get('/openapi.json', {
-    config: { public: true },
-    schema: { hide: true }
-  }, async (_request, reply) => {
-    reply.header('cache-control', 'no-cache')
-    return app.openapiDocument()
-  })
+  app.get(
+    '/openapi.json',
+    {
+      config: { public: true },
+      schema: { hide: true }
+    },
+    async (_request, reply) => {
+      reply.header('cache-control', 'no-cache')
+      return app.openapiDocument()
+    }
+  )
 }
 
 export default fp(swaggerPlugin, { name: 'swagger', fastify: '5.x' })

@@ -18,17 +18,20 @@ export interface VerifierPluginOptions {
   now?: () => number
 }
 
-async function verifier (app: FastifyInstance, options: VerifierPluginOptions): Promise<void> {
+async function verifier(app: FastifyInstance, options: VerifierPluginOptions): Promise<void> {
   const { auth } = app.config
   const { issuer } = auth
   const { introspect } = app
-  app.decorate('verifier', new AccessTokenVerifier({
-    auth,
-    issuer,
-    keys: app.keyStore,
-    ...(introspect === undefined ? {} : { introspect }),
-    ...(options.now === undefined ? {} : { now: options.now })
-  }))
+  app.decorate(
+    'verifier',
+    new AccessTokenVerifier({
+      auth,
+      issuer,
+      keys: app.keyStore,
+      ...(introspect === undefined ? {} : { introspect }),
+      ...(options.now === undefined ? {} : { now: options.now })
+    })
+  )
 }
 
 export default fp(verifier, { name: 'verifier', fastify: '5.x', dependencies: ['config', 'key-store', 'introspector'] })

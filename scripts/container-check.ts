@@ -45,12 +45,16 @@ class CheckFailed extends Error {}
 
 const started = Date.now()
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`
-const pass = (what: string): void => { console.log(`  ok  ${what}`) }
-function fail (what: string): never { throw new CheckFailed(what) }
+const pass = (what: string): void => {
+  console.log(`  ok  ${what}`)
+}
+function fail(what: string): never {
+  throw new CheckFailed(what)
+}
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Runs podman.sh and returns its output; `inherit` streams it (the build). */
-function podman (args: string[], options: { inherit?: boolean, timeoutMs?: number } = {}): SpawnSyncReturns<string> {
+function podman(args: string[], options: { inherit?: boolean; timeoutMs?: number } = {}): SpawnSyncReturns<string> {
   return spawnSync('bash', [podmanSh, ...args], {
     cwd: root,
     encoding: 'utf8',
@@ -60,18 +64,21 @@ function podman (args: string[], options: { inherit?: boolean, timeoutMs?: numbe
 }
 
 /** podman's stderr without the healthcheck-timer noise of a machine that has no systemd. */
-function podmanErrors (result: SpawnSyncReturns<string>): string {
-  return (result.stderr ?? '').split('\n').filter((line) => line !== '' && !line.includes('systemd')).join('\n')
+function podmanErrors(result: SpawnSyncReturns<string>): string {
+  return (result.stderr ?? '')
+    .split('\n')
+    .filter((line) => line !== '' && !line.includes('systemd'))
+    .join('\n')
 }
 
-function podmanOk (args: string[], what: string, timeoutMs?: number): string {
+function podmanOk(args: string[], what: string, timeoutMs?: number): string {
   const result = podman(args, timeoutMs === undefined ? {} : { timeoutMs })
   if (result.error !== undefined) fail(`${what}: ${result.error.message}`)
   if (result.status !== 0) fail(`${what}: podman ${args[0]} exited ${result.status}\n${podmanErrors(result)}`)
   return result.stdout.trim()
 }
 
-function ulimitArgs (): string[] {
+function ulimitArgs(): string[] {
   const given = process.env.CONTAINER_ULIMITS
   if (given === 'none') return []
   let values: string[]
@@ -85,24 +92,27 @@ function ulimitArgs (): string[] {
   return values.flatMap((value) => ['--ulimit', value])
 }
 
-
-async function get (url: string, headers: Record<string, string> = {}): Promise<{ status: number, body: string, headers: Headers }> {
+async function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: Headers }> {
   const response = await fetch(url, { headers, signal: AbortSignal.timeout(5000) })
   return { status: response.status, body: await response.text(), headers: response.headers }
 }
 
 /** True while the server process lives (podman reports "stopping" while SIGTERM is handled). */
-function containerRunning (): boolean {
+function containerRunning(): boolean {
   const result = podman(['inspect', container, '--format', '{{.State.Status}}'])
   return result.status === 0 && ['running', 'stopping'].includes(result.stdout.trim())
 }
 
-function containerLogs (): string {
+function containerLogs(): string {
   const result = podman(['logs', '--tail', '40', container])
-  return `${result.stdout}${result.stderr}`.split('\n').filter((line) => !line.includes('systemd')).join('\n').trim()
+  return `${result.stdout}${result.stderr}`
+    .split('\n')
+    .filter((line) => !line.includes('systemd'))
+    .join('\n')
+    .trim()
 }
 
-async function waitFor (url: string, status: number, withinMs: number, what: string): Promise<number> {
+async function waitFor(url: string, status: number, withinMs: number, what: string): Promise<number> {
   const deadline = Date.now() + withinMs
   const t0 = Date.now()
   let last = 'no answer'
@@ -127,28 +137,44 @@ class RawConnection {
   private ended = false
   private readonly waiters: Array<() => void> = []
 
-  private constructor (socket: Socket) {
+  private constructor(socket: Socket) {
     this.socket = socket
     socket.setEncoding('utf8')
-    socket.on('data', (chunk: string) => { this.data += chunk; this.wake() })
-    socket.on('end', () => { this.ended = true; this.wake() })
-    socket.on('close', () => { this.ended = true; this.wake() })
-    socket.on('error', () => { this.ended = true; this.wake() })
+    socket.on('data', (chunk: string) => {
+      this.data += chunk
+      this.wake()
+    })
+    socket.on('end', () => {
+      this.ended = true
+      this.wake()
+    })
+    socket.on('close', () => {
+      this.ended = true
+      this.wake()
+    })
+    socket.on('error', () => {
+      this.ended = true
+      this.wake()
+    })
   }
 
-  static open (port: number): Promise<RawConnection> {
+  static open(port: number): Promise<RawConnection> {
     return new Promise((resolve, reject) => {
       const socket = connect(port, '127.0.0.1', () => resolve(new RawConnection(socket)))
       socket.once('error', reject)
     })
   }
 
-  private wake (): void { for (const waiter of this.waiters.splice(0)) waiter() }
+  private wake(): void {
+    for (const waiter of this.waiters.splice(0)) waiter()
+  }
 
-  write (text: string): void { this.socket.write(text) }
+  write(text: string): void {
+    this.socket.write(text)
+  }
 
   /** Resolves with the first complete response (status, headers, body by content-length). */
-  async response (withinMs: number): Promise<{ status: number, head: string, body: string }> {
+  async response(withinMs: number): Promise<{ status: number; head: string; body: string }> {
     const deadline = Date.now() + withinMs
     for (;;) {
       const headEnd = this.data.indexOf('\r\n\r\n')
@@ -165,21 +191,32 @@ class RawConnection {
       if (Date.now() >= deadline) throw new Error(`no complete response within ${seconds(withinMs)}`)
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.max(1, deadline - Date.now()))
-        this.waiters.push(() => { clearTimeout(timer); resolve() })
+        this.waiters.push(() => {
+          clearTimeout(timer)
+          resolve()
+        })
       })
     }
   }
 
-  get closed (): boolean { return this.ended }
+  get closed(): boolean {
+    return this.ended
+  }
 
-  destroy (): void { this.socket.destroy() }
+  destroy(): void {
+    this.socket.destroy()
+  }
 }
 
-function checkImage (): void {
+function checkImage(): void {
   // The whole inspect document: podman puts Healthcheck beside Config, Docker inside it.
   const [inspected] = JSON.parse(podmanOk(['image', 'inspect', image], 'inspect the image')) as Array<{
     Config?: {
-      User?: string, Env?: string[], Cmd?: string[], Entrypoint?: string[] | null, ExposedPorts?: Record<string, unknown>,
+      User?: string
+      Env?: string[]
+      Cmd?: string[]
+      Entrypoint?: string[] | null
+      ExposedPorts?: Record<string, unknown>
       Healthcheck?: { Test?: string[] }
     }
     Healthcheck?: { Test?: string[] }
@@ -197,10 +234,12 @@ function checkImage (): void {
   if (test[0] !== 'CMD' || test[1] !== 'node' || !test.join(' ').includes('/health/live')) {
     fail(`the image has no node HEALTHCHECK against /health/live: ${JSON.stringify(test)}`)
   }
-  pass(`image config: USER node, CMD ${JSON.stringify(config.Cmd)}, NODE_ENV=production HOST=0.0.0.0 PORT=3000, EXPOSE 3000, HEALTHCHECK with node`)
+  pass(
+    `image config: USER node, CMD ${JSON.stringify(config.Cmd)}, NODE_ENV=production HOST=0.0.0.0 PORT=3000, EXPOSE 3000, HEALTHCHECK with node`
+  )
 }
 
-function imageSize (): string {
+function imageSize(): string {
   const bytes = Number(podmanOk(['image', 'inspect', image, '--format', '{{.Size}}'], 'read the image size'))
   const base = podman(['image', 'inspect', 'docker.io/library/node:24-bookworm-slim', '--format', '{{.Size}}'])
   const baseBytes = base.status === 0 ? Number(base.stdout.trim()) : NaN
@@ -210,7 +249,7 @@ function imageSize (): string {
     : mb(bytes)
 }
 
-async function checkRunning (port: number, issuer: TestIssuer, key: ReturnType<typeof makeKey>): Promise<void> {
+async function checkRunning(port: number, issuer: TestIssuer, key: ReturnType<typeof makeKey>): Promise<void> {
   const base = `http://127.0.0.1:${port}`
   const liveMs = await waitFor(`${base}/health/live`, 200, LIVE_WITHIN_MS, 'GET /health/live')
   pass(`GET /health/live 200 after ${seconds(liveMs)}`)
@@ -218,23 +257,36 @@ async function checkRunning (port: number, issuer: TestIssuer, key: ReturnType<t
   pass(`GET /health/ready 200 after ${seconds(readyMs)} more (keys fetched from the issuer on the host's loopback)`)
 
   const now = Math.floor(Date.now() / 1000)
-  const token = signJwt(key, { iss: issuer.url, sub: 'container-check', aud: audience, iat: now, exp: now + 300, client_id: 'container-check', scope: 'read:messages write:messages' })
+  const token = signJwt(key, {
+    iss: issuer.url,
+    sub: 'container-check',
+    aud: audience,
+    iat: now,
+    exp: now + 300,
+    client_id: 'container-check',
+    scope: 'read:messages write:messages'
+  })
   const me = await get(`${base}/api/me`, { authorization: `Bearer ${token}` })
   if (me.status !== 200) fail(`GET /api/me with a valid token: expected 200, got ${me.status}: ${me.body.slice(0, 300)}`)
-  const body = JSON.parse(me.body) as { sub?: string, issuer?: string }
-  if (body.sub !== 'container-check' || body.issuer !== issuer.url) fail(`GET /api/me answered an unexpected body: ${me.body.slice(0, 300)}`)
-  pass('GET /api/me with a valid token: 200 with the token\'s sub and issuer')
+  const body = JSON.parse(me.body) as { sub?: string; issuer?: string }
+  if (body.sub !== 'container-check' || body.issuer !== issuer.url)
+    fail(`GET /api/me answered an unexpected body: ${me.body.slice(0, 300)}`)
+  pass("GET /api/me with a valid token: 200 with the token's sub and issuer")
 
   const anonymous = await get(`${base}/api/me`)
   const challenge = anonymous.headers.get('www-authenticate') ?? ''
-  if (anonymous.status !== 401 || !/^Bearer /i.test(challenge)) fail(`GET /api/me without a token: expected 401 with a Bearer challenge, got ${anonymous.status} "${challenge}"`)
+  if (anonymous.status !== 401 || !/^Bearer /i.test(challenge))
+    fail(`GET /api/me without a token: expected 401 with a Bearer challenge, got ${anonymous.status} "${challenge}"`)
   pass(`GET /api/me without a token: 401, WWW-Authenticate: ${challenge}`)
 
   const status = podmanOk(['exec', container, 'cat', '/proc/1/status'], 'read the server process status')
   const uids = /^Uid:\s+(\d+)\s+(\d+)/m.exec(status)
   if (uids === null) fail(`no Uid line in /proc/1/status:\n${status}`)
   if (uids[1] === '0' || uids[2] === '0') fail(`the server process runs as uid ${uids[1]}/${uids[2]} (root)`)
-  const cmdline = podmanOk(['exec', container, 'cat', '/proc/1/cmdline'], 'read the server process command line').split('\0').join(' ').trim()
+  const cmdline = podmanOk(['exec', container, 'cat', '/proc/1/cmdline'], 'read the server process command line')
+    .split('\0')
+    .join(' ')
+    .trim()
   if (!/^node\b/.test(cmdline)) fail(`PID 1 is "${cmdline}", not node (SIGTERM would not reach the server)`)
   pass(`the server is PID 1 "${cmdline}" with uid ${uids[1]} (not root)`)
 
@@ -245,12 +297,20 @@ async function checkRunning (port: number, issuer: TestIssuer, key: ReturnType<t
 
   const health = podman(['healthcheck', 'run', container], { timeoutMs: 30_000 })
   if (health.status !== 0) fail(`the image's HEALTHCHECK failed inside the container (exit ${health.status})\n${podmanErrors(health)}`)
-  pass('the image\'s HEALTHCHECK (node fetch of /health/live) succeeds inside the container')
+  pass("the image's HEALTHCHECK (node fetch of /health/live) succeeds inside the container")
 }
 
-async function checkDrain (port: number, issuer: TestIssuer, key: ReturnType<typeof makeKey>): Promise<void> {
+async function checkDrain(port: number, issuer: TestIssuer, key: ReturnType<typeof makeKey>): Promise<void> {
   const now = Math.floor(Date.now() / 1000)
-  const token = signJwt(key, { iss: issuer.url, sub: 'drain', aud: audience, iat: now, exp: now + 300, client_id: 'container-check', scope: 'write:messages' })
+  const token = signJwt(key, {
+    iss: issuer.url,
+    sub: 'drain',
+    aud: audience,
+    iat: now,
+    exp: now + 300,
+    client_id: 'container-check',
+    scope: 'write:messages'
+  })
 
   // An idle keep-alive connection (as a load balancer holds them): it must not keep the
   // process alive after SIGTERM.
@@ -263,21 +323,28 @@ async function checkDrain (port: number, issuer: TestIssuer, key: ReturnType<typ
   const body = JSON.stringify({ text: 'sent while the server was stopping' })
   const half = Math.floor(body.length / 2)
   const inFlight = await RawConnection.open(port)
-  inFlight.write(`POST /api/messages HTTP/1.1\r\nHost: api\r\nConnection: keep-alive\r\nAuthorization: Bearer ${token}\r\n` +
-    `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, half)}`)
+  inFlight.write(
+    `POST /api/messages HTTP/1.1\r\nHost: api\r\nConnection: keep-alive\r\nAuthorization: Bearer ${token}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, half)}`
+  )
   await sleep(500)
 
   const stopStarted = Date.now()
-  const stop = spawn('bash', [podmanSh, 'stop', '--time', String(STOP_WITHIN_MS / 1000), container], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] })
+  const stop = spawn('bash', [podmanSh, 'stop', '--time', String(STOP_WITHIN_MS / 1000), container], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'pipe']
+  })
   let stopErr = ''
-  stop.stderr.setEncoding('utf8').on('data', (chunk: string) => { stopErr += chunk })
+  stop.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stopErr += chunk
+  })
   const stopped = new Promise<number>((resolve) => stop.on('close', (code) => resolve(code ?? 1)))
 
   // Let SIGTERM arrive and the server start closing, then finish the request.
   await sleep(1500)
   if (!containerRunning()) fail('the container exited before the in-flight request finished (no drain)')
   inFlight.write(body.slice(half))
-  let answered: { status: number, body: string }
+  let answered: { status: number; body: string }
   try {
     answered = await inFlight.response(STOP_WITHIN_MS)
   } catch (error) {
@@ -290,19 +357,37 @@ async function checkDrain (port: number, issuer: TestIssuer, key: ReturnType<typ
   const stopMs = Date.now() - stopStarted
   idle.destroy()
   inFlight.destroy()
-  if (stopCode !== 0) fail(`podman stop exited ${stopCode}: ${stopErr.split('\n').filter((l) => l !== '' && !l.includes('systemd')).join('\n')}`)
+  if (stopCode !== 0)
+    fail(
+      `podman stop exited ${stopCode}: ${stopErr
+        .split('\n')
+        .filter((l) => l !== '' && !l.includes('systemd'))
+        .join('\n')}`
+    )
   const state = podmanOk(['inspect', container, '--format', '{{.State.ExitCode}} {{.State.Status}}'], 'inspect the stopped container')
   const [exitCode, statusText] = state.split(' ')
-  if (stopMs >= STOP_WITHIN_MS) fail(`podman stop took ${seconds(stopMs)}: the server did not exit on SIGTERM within ${seconds(STOP_WITHIN_MS)} (it was killed)\n${containerLogs()}`)
+  if (stopMs >= STOP_WITHIN_MS)
+    fail(
+      `podman stop took ${seconds(stopMs)}: the server did not exit on SIGTERM within ${seconds(STOP_WITHIN_MS)} (it was killed)\n${containerLogs()}`
+    )
   if (exitCode !== '0') fail(`after SIGTERM the server exited with code ${exitCode} (${statusText}), expected 0\n${containerLogs()}`)
-  pass(`podman stop (SIGTERM): exited ${exitCode} after ${seconds(stopMs)} (1.5 s of which the check held the request open); the idle keep-alive connection did not hold it`)
+  pass(
+    `podman stop (SIGTERM): exited ${exitCode} after ${seconds(stopMs)} (1.5 s of which the check held the request open); the idle keep-alive connection did not hold it`
+  )
 }
 
 /** The development issuer stays out: no oidc-provider, no dev/ code, and DEV_ISSUER=1 fails with one clear line. */
-function checkNoDevelopmentIssuer (): void {
-  const probe = podman(['run', '--rm', ...ulimitArgs(), image, 'node', '-e',
+function checkNoDevelopmentIssuer(): void {
+  const probe = podman([
+    'run',
+    '--rm',
+    ...ulimitArgs(),
+    image,
+    'node',
+    '-e',
     'const fs = require("node:fs"); let found = []; try { require.resolve("oidc-provider"); found.push("oidc-provider") } catch {} ' +
-    'for (const dir of ["dist/dev", "dev"]) if (fs.existsSync(dir)) found.push(dir); console.log(JSON.stringify(found))'])
+      'for (const dir of ["dist/dev", "dev"]) if (fs.existsSync(dir)) found.push(dir); console.log(JSON.stringify(found))'
+  ])
   if (probe.status !== 0) fail(`could not look inside the image: ${podmanErrors(probe)}`)
   const found = JSON.parse(probe.stdout.trim().split('\n').pop() ?? '[]') as string[]
   if (found.length > 0) fail(`the image carries development-only code: ${found.join(', ')}`)
@@ -311,15 +396,35 @@ function checkNoDevelopmentIssuer (): void {
     ['development', 'DEV_ISSUER: the development issuer is not part of this build']
   ]
   for (const [nodeEnv, expected] of cases) {
-    const run = podman(['run', '--rm', ...ulimitArgs(), '-e', 'DEV_ISSUER=1', '-e', `NODE_ENV=${nodeEnv}`, '-e', 'AUTH_AUDIENCE=https://api.example.test', image], { timeoutMs: 30_000 })
+    const run = podman(
+      [
+        'run',
+        '--rm',
+        ...ulimitArgs(),
+        '-e',
+        'DEV_ISSUER=1',
+        '-e',
+        `NODE_ENV=${nodeEnv}`,
+        '-e',
+        'AUTH_AUDIENCE=https://api.example.test',
+        image
+      ],
+      { timeoutMs: 30_000 }
+    )
     const output = `${run.stdout}${podmanErrors(run)}`
-    if (run.status === 0 || !output.includes(expected)) fail(`DEV_ISSUER=1 with NODE_ENV=${nodeEnv}: expected a non-zero exit saying "${expected}", got exit ${run.status}: ${output.slice(0, 300)}`)
+    if (run.status === 0 || !output.includes(expected))
+      fail(
+        `DEV_ISSUER=1 with NODE_ENV=${nodeEnv}: expected a non-zero exit saying "${expected}", got exit ${run.status}: ${output.slice(0, 300)}`
+      )
   }
-  pass('no oidc-provider and no dev/ code in the image; DEV_ISSUER=1 exits non-zero with one clear line (NODE_ENV=production, and without the development code)')
+  pass(
+    'no oidc-provider and no dev/ code in the image; DEV_ISSUER=1 exits non-zero with one clear line (NODE_ENV=production, and without the development code)'
+  )
 }
 
-async function main (): Promise<void> {
-  if (!existsSync(podmanSh)) fail(`${podmanSh} not found: the container tools must sit beside the repository (../shared/container) or be named by CONTAINER_TOOLS`)
+async function main(): Promise<void> {
+  if (!existsSync(podmanSh))
+    fail(`${podmanSh} not found: the container tools must sit beside the repository (../shared/container) or be named by CONTAINER_TOOLS`)
 
   console.log('container check: base image')
   const baseResult = spawnSync('bash', [baseImageSh, '24'], { cwd: root, stdio: 'inherit', timeout: 600_000 })
@@ -341,13 +446,32 @@ async function main (): Promise<void> {
   const port = await freePort()
   try {
     console.log(`container check: running ${container} (read-only, --network host, port ${port}, issuer ${issuer.url})`)
-    podmanOk(['run', '-d', '--name', container, ...ulimitArgs(),
-      '--read-only', '--read-only-tmpfs=false', '--network', 'host',
-      // the embedded database's folder (DATA_DIR=/data): an anonymous volume, the only writable place (removed with the container)
-      '--volume', '/data',
-      '-e', 'HOST=127.0.0.1', '-e', `PORT=${port}`,
-      '-e', `AUTH_ISSUER=${issuer.url}`, '-e', `AUTH_AUDIENCE=${audience}`,
-      image], 'start the container')
+    podmanOk(
+      [
+        'run',
+        '-d',
+        '--name',
+        container,
+        ...ulimitArgs(),
+        '--read-only',
+        '--read-only-tmpfs=false',
+        '--network',
+        'host',
+        // the embedded database's folder (DATA_DIR=/data): an anonymous volume, the only writable place (removed with the container)
+        '--volume',
+        '/data',
+        '-e',
+        'HOST=127.0.0.1',
+        '-e',
+        `PORT=${port}`,
+        '-e',
+        `AUTH_ISSUER=${issuer.url}`,
+        '-e',
+        `AUTH_AUDIENCE=${audience}`,
+        image
+      ],
+      'start the container'
+    )
     await checkRunning(port, issuer, key)
     await checkDrain(port, issuer, key)
   } finally {
@@ -366,7 +490,7 @@ process.once('SIGINT', cleanupOnSignal)
 process.once('SIGTERM', cleanupOnSignal)
 
 main().catch((error: unknown) => {
-  const message = error instanceof CheckFailed ? error.message : (error as Error).stack ?? String(error)
+  const message = error instanceof CheckFailed ? error.message : ((error as Error).stack ?? String(error))
   console.error(`\ncontainer check FAILED after ${seconds(Date.now() - started)}: ${message}`)
   process.exit(1)
 })

@@ -8,7 +8,7 @@ import { openDatabase } from '../src/db/database.js'
 import { loadDotEnv } from '../src/env-file.js'
 import { ConfigError, databaseConfig } from '../src/config.js'
 
-async function main (): Promise<void> {
+async function main(): Promise<void> {
   loadDotEnv()
   const config = databaseConfig(process.env)
   const database = openDatabase(config, { onPoolError: () => {} })
@@ -21,7 +21,10 @@ async function main (): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  const reason = error instanceof ConfigError ? `Invalid configuration: ${error.message}` : `Migration failed: ${(error as { reason?: string }).reason ?? (error as Error).message}`
+  const reason =
+    error instanceof ConfigError
+      ? `Invalid configuration: ${error.message}`
+      : `Migration failed: ${(error as { reason?: string }).reason ?? (error as Error).message}`
   console.error(reason)
   process.exit(1)
 })

@@ -4,7 +4,7 @@
  */
 import { createServer } from 'node:net'
 
-export function freePort (host = '127.0.0.1'): Promise<number> {
+export function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
     server.once('error', reject)

@@ -23,10 +23,11 @@ export const EXAMPLE_ENV: Readonly<Record<string, string>> = {
 
 export const OPENAPI_FILE = fileURLToPath(new URL('../openapi.yaml', import.meta.url))
 
-const HEADER = ' Generated from the route schemas by `npm run openapi`: do not edit by hand.\n `npm run openapi:check` fails when this file is not what the code gives.'
+const HEADER =
+  ' Generated from the route schemas by `npm run openapi`: do not edit by hand.\n `npm run openapi:check` fails when this file is not what the code gives.'
 
 /** The document of an app built with the example configuration, as `GET /openapi.json` serves it there. */
-export async function buildOpenApiDocument (): Promise<OpenApiDocument> {
+export async function buildOpenApiDocument(): Promise<OpenApiDocument> {
   const app = await buildApp({ config: loadConfig({ ...EXAMPLE_ENV }), logger: false, fetchKeysOnReady: false })
   try {
     await app.ready()
@@ -36,7 +37,7 @@ export async function buildOpenApiDocument (): Promise<OpenApiDocument> {
   }
 }
 
-export function renderOpenApiYaml (document: OpenApiDocument): string {
+export function renderOpenApiYaml(document: OpenApiDocument): string {
   const yaml = new Document(document, { aliasDuplicateObjects: false })
   yaml.commentBefore = HEADER
   return yaml.toString({ lineWidth: 0 })
@@ -48,7 +49,7 @@ export interface CheckResult {
 }
 
 /** Compares `file` with the document the code gives now. */
-export async function checkOpenApi (file: string = OPENAPI_FILE, expected?: string): Promise<CheckResult> {
+export async function checkOpenApi(file: string = OPENAPI_FILE, expected?: string): Promise<CheckResult> {
   const generated = expected ?? renderOpenApiYaml(await buildOpenApiDocument())
   const name = relative(process.cwd(), file) || file
   let committed: string
@@ -74,7 +75,7 @@ export async function checkOpenApi (file: string = OPENAPI_FILE, expected?: stri
   }
 }
 
-async function main (argv: string[]): Promise<void> {
+async function main(argv: string[]): Promise<void> {
   if (argv.includes('--check')) {
     const result = await checkOpenApi()
     if (result.ok) console.log(result.message)

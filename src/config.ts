@@ -13,7 +13,19 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 /** Fastify's `trustProxy`: off, every peer, or the peers with these addresses/CIDR ranges. */
 export type TrustProxy = boolean | string[]
 
-export const ASYMMETRIC_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const
+export const ASYMMETRIC_ALGS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519'
+] as const
 export const HMAC_ALGS = ['HS256', 'HS384', 'HS512'] as const
 export type JwsAlg = (typeof ASYMMETRIC_ALGS)[number] | (typeof HMAC_ALGS)[number]
 
@@ -72,19 +84,21 @@ export interface Config {
  * Where messages (and any other resource) are stored: DATABASE_URL unset, an embedded SQLite
  * file under DATA_DIR (one replica); postgres:// or postgresql://, PostgreSQL (any number).
  */
-export type DatabaseConfig = {
-  engine: 'sqlite'
-  /** DATA_DIR: the folder of the database file, created on first start. */
-  dataDir: string
-  /** Bounds one statement (and one request's work in the database), in ms. */
-  statementTimeoutMs: number
-} | {
-  engine: 'postgres'
-  /** Holds credentials: never logged, never put into an error message. */
-  url: string
-  poolSize: number
-  statementTimeoutMs: number
-}
+export type DatabaseConfig =
+  | {
+      engine: 'sqlite'
+      /** DATA_DIR: the folder of the database file, created on first start. */
+      dataDir: string
+      /** Bounds one statement (and one request's work in the database), in ms. */
+      statementTimeoutMs: number
+    }
+  | {
+      engine: 'postgres'
+      /** Holds credentials: never logged, never put into an error message. */
+      url: string
+      poolSize: number
+      statementTimeoutMs: number
+    }
 
 /** DATABASE_POOL_SIZE when unset: PostgreSQL connections per process. */
 export const DEFAULT_POOL_SIZE = 10
@@ -93,7 +107,7 @@ export const DEFAULT_POOL_SIZE = 10
  * DATABASE_URL, DATA_DIR, DATABASE_POOL_SIZE, DATABASE_STATEMENT_TIMEOUT_MS. The URL is never
  * echoed (it holds the password): errors say what is wrong with it, not what it is.
  */
-export function databaseConfig (env: Env = process.env): DatabaseConfig {
+export function databaseConfig(env: Env = process.env): DatabaseConfig {
   const statementTimeoutMs = integer(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 5000, 100, 600_000)
   const value = read(env, 'DATABASE_URL')
   if (value === undefined) {
@@ -123,19 +137,24 @@ export interface DocsConfig {
   authorizationParams: Record<string, string>
 }
 
-function metricsPort (env: Env, port: number): number | undefined {
+function metricsPort(env: Env, port: number): number | undefined {
   if (read(env, 'METRICS_PORT') === undefined) return undefined
   const value = integer(env, 'METRICS_PORT', 0, 1, 65535)
-  if (value === port) throw new ConfigError('METRICS_PORT', `must differ from PORT (${port}); leave it unset to serve /metrics on the API's port`)
+  if (value === port)
+    throw new ConfigError('METRICS_PORT', `must differ from PORT (${port}); leave it unset to serve /metrics on the API's port`)
   return value
 }
 
-function docsConfig (env: Env, devIssuer: boolean): DocsConfig {
+function docsConfig(env: Env, devIssuer: boolean): DocsConfig {
   const params = read(env, 'DOCS_OAUTH_PARAMS')
   const authorizationParams: Record<string, string> = {}
   if (params !== undefined) {
     for (const [name, value] of new URLSearchParams(params)) {
-      if (name === '' || value === '') throw new ConfigError('DOCS_OAUTH_PARAMS', `must be form-encoded name=value pairs such as "audience=https://api.example.com", got "${params}"`)
+      if (name === '' || value === '')
+        throw new ConfigError(
+          'DOCS_OAUTH_PARAMS',
+          `must be form-encoded name=value pairs such as "audience=https://api.example.com", got "${params}"`
+        )
       authorizationParams[name] = value
     }
   }
@@ -147,7 +166,7 @@ export class ConfigError extends CodedError {
   override readonly name = 'ConfigError'
   readonly code = 'ERR_CONFIG_INVALID'
   readonly variable: string
-  constructor (variable: string, problem: string) {
+  constructor(variable: string, problem: string) {
     super(`${variable}: ${problem}`)
     this.variable = variable
   }
@@ -155,14 +174,14 @@ export class ConfigError extends CodedError {
 
 type Env = Record<string, string | undefined>
 
-function read (env: Env, name: string): string | undefined {
+function read(env: Env, name: string): string | undefined {
   const value = env[name]
   if (value === undefined) return undefined
   const trimmed = value.trim()
   return trimmed === '' ? undefined : trimmed
 }
 
-function list (env: Env, name: string): string[] | undefined {
+function list(env: Env, name: string): string[] | undefined {
   const value = read(env, name)
   if (value === undefined) return undefined
   const items = value.split(',').map((item) => item.trim())
@@ -170,7 +189,7 @@ function list (env: Env, name: string): string[] | undefined {
   return [...new Set(items)]
 }
 
-function integer (env: Env, name: string, fallback: number, min: number, max: number): number {
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
   const value = read(env, name)
   if (value === undefined) return fallback
   if (!/^\d+$/.test(value)) throw new ConfigError(name, `must be a whole number, got "${value}"`)
@@ -179,7 +198,7 @@ function integer (env: Env, name: string, fallback: number, min: number, max: nu
   return n
 }
 
-function oneOf<T extends string> (env: Env, name: string, allowed: readonly T[], fallback: T): T {
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
   const value = read(env, name)
   if (value === undefined) return fallback
   const lower = value.toLowerCase() as T
@@ -187,7 +206,7 @@ function oneOf<T extends string> (env: Env, name: string, allowed: readonly T[],
   return lower
 }
 
-function flag (env: Env, name: string, fallback: boolean): boolean {
+function flag(env: Env, name: string, fallback: boolean): boolean {
   const value = read(env, name)
   if (value === undefined) return fallback
   if (/^(1|true|yes|on)$/i.test(value)) return true
@@ -195,7 +214,7 @@ function flag (env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(name, `must be true or false, got "${value}"`)
 }
 
-function httpUrl (name: string, value: string): string {
+function httpUrl(name: string, value: string): string {
   let url: URL
   try {
     url = new URL(value)
@@ -209,10 +228,14 @@ function httpUrl (name: string, value: string): string {
   return value
 }
 
-function origin (name: string, value: string): string {
+function origin(name: string, value: string): string {
   if (value === '*') throw new ConfigError(name, 'must list explicit origins; "*" is not allowed for an API that reads Authorization')
   const url = (() => {
-    try { return new URL(value) } catch { throw new ConfigError(name, `"${value}" is not an origin such as https://app.example.com`) }
+    try {
+      return new URL(value)
+    } catch {
+      throw new ConfigError(name, `"${value}" is not an origin such as https://app.example.com`)
+    }
   })()
   if (url.origin === 'null' || url.origin !== value.replace(/\/$/, '')) {
     throw new ConfigError(name, `"${value}" is not an origin (scheme://host[:port], no path)`)
@@ -221,7 +244,7 @@ function origin (name: string, value: string): string {
 }
 
 /** An http(s) URL's origin and path, without a trailing slash (query and fragment dropped). */
-function baseUrl (url: URL): string {
+function baseUrl(url: URL): string {
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`
 }
 
@@ -229,7 +252,7 @@ function baseUrl (url: URL): string {
  * PUBLIC_URL: an absolute http(s) URL with no credentials, query or fragment. Default: the
  * first audience that is an http(s) URL, else http://HOST:PORT. Never the request's Host.
  */
-function publicUrl (env: Env, audiences: readonly string[], host: string, port: number): string {
+function publicUrl(env: Env, audiences: readonly string[], host: string, port: number): string {
   const name = 'PUBLIC_URL'
   const value = read(env, name)
   if (value === undefined) {
@@ -251,7 +274,7 @@ function publicUrl (env: Env, audiences: readonly string[], host: string, port: 
 const TRUST_PROXY_PRESETS: ReadonlySet<string> = new Set(['loopback', 'linklocal', 'uniquelocal'])
 
 /** An IP address, an address/prefix (CIDR), an IPv4 address/netmask, or a proxy-addr preset name. */
-function isProxyAddress (item: string): boolean {
+function isProxyAddress(item: string): boolean {
   if (TRUST_PROXY_PRESETS.has(item)) return true
   const slash = item.indexOf('/')
   const address = slash === -1 ? item : item.slice(0, slash)
@@ -270,13 +293,16 @@ function isProxyAddress (item: string): boolean {
  * of hops is refused: Fastify 5.12.1 dropped that form (it cannot tell a proxy from a client
  * that sends its own X-Forwarded-For, so it now trusts nobody), and a silent "off" would surprise.
  */
-function trustProxy (env: Env): TrustProxy {
+function trustProxy(env: Env): TrustProxy {
   const name = 'TRUST_PROXY'
   const value = read(env, name)
   if (value === undefined || /^(false|no|off)$/i.test(value)) return false
   if (/^(true|yes|on)$/i.test(value)) return true
   if (/^\d+$/.test(value)) {
-    throw new ConfigError(name, `a number of hops ("${value}") is not supported (Fastify trusts no peer for it); list the proxies' addresses or CIDR ranges, or use true`)
+    throw new ConfigError(
+      name,
+      `a number of hops ("${value}") is not supported (Fastify trusts no peer for it); list the proxies' addresses or CIDR ranges, or use true`
+    )
   }
   const items = list(env, name) ?? []
   for (const item of items) {
@@ -287,7 +313,7 @@ function trustProxy (env: Env): TrustProxy {
   return items
 }
 
-function algorithms (env: Env, hsSecret: Buffer | undefined): JwsAlg[] {
+function algorithms(env: Env, hsSecret: Buffer | undefined): JwsAlg[] {
   const name = 'AUTH_ALGORITHMS'
   const given = list(env, name) ?? ['RS256', 'PS256', 'ES256', 'EdDSA']
   const known: readonly string[] = [...ASYMMETRIC_ALGS, ...HMAC_ALGS]
@@ -301,18 +327,19 @@ function algorithms (env: Env, hsSecret: Buffer | undefined): JwsAlg[] {
   return given as JwsAlg[]
 }
 
-export function loadConfig (env: Env = process.env): Config {
+export function loadConfig(env: Env = process.env): Config {
   const devIssuer = flag(env, 'DEV_ISSUER', false)
   if (devIssuer && env.NODE_ENV === 'production') {
     throw new ConfigError('DEV_ISSUER', 'the development issuer never runs with NODE_ENV=production')
   }
 
   const issuerValue = read(env, 'AUTH_ISSUER')
-  if (issuerValue === undefined && !devIssuer) throw new ConfigError('AUTH_ISSUER', 'is required (the one trusted issuer, e.g. https://tenant.example.com/)')
+  if (issuerValue === undefined && !devIssuer)
+    throw new ConfigError('AUTH_ISSUER', 'is required (the one trusted issuer, e.g. https://tenant.example.com/)')
   const issuer = issuerValue === undefined ? undefined : httpUrl('AUTH_ISSUER', issuerValue)
 
   const audiences = list(env, 'AUTH_AUDIENCE')
-  if (audiences === undefined) throw new ConfigError('AUTH_AUDIENCE', 'is required (this API\'s identifier, e.g. https://api.example.com)')
+  if (audiences === undefined) throw new ConfigError('AUTH_AUDIENCE', "is required (this API's identifier, e.g. https://api.example.com)")
 
   const jwksValue = read(env, 'AUTH_JWKS_URI')
   const jwksUri = jwksValue === undefined ? undefined : httpUrl('AUTH_JWKS_URI', jwksValue)
@@ -341,8 +368,10 @@ export function loadConfig (env: Env = process.env): Config {
   const introspectionClientId = read(env, 'AUTH_INTROSPECTION_CLIENT_ID')
   const introspectionClientSecret = read(env, 'AUTH_INTROSPECTION_CLIENT_SECRET')
   if (formats.includes('opaque')) {
-    if (introspectionClientId === undefined) throw new ConfigError('AUTH_INTROSPECTION_CLIENT_ID', 'is required when AUTH_TOKEN_FORMATS accepts opaque tokens')
-    if (introspectionClientSecret === undefined) throw new ConfigError('AUTH_INTROSPECTION_CLIENT_SECRET', 'is required when AUTH_TOKEN_FORMATS accepts opaque tokens')
+    if (introspectionClientId === undefined)
+      throw new ConfigError('AUTH_INTROSPECTION_CLIENT_ID', 'is required when AUTH_TOKEN_FORMATS accepts opaque tokens')
+    if (introspectionClientSecret === undefined)
+      throw new ConfigError('AUTH_INTROSPECTION_CLIENT_SECRET', 'is required when AUTH_TOKEN_FORMATS accepts opaque tokens')
   }
 
   const corsOrigins = (list(env, 'CORS_ORIGINS') ?? []).map((value) => origin('CORS_ORIGINS', value))
@@ -355,7 +384,10 @@ export function loadConfig (env: Env = process.env): Config {
   const jwksCacheTtl = integer(env, 'AUTH_JWKS_CACHE_TTL', 600, 10, 86_400)
   const jwksMaxStale = integer(env, 'AUTH_JWKS_MAX_STALE', 86_400, 0, 7 * 86_400)
   if (jwksMaxStale < jwksCacheTtl) {
-    throw new ConfigError('AUTH_JWKS_MAX_STALE', `must be at least AUTH_JWKS_CACHE_TTL (${jwksCacheTtl} s): keys would be refused before they expire`)
+    throw new ConfigError(
+      'AUTH_JWKS_MAX_STALE',
+      `must be at least AUTH_JWKS_CACHE_TTL (${jwksCacheTtl} s): keys would be refused before they expire`
+    )
   }
 
   return {

@@ -42,7 +42,8 @@ const SEND_IN_HEADER = 'send the token in the Authorization header as "Bearer <t
 
 /** ERR_MULTIPLE_CREDENTIALS: where the second credential was found. */
 const MULTIPLE_CREDENTIALS = {
-  query: 'The request carries an access token both in the Authorization header and in the query string; send it in the Authorization header only.',
+  query:
+    'The request carries an access token both in the Authorization header and in the query string; send it in the Authorization header only.',
   body: 'The request carries an access token both in the Authorization header and in the body; send it in the Authorization header only.',
   headers: 'The request carries more than one Authorization header; send exactly one Bearer token.',
   token: 'The Authorization header must carry exactly one Bearer token.'
@@ -82,8 +83,8 @@ const OTHER_TYPES: Readonly<Record<string, string>> = {
 }
 
 /** A claim value inside a sentence: strings as they are, anything else as JSON, bounded. */
-function printable (value: unknown): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value)
+function printable(value: unknown): string {
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value))
   return text.slice(0, 20)
 }
 
@@ -92,13 +93,9 @@ function printable (value: unknown): string {
  * (normalised), a Cognito `token_use`, a Keycloak payload `typ`, or an introspection answer's
  * `token_type`.
  */
-export type OtherToken =
-  | { typ: string }
-  | { tokenUse: unknown }
-  | { claimTyp: unknown }
-  | { tokenType: string }
+export type OtherToken = { typ: string } | { tokenUse: unknown } | { claimTyp: unknown } | { tokenType: string }
 
-function otherTokenName (token: OtherToken): string {
+function otherTokenName(token: OtherToken): string {
   if ('typ' in token) {
     // own properties only: a typ such as "constructor" or "__proto__" must not find Object.prototype's
     return (Object.hasOwn(OTHER_TYPES, token.typ) ? OTHER_TYPES[token.typ] : undefined) ?? `a token of type "${token.typ.slice(0, 40)}"`
@@ -113,37 +110,56 @@ function otherTokenName (token: OtherToken): string {
 
 export const ERRORS = {
   // ---- refusals of the credentials (AuthError): RFC 6750 §3 ----
-  ERR_NO_CREDENTIALS: { status: 401, oauthError: undefined, title: 'Authentication required', detail: 'This route requires a Bearer access token in the Authorization header.' },
-  ERR_MULTIPLE_CREDENTIALS: { ...INVALID_REQUEST, detail: ({ where }: { where: keyof typeof MULTIPLE_CREDENTIALS }) => MULTIPLE_CREDENTIALS[where] },
+  ERR_NO_CREDENTIALS: {
+    status: 401,
+    oauthError: undefined,
+    title: 'Authentication required',
+    detail: 'This route requires a Bearer access token in the Authorization header.'
+  },
+  ERR_MULTIPLE_CREDENTIALS: {
+    ...INVALID_REQUEST,
+    detail: ({ where }: { where: keyof typeof MULTIPLE_CREDENTIALS }) => MULTIPLE_CREDENTIALS[where]
+  },
   ERR_TOKEN_IN_QUERY: { ...INVALID_REQUEST, detail: `Access tokens in the query string are not accepted; ${SEND_IN_HEADER}` },
   ERR_TOKEN_IN_BODY: { ...INVALID_REQUEST, detail: `Access tokens in the request body are not accepted; ${SEND_IN_HEADER}` },
   ERR_EMPTY_CREDENTIALS: { ...INVALID_REQUEST, detail: 'The Authorization header names the Bearer scheme but carries no token.' },
   ERR_TOKEN_MALFORMED: {
     ...INVALID_TOKEN,
-    detail: (parts?: { flaw?: keyof typeof MALFORMED }) => (parts?.flaw === undefined ? 'The access token is malformed.' : MALFORMED[parts.flaw])
+    detail: (parts?: { flaw?: keyof typeof MALFORMED }) =>
+      parts?.flaw === undefined ? 'The access token is malformed.' : MALFORMED[parts.flaw]
   },
   ERR_TOKEN_TOO_LARGE: { ...INVALID_TOKEN, detail: 'The access token is too large.' },
   ERR_TOKEN_NOT_JWT: {
     ...INVALID_TOKEN,
-    detail: 'The access token is not a JWT, and this API accepts only JWT access tokens. An opaque token usually means it was requested without this API as its audience: request the token with audience (or resource) set to this API\'s identifier.'
+    detail:
+      "The access token is not a JWT, and this API accepts only JWT access tokens. An opaque token usually means it was requested without this API as its audience: request the token with audience (or resource) set to this API's identifier."
   },
-  ERR_JWT_NOT_ACCEPTED: { ...INVALID_TOKEN, detail: 'The access token is a JWT, and this API accepts only opaque access tokens (AUTH_TOKEN_FORMATS).' },
+  ERR_JWT_NOT_ACCEPTED: {
+    ...INVALID_TOKEN,
+    detail: 'The access token is a JWT, and this API accepts only opaque access tokens (AUTH_TOKEN_FORMATS).'
+  },
   ERR_JWS_ALG_NOT_ALLOWED: {
     ...INVALID_TOKEN,
-    detail: (parts?: { alg?: string }) => `The access token is signed with an algorithm this API does not accept${parts?.alg === undefined ? '' : ` (${parts.alg.slice(0, 16)})`}.`
+    detail: (parts?: { alg?: string }) =>
+      `The access token is signed with an algorithm this API does not accept${parts?.alg === undefined ? '' : ` (${parts.alg.slice(0, 16)})`}.`
   },
-  ERR_JWS_CRIT_UNSUPPORTED: { ...INVALID_TOKEN, detail: 'The access token requires header extensions ("crit") this API does not understand.' },
+  ERR_JWS_CRIT_UNSUPPORTED: {
+    ...INVALID_TOKEN,
+    detail: 'The access token requires header extensions ("crit") this API does not understand.'
+  },
   ERR_JWS_SIGNATURE_INVALID: {
     ...INVALID_TOKEN,
-    detail: (parts?: { unsigned?: true }) => (parts?.unsigned === true ? 'The access token is not signed.' : 'The access token\'s signature is invalid.')
+    detail: (parts?: { unsigned?: true }) =>
+      parts?.unsigned === true ? 'The access token is not signed.' : "The access token's signature is invalid."
   },
   ERR_JWKS_NO_MATCHING_KEY: { ...INVALID_TOKEN, detail: 'The access token is signed with a key the issuer does not publish.' },
   ERR_JWT_CLAIM_MISSING: {
     ...INVALID_TOKEN,
     /** `ownership`: the token names no owner for the data a route keeps (src/messages/owner.ts). */
-    detail: ({ claim, ownership }: { claim: string; ownership?: true }) => (ownership === true
-      ? 'The access token names neither a subject (sub) nor a client (client_id), so it cannot own data.'
-      : `The access token has no "${claim}" claim.`)
+    detail: ({ claim, ownership }: { claim: string; ownership?: true }) =>
+      ownership === true
+        ? 'The access token names neither a subject (sub) nor a client (client_id), so it cannot own data.'
+        : `The access token has no "${claim}" claim.`
   },
   ERR_JWT_CLAIM_INVALID: {
     ...INVALID_TOKEN,
@@ -154,7 +170,8 @@ export const ERRORS = {
   ERR_JWT_ISSUER_INVALID: { ...INVALID_TOKEN, detail: 'The access token was not issued by the issuer this API trusts.' },
   ERR_JWT_AUDIENCE_INVALID: {
     ...INVALID_TOKEN,
-    detail: ({ format }: { format: TokenFormat }) => `The access token is not meant for this API (its ${format === 'jwt' ? '"aud" claim' : 'audience'} does not name this API).`
+    detail: ({ format }: { format: TokenFormat }) =>
+      `The access token is not meant for this API (its ${format === 'jwt' ? '"aud" claim' : 'audience'} does not name this API).`
   },
   ERR_JWT_EXPIRED: { ...INVALID_TOKEN, detail: 'The access token has expired.' },
   ERR_JWT_NOT_YET_VALID: { ...INVALID_TOKEN, detail: 'The access token is not valid yet (nbf).' },
@@ -169,7 +186,9 @@ export const ERRORS = {
     title: 'ID token presented as an access token',
     /** `missingMarker`: the provider's access-token marker the token lacks (providers.ts). */
     detail: (parts?: { missingMarker?: string }) =>
-      (parts?.missingMarker === undefined ? ID_TOKEN_SENTENCE : `${ID_TOKEN_SENTENCE} (This token is not an access token: ${parts.missingMarker}.)`)
+      parts?.missingMarker === undefined
+        ? ID_TOKEN_SENTENCE
+        : `${ID_TOKEN_SENTENCE} (This token is not an access token: ${parts.missingMarker}.)`
   },
   ERR_NOT_ACCESS_TOKEN: {
     ...INVALID_TOKEN,
@@ -179,7 +198,10 @@ export const ERRORS = {
       return `${name[0]?.toUpperCase()}${name.slice(1)} was presented where an access token is required; send the access token instead.`
     }
   },
-  ERR_TOKEN_SENDER_CONSTRAINED: { ...INVALID_TOKEN, detail: 'This access token is bound to a key ("cnf", e.g. DPoP) and cannot be used with the Bearer scheme.' },
+  ERR_TOKEN_SENDER_CONSTRAINED: {
+    ...INVALID_TOKEN,
+    detail: 'This access token is bound to a key ("cnf", e.g. DPoP) and cannot be used with the Bearer scheme.'
+  },
   ERR_CLIENT_NOT_ALLOWED: { ...INVALID_TOKEN, detail: 'The access token was issued to a client this API does not accept.' },
   ERR_TOKEN_INACTIVE: { ...INVALID_TOKEN, detail: 'The access token is not active (it is unknown, expired or revoked).' },
   ERR_INSUFFICIENT_SCOPE: {
@@ -189,8 +211,11 @@ export const ERRORS = {
     /** `scope`: the route's required scopes, space-separated (scope names hold no space, RFC 6749 §3.3). */
     detail: ({ scope }: { scope: string }) => `This request requires the scope${scope.includes(' ') ? 's' : ''} ${scope}.`
   },
-  ERR_KEYS_UNAVAILABLE: { ...UNAVAILABLE, detail: 'The issuer\'s signing keys cannot be obtained right now; try again later.' },
-  ERR_INTROSPECTION_UNAVAILABLE: { ...UNAVAILABLE, detail: 'The authorization server could not be asked about this token right now; try again later.' },
+  ERR_KEYS_UNAVAILABLE: { ...UNAVAILABLE, detail: "The issuer's signing keys cannot be obtained right now; try again later." },
+  ERR_INTROSPECTION_UNAVAILABLE: {
+    ...UNAVAILABLE,
+    detail: 'The authorization server could not be asked about this token right now; try again later.'
+  },
   ERR_SHUTTING_DOWN: { ...UNAVAILABLE, detail: 'The server is shutting down; retry the request.' },
 
   // ---- every other error body: routes, bodies, limits, readiness, internal errors ----
@@ -198,13 +223,22 @@ export const ERRORS = {
     status: 400,
     title: 'Bad Request',
     /** `message`: the validator's description of the schema the request failed. */
-    detail: (parts?: { message?: string }) => parts?.message ?? 'The request does not match the operation\'s schema.'
+    detail: (parts?: { message?: string }) => parts?.message ?? "The request does not match the operation's schema."
   },
   ERR_MALFORMED_BODY: { status: 400, title: 'Bad Request', detail: 'The request body is not valid JSON.' },
   ERR_BAD_REQUEST: { status: 400, title: 'Bad Request', detail: 'The request is malformed.' },
   // never the request's path: it may hold a token pasted where a segment goes
-  ERR_ROUTE_NOT_FOUND: { status: 404, title: 'Not Found', detail: (parts?: { method: string }) => (parts?.method === undefined ? 'No such route.' : `No route serves ${parts.method} at this path.`) },
-  ERR_INVALID_CURSOR: { status: 400, title: 'Bad Request', detail: 'The cursor is not one this API issued; start again from the first page (no cursor).' },
+  ERR_ROUTE_NOT_FOUND: {
+    status: 404,
+    title: 'Not Found',
+    detail: (parts?: { method: string }) =>
+      parts?.method === undefined ? 'No such route.' : `No route serves ${parts.method} at this path.`
+  },
+  ERR_INVALID_CURSOR: {
+    status: 400,
+    title: 'Bad Request',
+    detail: 'The cursor is not one this API issued; start again from the first page (no cursor).'
+  },
   ERR_MESSAGE_NOT_FOUND: { status: 404, title: 'Not Found', detail: 'No such message.' },
   ERR_METHOD_NOT_ALLOWED: { status: 405, title: 'Method Not Allowed', detail: 'The route does not accept this method.' },
   ERR_NOT_ACCEPTABLE: { status: 406, title: 'Not Acceptable', detail: 'The route cannot answer in a media type the request accepts.' },
@@ -213,18 +247,29 @@ export const ERRORS = {
     status: 409,
     title: 'Conflict',
     /** `max`: the number of messages a caller may hold. */
-    detail: (parts?: { max?: number }) => (parts?.max === undefined ? 'The caller holds as many messages as allowed; delete one first.' : `at most ${parts.max} messages per user`)
+    detail: (parts?: { max?: number }) =>
+      parts?.max === undefined
+        ? 'The caller holds as many messages as allowed; delete one first.'
+        : `at most ${parts.max} messages per user`
   },
   ERR_BODY_TOO_LARGE: { status: 413, title: 'Content Too Large', detail: 'The request body is larger than this route accepts.' },
   ERR_URI_TOO_LONG: { status: 414, title: 'URI Too Long', detail: 'The request URI (or one of its path parameters) is too long.' },
-  ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported Media Type', detail: 'The route does not accept a body of this content type.' },
+  ERR_UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    title: 'Unsupported Media Type',
+    detail: 'The route does not accept a body of this content type.'
+  },
   ERR_TOO_MANY_REQUESTS: { status: 429, title: 'Too Many Requests', detail: 'Too many requests; retry later.' },
   ERR_HEADERS_TOO_LARGE: { status: 431, title: 'Request Header Fields Too Large', detail: 'The request headers are too large.' },
   /** Any other 4xx: the body carries the error's own status (and its standard title). */
   ERR_CLIENT_ERROR: { status: 400, title: 'Client Error', detail: 'The request cannot be answered.' },
   ERR_INTERNAL: { status: 500, title: 'Internal Server Error', detail: 'The server could not complete the request.' },
-  ERR_NOT_READY: { status: 503, title: 'Service Unavailable', detail: 'The issuer\'s signing keys are not loaded yet.' },
-  ERR_DATABASE_UNAVAILABLE: { status: 503, title: 'Service Unavailable', detail: 'The database cannot be reached right now; try again later.' }
+  ERR_NOT_READY: { status: 503, title: 'Service Unavailable', detail: "The issuer's signing keys are not loaded yet." },
+  ERR_DATABASE_UNAVAILABLE: {
+    status: 503,
+    title: 'Service Unavailable',
+    detail: 'The database cannot be reached right now; try again later.'
+  }
 } as const satisfies Record<string, ErrorDefinition>
 
 /** Every code an error body can carry. */
@@ -239,7 +284,7 @@ type DetailOf<C extends ErrorCode> = (typeof ERRORS)[C]['detail']
 export type DetailArgs<C extends ErrorCode> = DetailOf<C> extends (...args: infer A) => string ? A : []
 
 /** The sentence of a code, worded with its variable parts. */
-export function sentenceOf<C extends ErrorCode> (code: C, ...args: DetailArgs<C>): string {
+export function sentenceOf<C extends ErrorCode>(code: C, ...args: DetailArgs<C>): string {
   const { detail, title }: ErrorDefinition = ERRORS[code]
   if (typeof detail === 'string') return detail
   // `{}` when no parts are given: an optional part is then absent. A code whose parts are
@@ -253,7 +298,7 @@ export function sentenceOf<C extends ErrorCode> (code: C, ...args: DetailArgs<C>
   }
 }
 
-export function isAuthErrorCode (code: string): code is AuthErrorCode {
+export function isAuthErrorCode(code: string): code is AuthErrorCode {
   return Object.hasOwn(ERRORS, code) && 'oauthError' in ERRORS[code as ErrorCode]
 }
 
@@ -281,11 +326,12 @@ export interface AuthErrorExtra {
 }
 
 /** After the code: the sentence's variable parts (when it has any) and the extras, in one object. */
-type AuthErrorArgs<C extends AuthErrorCode> = DetailArgs<C> extends []
-  ? [extra?: AuthErrorExtra]
-  : [] extends DetailArgs<C>
-    ? [extra?: NonNullable<DetailArgs<C>[0]> & AuthErrorExtra]
-    : [extra: DetailArgs<C>[0] & AuthErrorExtra]
+type AuthErrorArgs<C extends AuthErrorCode> =
+  DetailArgs<C> extends []
+    ? [extra?: AuthErrorExtra]
+    : [] extends DetailArgs<C>
+      ? [extra?: NonNullable<DetailArgs<C>[0]> & AuthErrorExtra]
+      : [extra: DetailArgs<C>[0] & AuthErrorExtra]
 
 /** A refusal of the credentials: 400, 401, 403 or 503, with a Bearer challenge where RFC 6750 asks for one. */
 export class AuthError<C extends AuthErrorCode = AuthErrorCode> extends CodedError implements ClientError {
@@ -301,7 +347,7 @@ export class AuthError<C extends AuthErrorCode = AuthErrorCode> extends CodedErr
   readonly retryAfter: number | undefined
   readonly claim: string | undefined
 
-  constructor (code: C, ...args: AuthErrorArgs<C>) {
+  constructor(code: C, ...args: AuthErrorArgs<C>) {
     const extra: AuthErrorExtra = args[0] ?? {}
     const description = sentenceOf(code, ...([extra] as unknown as DetailArgs<C>))
     super(description)
@@ -318,6 +364,6 @@ export class AuthError<C extends AuthErrorCode = AuthErrorCode> extends CodedErr
   }
 }
 
-export function isAuthError (value: unknown): value is AuthError {
+export function isAuthError(value: unknown): value is AuthError {
   return value instanceof AuthError
 }

@@ -30,7 +30,7 @@ const JWS_LIKE = /eyJ[\w-]*\.[\w-]*\.[\w-]*/g
  * (`access%5Ftoken` is `access_token`), `;` path parameters cut, and JWS-shaped path segments
  * replaced.
  */
-export function safeUrl (url: string): string {
+export function safeUrl(url: string): string {
   const q = url.indexOf('?')
   let path = q === -1 ? url : url.slice(0, q)
   const semicolon = path.indexOf(';')
@@ -44,17 +44,19 @@ export function safeUrl (url: string): string {
   if (!secret) return `${path}?${query.replace(JWS_LIKE, '[Redacted]')}`
   const kept: string[] = []
   for (const [name, value] of parameters) {
-    kept.push(`${encodeURIComponent(name)}=${SECRET_PARAMETER.test(name.trim()) ? '[Redacted]' : encodeURIComponent(value).replace(JWS_LIKE, '[Redacted]')}`)
+    kept.push(
+      `${encodeURIComponent(name)}=${SECRET_PARAMETER.test(name.trim()) ? '[Redacted]' : encodeURIComponent(value).replace(JWS_LIKE, '[Redacted]')}`
+    )
   }
   return `${path}?${kept.join('&')}`
 }
 
-export function loggerOptions (level: LogLevel): Exclude<FastifyServerOptions['logger'], boolean | undefined> {
+export function loggerOptions(level: LogLevel): Exclude<FastifyServerOptions['logger'], boolean | undefined> {
   return {
     level,
     redact: { paths: REDACT, censor: '[Redacted]' },
     serializers: {
-      req (request: { method: string; url: string; host?: string; ip?: string; id?: string }) {
+      req(request: { method: string; url: string; host?: string; ip?: string; id?: string }) {
         return { method: request.method, url: safeUrl(request.url), host: request.host, remoteAddress: request.ip }
       }
     }

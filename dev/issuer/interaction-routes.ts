@@ -74,7 +74,11 @@ export function createInteractionRoutes(provider: Provider, users: readonly Demo
         const username = form.get('username') ?? ''
         const user = authenticate(username, form.get('password') ?? '')
         if (user === undefined) {
-          sendHtml(res, 401, renderLoginPage({ uid: interaction.uid, clientId, scopes, users, username, error: 'Wrong username or password.' }))
+          sendHtml(
+            res,
+            401,
+            renderLoginPage({ uid: interaction.uid, clientId, scopes, users, username, error: 'Wrong username or password.' })
+          )
           return true
         }
         await provider.interactionFinished(req, res, { login: { accountId: user.sub } }, { mergeWithLastSubmission: false })

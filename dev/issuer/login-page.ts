@@ -17,10 +17,15 @@ export function renderLoginPage(input: LoginPageInput): string {
   const uid = encodeURIComponent(input.uid)
   const error = input.error === undefined ? '' : `<p class="error" role="alert">${escapeHtml(input.error)}</p>`
   const hint = input.users
-    .map((user) => `<li><code>${escapeHtml(user.username)}</code> / <code>${escapeHtml(user.password)}</code> (${escapeHtml(user.name)})</li>`)
+    .map(
+      (user) => `<li><code>${escapeHtml(user.username)}</code> / <code>${escapeHtml(user.password)}</code> (${escapeHtml(user.name)})</li>`
+    )
     .join('')
   const scopes = input.scopes
-    .map((scope) => `<li><code>${escapeHtml(scope.name)}</code>${scope.description === undefined ? '' : ` ${escapeHtml(scope.description)}`}</li>`)
+    .map(
+      (scope) =>
+        `<li><code>${escapeHtml(scope.name)}</code>${scope.description === undefined ? '' : ` ${escapeHtml(scope.description)}`}</li>`
+    )
     .join('')
   const asks = scopes === '' ? '' : `<p>It asks for:</p>\n<ul class="scopes">${scopes}</ul>\n`
   return htmlDocument(

@@ -6,13 +6,7 @@ interface Entry {
 }
 
 /** Models whose records belong to a grant and go when the grant is revoked. */
-const GRANTABLE = new Set([
-  'AccessToken',
-  'AuthorizationCode',
-  'RefreshToken',
-  'DeviceCode',
-  'BackchannelAuthenticationRequest'
-])
+const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest'])
 
 /**
  * An in-memory store for oidc-provider, private to one development issuer (so two issuers in one

@@ -70,11 +70,7 @@ declare module 'oidc-provider' {
     ): AccountClaims | Promise<AccountClaims>
   }
 
-  export type FindAccount = (
-    ctx: KoaContextWithOIDC,
-    sub: string,
-    token?: Token
-  ) => Promise<Account | undefined> | Account | undefined
+  export type FindAccount = (ctx: KoaContextWithOIDC, sub: string, token?: Token) => Promise<Account | undefined> | Account | undefined
 
   export interface ResourceServerInfo {
     scope: string
@@ -177,15 +173,8 @@ declare module 'oidc-provider' {
     conformIdTokenClaims?: boolean
     findAccount?: FindAccount
     clientBasedCORS?: (ctx: KoaContextWithOIDC, origin: string, client: Client) => boolean
-    extraTokenClaims?: (
-      ctx: KoaContextWithOIDC,
-      token: Token
-    ) => Promise<JsonObject | undefined> | JsonObject | undefined
-    issueRefreshToken?: (
-      ctx: KoaContextWithOIDC,
-      client: Client,
-      code: GrantSource
-    ) => Promise<boolean> | boolean
+    extraTokenClaims?: (ctx: KoaContextWithOIDC, token: Token) => Promise<JsonObject | undefined> | JsonObject | undefined
+    issueRefreshToken?: (ctx: KoaContextWithOIDC, client: Client, code: GrantSource) => Promise<boolean> | boolean
     rotateRefreshToken?: boolean | ((ctx: KoaContextWithOIDC) => boolean)
     pkce?: {
       required?: (ctx: KoaContextWithOIDC, client: Client) => boolean
@@ -193,30 +182,18 @@ declare module 'oidc-provider' {
     interactions?: {
       url?: (ctx: KoaContextWithOIDC, interaction: Interaction) => string | Promise<string>
     }
-    renderError?: (
-      ctx: KoaContextWithOIDC,
-      out: Record<string, string>,
-      error: Error
-    ) => void | Promise<void>
+    renderError?: (ctx: KoaContextWithOIDC, out: Record<string, string>, error: Error) => void | Promise<void>
     ttl?: Record<string, number | TtlFunction>
     features?: {
       devInteractions?: { enabled: boolean }
       clientCredentials?: { enabled: boolean }
       introspection?: {
         enabled: boolean
-        allowedPolicy?: (
-          ctx: KoaContextWithOIDC,
-          client: Client,
-          token: Token
-        ) => Promise<boolean> | boolean
+        allowedPolicy?: (ctx: KoaContextWithOIDC, client: Client, token: Token) => Promise<boolean> | boolean
       }
       revocation?: {
         enabled: boolean
-        allowedPolicy?: (
-          ctx: KoaContextWithOIDC,
-          client: Client,
-          token: Token
-        ) => Promise<boolean> | boolean
+        allowedPolicy?: (ctx: KoaContextWithOIDC, client: Client, token: Token) => Promise<boolean> | boolean
       }
       userinfo?: { enabled: boolean }
       rpInitiatedLogout?: {
@@ -231,10 +208,7 @@ declare module 'oidc-provider' {
           client: Client,
           oneOf?: string[]
         ) => Promise<string | string[] | undefined> | string | string[] | undefined
-        useGrantedResource?: (
-          ctx: KoaContextWithOIDC,
-          model: GrantSource
-        ) => Promise<boolean> | boolean
+        useGrantedResource?: (ctx: KoaContextWithOIDC, model: GrantSource) => Promise<boolean> | boolean
         getResourceServerInfo?: (
           ctx: KoaContextWithOIDC,
           resourceIndicator: string,

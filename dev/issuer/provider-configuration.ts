@@ -169,7 +169,8 @@ export function providerConfiguration(settings: ResolvedIssuerSettings): Configu
     },
     // RFC 9068 §2.2: without an end user, `sub` is the client's id. oidc-provider already does so
     // in JWT access tokens; this makes introspection of opaque client-credentials tokens agree.
-    extraTokenClaims: (_ctx, token) => (token.kind === 'ClientCredentials' && token.clientId !== undefined ? { sub: token.clientId } : undefined),
+    extraTokenClaims: (_ctx, token) =>
+      token.kind === 'ClientCredentials' && token.clientId !== undefined ? { sub: token.clientId } : undefined,
     clientBasedCORS: (_ctx, origin, client) => client.clientId === spa.clientId && spaOrigins.has(origin),
     issueRefreshToken: (_ctx, client) => client.clientId === spa.clientId && client.grantTypeAllowed('refresh_token'),
     rotateRefreshToken: true,

@@ -12,27 +12,40 @@ import { problem, sendProblem } from '../../src/http/problem.js'
 
 const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.describeTag('health', 'Liveness and readiness probes.')
-  app.get('/health/live', {
-    config: { public: true },
-    schema: { tags: ['health'], summary: 'Liveness', operationId: 'getLiveness', response: { 200: HealthSchema } }
-  }, async () => ({ status: 'ok' }))
+  app.get(
+    '/health/live',
+    {
+      config: { public: true },
+      schema: { tags: ['health'], summary: 'Liveness', operationId: 'getLiveness', response: { 200: HealthSchema } }
+    },
+    async () => ({ status: 'ok' })
+  )
 
-  app.get('/health/ready', {
-    config: { public: true },
-    schema: {
-      tags: ['health'],
-      summary: 'Readiness: the issuer\'s signing keys are loaded and the database answers',
-      operationId: 'getReadiness',
-      response: {
-        200: HealthSchema,
-        503: problemResponse('The issuer\'s signing keys are not loaded yet, or no longer fresh enough; or the database cannot be reached', ['ERR_NOT_READY', 'ERR_DATABASE_UNAVAILABLE'], { 'Retry-After': RetryAfterHeader })
+  app.get(
+    '/health/ready',
+    {
+      config: { public: true },
+      schema: {
+        tags: ['health'],
+        summary: "Readiness: the issuer's signing keys are loaded and the database answers",
+        operationId: 'getReadiness',
+        response: {
+          200: HealthSchema,
+          503: problemResponse(
+            "The issuer's signing keys are not loaded yet, or no longer fresh enough; or the database cannot be reached",
+            ['ERR_NOT_READY', 'ERR_DATABASE_UNAVAILABLE'],
+            { 'Retry-After': RetryAfterHeader }
+          )
+        }
       }
+    },
+    async (_request, reply) => {
+      if (!app.keyStore.ready) return sendProblem(reply.header('retry-after', '5'), problem('ERR_NOT_READY'))
+      if (!app.database.migrated || !(await app.database.ping()))
+        return sendProblem(reply.header('retry-after', '5'), problem('ERR_DATABASE_UNAVAILABLE'))
+      return { status: 'ready', keys: app.keyStore.keyCount }
     }
-  }, async (_request, reply) => {
-    if (!app.keyStore.ready) return sendProblem(reply.header('retry-after', '5'), problem('ERR_NOT_READY'))
-    if (!app.database.migrated || !(await app.database.ping())) return sendProblem(reply.header('retry-after', '5'), problem('ERR_DATABASE_UNAVAILABLE'))
-    return { status: 'ready', keys: app.keyStore.keyCount }
-  })
+  )
 }
 
 export default healthRoutes

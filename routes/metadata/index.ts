@@ -12,25 +12,29 @@ import { RESOURCE_METADATA_PATH } from '../../plugins/problem-details.js'
 const protectedResourceMetadata: FastifyPluginAsyncTypebox = async (app) => {
   app.describeTag('metadata', 'OAuth 2.0 Protected Resource Metadata (RFC 9728): where to get a token, and which scopes exist.')
   const { auth } = app.config
-  app.get(RESOURCE_METADATA_PATH, {
-    config: { public: true },
-    schema: {
-      tags: ['metadata'],
-      summary: 'Protected resource metadata (RFC 9728)',
-      operationId: 'getProtectedResourceMetadata',
-      response: { 200: ProtectedResourceMetadataSchema }
+  app.get(
+    RESOURCE_METADATA_PATH,
+    {
+      config: { public: true },
+      schema: {
+        tags: ['metadata'],
+        summary: 'Protected resource metadata (RFC 9728)',
+        operationId: 'getProtectedResourceMetadata',
+        response: { 200: ProtectedResourceMetadataSchema }
+      }
+    },
+    async (_request, reply) => {
+      reply.header('cache-control', 'public, max-age=3600')
+      return {
+        resource: auth.audiences[0] ?? '',
+        authorization_servers: [auth.issuer],
+        scopes_supported: app.scopes().map((scope) => scope.name),
+        bearer_methods_supported: ['header'],
+        resource_name: 'Resource API',
+        resource_documentation: `${app.publicUrl}${DOCS_PREFIX}`
+      }
     }
-  }, async (_request, reply) => {
-    reply.header('cache-control', 'public, max-age=3600')
-    return {
-      resource: auth.audiences[0] ?? '',
-      authorization_servers: [auth.issuer],
-      scopes_supported: app.scopes().map((scope) => scope.name),
-      bearer_methods_supported: ['header'],
-      resource_name: 'Resource API',
-      resource_documentation: `${app.publicUrl}${DOCS_PREFIX}`
-    }
-  })
+  )
 }
 
 export default protectedResourceMetadata

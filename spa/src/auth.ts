@@ -102,10 +102,18 @@ export class Auth {
     const pending = JSON.parse(raw) as PendingLogin
     const as = await this.#authorizationServer()
     const params = oauth.validateAuthResponse(as, this.#client, callbackUrl, pending.state)
-    const response = await oauth.authorizationCodeGrantRequest(as, this.#client, oauth.None(), params, redirectUri(), pending.codeVerifier, {
-      ...insecureIfLoopback(this.#config.issuer),
-      additionalParameters: { resource: this.#config.resource }
-    })
+    const response = await oauth.authorizationCodeGrantRequest(
+      as,
+      this.#client,
+      oauth.None(),
+      params,
+      redirectUri(),
+      pending.codeVerifier,
+      {
+        ...insecureIfLoopback(this.#config.issuer),
+        additionalParameters: { resource: this.#config.resource }
+      }
+    )
     const result = await oauth.processAuthorizationCodeResponse(as, this.#client, response, {
       expectedNonce: pending.nonce,
       requireIdToken: true

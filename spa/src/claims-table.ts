@@ -22,7 +22,9 @@ export function renderClaims(
   const rows: HTMLTableRowElement[] = []
   for (const name of ['typ', 'alg']) {
     if (header[name] !== undefined) {
-      rows.push(el('tr', { class: 'header-row' }, el('th', { scope: 'row' }, `header.${name}`), el('td', {}, formatValue(name, header[name]))))
+      rows.push(
+        el('tr', { class: 'header-row' }, el('th', { scope: 'row' }, `header.${name}`), el('td', {}, formatValue(name, header[name])))
+      )
     }
   }
   for (const [name, value] of Object.entries(payload)) {

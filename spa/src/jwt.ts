@@ -10,7 +10,10 @@ export interface DecodedJwt {
 
 function decodePart(part: string | undefined): Record<string, unknown> {
   if (part === undefined || !/^[A-Za-z0-9_-]+$/.test(part)) throw new Error('not a compact JWS')
-  const base64 = part.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(part.length / 4) * 4, '=')
+  const base64 = part
+    .replace(/-/g, '+')
+    .replace(/_/g, '/')
+    .padEnd(Math.ceil(part.length / 4) * 4, '=')
   const bytes = Uint8Array.from(atob(base64), (char) => char.charCodeAt(0))
   const value: unknown = JSON.parse(new TextDecoder().decode(bytes))
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not a JSON object')

@@ -50,7 +50,8 @@ function explain(error: unknown): string {
     const description = error.error_description === undefined ? '' : ` (${error.error_description})`
     return `Sign-in did not complete: ${error.error}${description}`
   }
-  if (error instanceof ResponseBodyError) return `The issuer refused: ${error.error}${error.error_description === undefined ? '' : ` (${error.error_description})`}`
+  if (error instanceof ResponseBodyError)
+    return `The issuer refused: ${error.error}${error.error_description === undefined ? '' : ` (${error.error_description})`}`
   if (error instanceof TypeError) return `Could not reach the server: ${error.message}`
   return error instanceof Error ? error.message : String(error)
 }
@@ -100,7 +101,10 @@ function renderApiResult(label: string, answer: ApiAnswer | undefined, why = '')
   ui.apiResultLine.textContent = `${label} → ${answer.status} ${answer.statusText}`.trim()
   ui.apiResultDescription.replaceChildren()
   if (answer.errorDescription !== undefined) {
-    ui.apiResultDescription.append(el('span', { class: 'muted' }, `${answer.error ?? 'error'}: `), el('span', { class: 'description' }, answer.errorDescription))
+    ui.apiResultDescription.append(
+      el('span', { class: 'muted' }, `${answer.error ?? 'error'}: `),
+      el('span', { class: 'description' }, answer.errorDescription)
+    )
   }
   ui.apiResultBody.textContent = answer.body === undefined ? '' : JSON.stringify(answer.body, null, 2)
   show(ui.apiResult, true)
@@ -120,7 +124,8 @@ function renderMessages(messages: Message[]): void {
       )
     })
   )
-  ui.messagesStatus.textContent = messages.length === 0 ? 'No messages yet.' : `${messages.length} message${messages.length === 1 ? '' : 's'}.`
+  ui.messagesStatus.textContent =
+    messages.length === 0 ? 'No messages yet.' : `${messages.length} message${messages.length === 1 ? '' : 's'}.`
 }
 
 function render(): void {
@@ -196,7 +201,10 @@ const config = await loadConfig().catch((error: unknown) => {
 const auth = new Auth(config)
 const api = new Api(config.apiUrl)
 
-ui.login.addEventListener('click', action(ui.login, () => auth.login()))
+ui.login.addEventListener(
+  'click',
+  action(ui.login, () => auth.login())
+)
 ui.logout.addEventListener('click', () => {
   auth.logout()
   showAlert(undefined)

@@ -41,7 +41,7 @@ interface Entry<V> {
 }
 
 /** FNV-1a over the key's last 24 characters (of a JWS, its signature), never 0. */
-function fingerprint (key: string): number {
+function fingerprint(key: string): number {
   let hash = 0x811c9dc5
   for (let i = Math.max(0, key.length - 24); i < key.length; i++) {
     hash ^= key.charCodeAt(i)
@@ -69,7 +69,7 @@ export class BoundedStore<V> {
   #next = 0
   #generation = 0
 
-  constructor (options: BoundedStoreOptions) {
+  constructor(options: BoundedStoreOptions) {
     this.#max = options.maxEntries
     this.#keyOf = options.keyOf ?? sameId
     let slots = 1024
@@ -78,17 +78,17 @@ export class BoundedStore<V> {
     this.#doorMask = slots - 1
   }
 
-  get size (): number {
+  get size(): number {
     return this.#entries.size
   }
 
   /** Read before computing a value, and given back to set() with it. */
-  get generation (): number {
+  get generation(): number {
     return this.#generation
   }
 
   /** The value stored for `id` if it is valid at `now`; EXPIRED (and forgotten) past its notAfter; undefined otherwise. */
-  get (id: string, now: number): V | typeof EXPIRED | undefined {
+  get(id: string, now: number): V | typeof EXPIRED | undefined {
     const key = this.#keyOf(id)
     const entry = this.#entries.get(key)
     if (entry === undefined || entry.id !== id) return undefined
@@ -104,7 +104,7 @@ export class BoundedStore<V> {
    * Stores `value` for `id`, valid while notBefore <= now < notAfter. `generation` (when given)
    * is the one read before the value was computed: if the store was cleared since, it is not stored.
    */
-  set (id: string, value: V, notBefore: number, notAfter: number, generation?: number): void {
+  set(id: string, value: V, notBefore: number, notAfter: number, generation?: number): void {
     if (this.#max === 0) return
     if (generation !== undefined && generation !== this.#generation) return
     const key = this.#keyOf(id)
@@ -139,13 +139,13 @@ export class BoundedStore<V> {
     this.#entries.set(key, entry)
   }
 
-  delete (id: string): void {
+  delete(id: string): void {
     const key = this.#keyOf(id)
     if (this.#entries.get(key)?.id === id) this.#entries.delete(key)
   }
 
   /** Forgets every entry (and the doorkeeper's memory) and starts a new generation. */
-  clear (): void {
+  clear(): void {
     this.#generation++
     this.#door.fill(0)
     this.#entries.clear()

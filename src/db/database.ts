@@ -34,24 +34,35 @@ export class DatabaseUnavailable extends CodedError implements ClientError {
   /** For the logs: what failed (an error code or a short message), never the URL. */
   readonly reason: string
 
-  constructor (reason: string, options?: { cause?: unknown }) {
+  constructor(reason: string, options?: { cause?: unknown }) {
     super(sentenceOf('ERR_DATABASE_UNAVAILABLE'), options)
     this.reason = reason
   }
 }
 
-const NETWORK_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'ECONNABORTED'])
+const NETWORK_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  'ECONNABORTED'
+])
 /** PostgreSQL SQLSTATEs that mean "not now" rather than "wrong": shutdown, too many connections, timeouts. */
 const PG_TRANSIENT: ReadonlySet<string> = new Set(['57P01', '57P02', '57P03', '53300', '57014', '55P03', '40001', '40P01'])
 /** node:sqlite errcodes: BUSY, LOCKED, IOERR, FULL, CANTOPEN. */
 const SQLITE_TRANSIENT: ReadonlySet<number> = new Set([5, 6, 10, 13, 14])
-const PG_CLIENT_MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Connection terminated unexpectedly|Client was closed)/
+const PG_CLIENT_MESSAGES =
+  /^(Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Connection terminated unexpectedly|Client was closed)/
 
 /** Whether an error from a driver means "the database is unreachable or too slow right now". */
-export function isUnavailable (error: unknown): boolean {
+export function isUnavailable(error: unknown): boolean {
   if (error instanceof DatabaseUnavailable) return true
   if (typeof error !== 'object' || error === null) return false
-  const { code, errcode, message } = error as { code?: unknown, errcode?: unknown, message?: unknown }
+  const { code, errcode, message } = error as { code?: unknown; errcode?: unknown; message?: unknown }
   if (typeof code === 'string' && (NETWORK_CODES.has(code) || PG_TRANSIENT.has(code) || code.startsWith('08'))) return true
   if (typeof errcode === 'number' && SQLITE_TRANSIENT.has(errcode & 0xff)) return true
   if (typeof message === 'string' && PG_CLIENT_MESSAGES.test(message)) return true
@@ -60,10 +71,12 @@ export function isUnavailable (error: unknown): boolean {
 }
 
 /** A short, credential-free description of a driver error, for the logs. */
-export function reasonOf (error: unknown): string {
+export function reasonOf(error: unknown): string {
   if (typeof error !== 'object' || error === null) return String(error)
-  const { code, message } = error as { code?: unknown, message?: unknown }
-  return [typeof code === 'string' ? code : undefined, typeof message === 'string' ? message.slice(0, 200) : undefined].filter(Boolean).join(': ')
+  const { code, message } = error as { code?: unknown; message?: unknown }
+  return [typeof code === 'string' ? code : undefined, typeof message === 'string' ? message.slice(0, 200) : undefined]
+    .filter(Boolean)
+    .join(': ')
 }
 
 export interface Database {
@@ -91,9 +104,9 @@ export interface DatabaseOptions {
  * queues the work on the one connection; BEGIN IMMEDIATE and the busy timeout serialize
  * writers in other processes (`npm run db:migrate` next to a running server).
  */
-const sqliteFiles = new Map<string, { db: Kysely<Schema>, users: number }>()
+const sqliteFiles = new Map<string, { db: Kysely<Schema>; users: number }>()
 
-function openSqlite (config: Extract<DatabaseConfig, { engine: 'sqlite' }>): { db: Kysely<Schema>, close(): Promise<void> } {
+function openSqlite(config: Extract<DatabaseConfig, { engine: 'sqlite' }>): { db: Kysely<Schema>; close(): Promise<void> } {
   const dir = resolve(config.dataDir)
   const file = join(dir, SQLITE_FILE)
   let shared = sqliteFiles.get(file)
@@ -104,7 +117,10 @@ function openSqlite (config: Extract<DatabaseConfig, { engine: 'sqlite' }>): { d
       database = new DatabaseSync(file, { timeout: config.statementTimeoutMs })
       database.exec('pragma journal_mode = wal; pragma synchronous = normal; pragma foreign_keys = on')
     } catch (error) {
-      throw new ConfigError('DATA_DIR', `cannot create or open the database in "${config.dataDir}" (${reasonOf(error)}): mount a writable volume there`)
+      throw new ConfigError(
+        'DATA_DIR',
+        `cannot create or open the database in "${config.dataDir}" (${reasonOf(error)}): mount a writable volume there`
+      )
     }
     shared = { db: new Kysely<Schema>({ dialect: new NodeSqliteDialect(database) }), users: 0 }
     sqliteFiles.set(file, shared)
@@ -113,7 +129,7 @@ function openSqlite (config: Extract<DatabaseConfig, { engine: 'sqlite' }>): { d
   entry.users++
   return {
     db: entry.db,
-    async close () {
+    async close() {
       if (--entry.users > 0) return
       sqliteFiles.delete(file)
       await entry.db.destroy()
@@ -121,7 +137,10 @@ function openSqlite (config: Extract<DatabaseConfig, { engine: 'sqlite' }>): { d
   }
 }
 
-function openPostgres (config: Extract<DatabaseConfig, { engine: 'postgres' }>, options: DatabaseOptions): { db: Kysely<Schema>, close(): Promise<void> } {
+function openPostgres(
+  config: Extract<DatabaseConfig, { engine: 'postgres' }>,
+  options: DatabaseOptions
+): { db: Kysely<Schema>; close(): Promise<void> } {
   const pool = new pg.Pool({
     connectionString: config.url,
     max: config.poolSize,
@@ -133,21 +152,25 @@ function openPostgres (config: Extract<DatabaseConfig, { engine: 'postgres' }>, 
     application_name: 'resource-api'
   })
   // an idle connection dropped by the server (restart, failover) is an event, not a crash
-  pool.on('error', (error) => { options.onPoolError?.(reasonOf(error)) })
+  pool.on('error', (error) => {
+    options.onPoolError?.(reasonOf(error))
+  })
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) })
   return { db, close: () => db.destroy() }
 }
 
-export function openDatabase (config: DatabaseConfig, options: DatabaseOptions = {}): Database {
+export function openDatabase(config: DatabaseConfig, options: DatabaseOptions = {}): Database {
   const { db, close } = config.engine === 'sqlite' ? openSqlite(config) : openPostgres(config, options)
   // a request's whole work in the database: connecting, then its statements
   const deadlineMs = (config.engine === 'postgres' ? CONNECT_TIMEOUT_MS : 0) + config.statementTimeoutMs + 1000
   let closed: Promise<void> | undefined
 
-  async function run<T> (work: (db: Kysely<Schema>) => Promise<T>, timeoutMs = deadlineMs): Promise<T> {
+  async function run<T>(work: (db: Kysely<Schema>) => Promise<T>, timeoutMs = deadlineMs): Promise<T> {
     let timer: NodeJS.Timeout | undefined
     const deadline = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => { reject(new DatabaseUnavailable(`no answer within ${timeoutMs} ms`)) }, timeoutMs)
+      timer = setTimeout(() => {
+        reject(new DatabaseUnavailable(`no answer within ${timeoutMs} ms`))
+      }, timeoutMs)
     })
     try {
       return await Promise.race([work(db), deadline])
@@ -164,7 +187,7 @@ export function openDatabase (config: DatabaseConfig, options: DatabaseOptions =
     engine: config.engine,
     db,
     run,
-    async ping () {
+    async ping() {
       try {
         await run(async (db) => sql`select 1`.execute(db), Math.min(deadlineMs, 2000))
         return true
@@ -172,7 +195,7 @@ export function openDatabase (config: DatabaseConfig, options: DatabaseOptions =
         return false
       }
     },
-    async migrate () {
+    async migrate() {
       const migrator = new Migrator({ db, provider: migrationProvider })
       const { error, results } = await migrator.migrateToLatest()
       if (error !== undefined) {
@@ -181,7 +204,7 @@ export function openDatabase (config: DatabaseConfig, options: DatabaseOptions =
       }
       return (results ?? []).filter((result) => result.status === 'Success').map((result) => result.migrationName)
     },
-    close () {
+    close() {
       closed ??= close()
       return closed
     }

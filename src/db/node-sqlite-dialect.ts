@@ -11,11 +11,21 @@
  *   a failed migration leaves nothing half-applied.
  */
 import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite'
-import { CompiledQuery, SqliteAdapter, SqliteDialect, SqliteDriver, type DatabaseConnection, type DialectAdapter, type Driver, type SqliteDatabase, type SqliteStatement } from 'kysely'
+import {
+  CompiledQuery,
+  SqliteAdapter,
+  SqliteDialect,
+  SqliteDriver,
+  type DatabaseConnection,
+  type DialectAdapter,
+  type Driver,
+  type SqliteDatabase,
+  type SqliteStatement
+} from 'kysely'
 
 type SqlParameters = SQLInputValue[]
 
-function statement (prepared: StatementSync): SqliteStatement {
+function statement(prepared: StatementSync): SqliteStatement {
   return {
     reader: prepared.columns().length > 0,
     all: (parameters) => prepared.all(...(parameters as SqlParameters)),
@@ -25,37 +35,41 @@ function statement (prepared: StatementSync): SqliteStatement {
 }
 
 /** node:sqlite's DatabaseSync as Kysely's SqliteDatabase. */
-export function asKyselyDatabase (database: DatabaseSync): SqliteDatabase {
+export function asKyselyDatabase(database: DatabaseSync): SqliteDatabase {
   return {
-    close: () => { if (database.isOpen) database.close() },
+    close: () => {
+      if (database.isOpen) database.close()
+    },
     prepare: (sql) => statement(database.prepare(sql))
   }
 }
 
 class ImmediateSqliteDriver extends SqliteDriver {
-  override async beginTransaction (connection: DatabaseConnection): Promise<void> {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw('begin immediate'))
   }
 }
 
 class TransactionalDdlSqliteAdapter extends SqliteAdapter {
-  override get supportsTransactionalDdl (): boolean { return true }
+  override get supportsTransactionalDdl(): boolean {
+    return true
+  }
 }
 
 export class NodeSqliteDialect extends SqliteDialect {
   readonly #database: SqliteDatabase
 
-  constructor (database: DatabaseSync) {
+  constructor(database: DatabaseSync) {
     const adapted = asKyselyDatabase(database)
     super({ database: adapted })
     this.#database = adapted
   }
 
-  override createDriver (): Driver {
+  override createDriver(): Driver {
     return new ImmediateSqliteDriver({ database: this.#database })
   }
 
-  override createAdapter (): DialectAdapter {
+  override createAdapter(): DialectAdapter {
     return new TransactionalDdlSqliteAdapter()
   }
 }

@@ -13,18 +13,18 @@ const FORM = 'application/x-www-form-urlencoded'
 const BODY_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 
 /** The media type of a Content-Type value, lower-cased, without parameters. */
-export function mediaType (contentType: string | undefined): string | undefined {
+export function mediaType(contentType: string | undefined): string | undefined {
   if (contentType === undefined) return undefined
   const semicolon = contentType.indexOf(';')
   return (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase()
 }
 
 /** The request could carry an RFC 6750 §2.2 form-body token: a form body on a method that has one. */
-export function mayCarryFormToken (method: string, contentType: string | undefined): boolean {
+export function mayCarryFormToken(method: string, contentType: string | undefined): boolean {
   return BODY_METHODS.has(method) && mediaType(contentType) === FORM
 }
 
-export function formHasToken (body: string): boolean {
+export function formHasToken(body: string): boolean {
   return new URLSearchParams(body).has('access_token')
 }
 
@@ -39,7 +39,7 @@ export interface PeekLimits {
  * Whether the first `maxBytes` of a form body that arrive within `timeoutMs` hold an
  * `access_token` field. Never rejects; what is left of the body is not read here.
  */
-export function peekFormToken (body: Readable, declaredLength: number | undefined, limits: PeekLimits): Promise<boolean> {
+export function peekFormToken(body: Readable, declaredLength: number | undefined, limits: PeekLimits): Promise<boolean> {
   if (declaredLength === 0) return Promise.resolve(false)
   return new Promise((resolve) => {
     const chunks: Buffer[] = []
@@ -63,7 +63,10 @@ export function peekFormToken (body: Readable, declaredLength: number | undefine
     const onData = (chunk: Buffer): void => {
       chunks.push(chunk)
       size += chunk.length
-      if (size >= limits.maxBytes) { finish(); return }
+      if (size >= limits.maxBytes) {
+        finish()
+        return
+      }
       // A token field already whole (its name ended by "=" or "&") settles it without waiting for the rest.
       const text = Buffer.concat(chunks, size).toString('latin1')
       const end = Math.max(text.lastIndexOf('='), text.lastIndexOf('&'))

@@ -48,37 +48,40 @@ const OAUTH_ERROR_TYPE = 'https://www.rfc-editor.org/rfc/rfc6750#section-3.1'
 /** RFC 6750 §3: a request without credentials gets a challenge without an error code. */
 const NO_CREDENTIALS_TYPE = 'https://www.rfc-editor.org/rfc/rfc6750#section-3'
 
-function problemType (code: ErrorCode): string {
+function problemType(code: ErrorCode): string {
   const definition: { status: number; oauthError?: OAuthErrorCode | undefined } = ERRORS[code]
   if (definition.oauthError !== undefined) return OAUTH_ERROR_TYPE
   return 'oauthError' in definition && definition.status === 401 ? NO_CREDENTIALS_TYPE : 'about:blank'
 }
 
-function body (code: ErrorCode, detail: string): Problem {
+function body(code: ErrorCode, detail: string): Problem {
   const { status, title } = ERRORS[code]
   return { type: problemType(code), title, status, detail, code }
 }
 
 /** The problem body of a code (its sentence worded with `parts`), or of an error that carries its code and sentence. */
-export function problem<C extends ErrorCode> (code: C, ...parts: DetailArgs<C>): Problem
-export function problem (error: ClientError): Problem
-export function problem (codeOrError: ErrorCode | ClientError, ...parts: unknown[]): Problem {
+export function problem<C extends ErrorCode>(code: C, ...parts: DetailArgs<C>): Problem
+export function problem(error: ClientError): Problem
+export function problem(codeOrError: ErrorCode | ClientError, ...parts: unknown[]): Problem {
   if (typeof codeOrError !== 'string') return body(codeOrError.code, codeOrError.description)
   return body(codeOrError, sentenceOf(codeOrError, ...(parts as DetailArgs<typeof codeOrError>)))
 }
 
 /** Every code an error body can carry, with its status and title (documented in the OpenAPI Problem schema). */
-export const PROBLEM_CODES: ReadonlyArray<{ code: ErrorCode; status: string; title: string }> =
-  (Object.keys(ERRORS) as ErrorCode[]).map((code) => {
+export const PROBLEM_CODES: ReadonlyArray<{ code: ErrorCode; status: string; title: string }> = (Object.keys(ERRORS) as ErrorCode[]).map(
+  (code) => {
     const { status, title } = ERRORS[code]
-    return code === 'ERR_CLIENT_ERROR' ? { code, status: '4xx', title: 'the standard title of the status' } : { code, status: String(status), title }
-  })
+    return code === 'ERR_CLIENT_ERROR'
+      ? { code, status: '4xx', title: 'the standard title of the status' }
+      : { code, status: String(status), title }
+  }
+)
 
 /**
  * The problem for an error the framework raised (a 4xx with a status, a framework code, or
  * neither): the error's own message never reaches the body, only the table's sentence.
  */
-export function frameworkProblem (error: { code?: string | undefined; statusCode?: number | undefined }): Problem {
+export function frameworkProblem(error: { code?: string | undefined; statusCode?: number | undefined }): Problem {
   const byCode = error.code === undefined ? undefined : FRAMEWORK_CODES[error.code]
   if (byCode !== undefined) return problem(byCode)
   const status = error.statusCode
@@ -88,6 +91,6 @@ export function frameworkProblem (error: { code?: string | undefined; statusCode
   return { ...problem('ERR_CLIENT_ERROR'), status, title: STATUS_TEXT[status] ?? 'Client Error' }
 }
 
-export function sendProblem (reply: FastifyReply, problemBody: Problem): FastifyReply {
+export function sendProblem(reply: FastifyReply, problemBody: Problem): FastifyReply {
   return reply.code(problemBody.status).type(PROBLEM_CONTENT_TYPE).send(problemBody)
 }

@@ -4,11 +4,11 @@
 import type { AuthError } from '../errors.js'
 
 /** error_description and scope may only hold %x20-21 / %x23-5B / %x5D-7E: no quote, no backslash. */
-function quotable (value: string): string {
-  return value.replace(/["\\]/g, '\'').replace(/[^\x20-\x7e]/g, '')
+function quotable(value: string): string {
+  return value.replace(/["\\]/g, "'").replace(/[^\x20-\x7e]/g, '')
 }
 
-export function bearerChallenge (realm: string, resourceMetadata: string, error?: AuthError): string {
+export function bearerChallenge(realm: string, resourceMetadata: string, error?: AuthError): string {
   const parts = [`Bearer realm="${quotable(realm)}"`]
   if (error?.oauthError !== undefined) {
     parts.push(`error="${error.oauthError}"`, `error_description="${quotable(error.description)}"`)

@@ -44,22 +44,22 @@ export interface IntrospectorOptions {
 
 const MAX_ANSWER_BYTES = 64 * 1024
 
-function unavailable (reason: string, retryAfter = 5): AuthError {
+function unavailable(reason: string, retryAfter = 5): AuthError {
   return new AuthError('ERR_INTROSPECTION_UNAVAILABLE', { reason, retryAfter })
 }
 
 /** application/x-www-form-urlencoded serialisation of one value (WHATWG URL, as RFC 6749 §2.3.1 asks). */
-function formEncode (value: string): string {
+function formEncode(value: string): string {
   return new URLSearchParams([['', value]]).toString().slice(1)
 }
 
-function basic (id: string, secret: string): string {
+function basic(id: string, secret: string): string {
   // RFC 6749 §2.3.1: form-urlencode each part before base64 (so a ':' in the id is %3A)
   return `Basic ${Buffer.from(`${formEncode(id)}:${formEncode(secret)}`).toString('base64')}`
 }
 
 /** A URL for the logs: no user or password, at most 200 characters. */
-function withoutCredentials (value: string): string {
+function withoutCredentials(value: string): string {
   const url = URL.parse(value)
   if (url !== null) {
     url.username = ''
@@ -69,7 +69,7 @@ function withoutCredentials (value: string): string {
 }
 
 /** 127.0.0.0/8, ::1 and localhost: where plain http never leaves the machine. */
-function isLoopback (hostname: string): boolean {
+function isLoopback(hostname: string): boolean {
   if (hostname === 'localhost' || hostname === '[::1]') return true
   return isIP(hostname) === 4 && hostname.startsWith('127.')
 }
@@ -80,7 +80,7 @@ function isLoopback (hostname: string): boolean {
  * (http only when the issuer itself is http on a loopback host). An endpoint elsewhere is used
  * only when AUTH_INTROSPECTION_URL names it.
  */
-export function discoveredEndpointRefusal (endpoint: string, issuer: string): string | undefined {
+export function discoveredEndpointRefusal(endpoint: string, issuer: string): string | undefined {
   const url = URL.parse(endpoint)
   const issuerUrl = URL.parse(issuer)
   if (url === null || issuerUrl === null) return 'not an absolute URL'
@@ -91,7 +91,7 @@ export function discoveredEndpointRefusal (endpoint: string, issuer: string): st
   return undefined
 }
 
-export function createIntrospector (options: IntrospectorOptions): (token: string) => Promise<AccessTokenIdentity> {
+export function createIntrospector(options: IntrospectorOptions): (token: string) => Promise<AccessTokenIdentity> {
   const { auth, issuer, metrics, log } = options
   const settings = auth.introspection
   const now = options.now ?? Date.now
@@ -102,25 +102,29 @@ export function createIntrospector (options: IntrospectorOptions): (token: strin
   const rules = claimRulesFor(auth, issuer)
   let inFlight = 0
   const refusedEndpoints = new Set<string>()
-  async function endpoint (): Promise<string> {
+  async function endpoint(): Promise<string> {
     if (settings.url !== undefined) return settings.url
     const timedOut = (): Error => unavailable(`issuer metadata not obtained within ${settings.timeoutMs} ms`)
     const metadata = await withTimeout(settings.timeoutMs, () => options.keyStore.metadata(), timedOut)
     const url = metadata?.introspection_endpoint
-    if (typeof url !== 'string') throw unavailable('no introspection endpoint (set AUTH_INTROSPECTION_URL or publish introspection_endpoint)')
+    if (typeof url !== 'string')
+      throw unavailable('no introspection endpoint (set AUTH_INTROSPECTION_URL or publish introspection_endpoint)')
     const refusal = discoveredEndpointRefusal(url, issuer)
     if (refusal !== undefined) {
       // once per endpoint: every request would otherwise repeat it
       if (!refusedEndpoints.has(url)) {
         refusedEndpoints.add(url)
-        log.warn({ endpoint: withoutCredentials(url), issuer, reason: refusal }, 'introspection endpoint from the issuer metadata refused; set AUTH_INTROSPECTION_URL to use it')
+        log.warn(
+          { endpoint: withoutCredentials(url), issuer, reason: refusal },
+          'introspection endpoint from the issuer metadata refused; set AUTH_INTROSPECTION_URL to use it'
+        )
       }
       throw unavailable(`introspection_endpoint refused: ${refusal}`)
     }
     return url
   }
 
-  function remember (key: string, result: AccessTokenIdentity | AuthError, expiresAt: number | undefined): void {
+  function remember(key: string, result: AccessTokenIdentity | AuthError, expiresAt: number | undefined): void {
     let until = now() + settings.cacheTtl * 1000
     // never past exp: once the token has expired, the authorization server is asked again
     if (expiresAt !== undefined) until = Math.min(until, expiresAt * 1000)
@@ -129,7 +133,7 @@ export function createIntrospector (options: IntrospectorOptions): (token: strin
   }
 
   /** Runs with one in-flight slot already taken; gives it back when the call settles. */
-  async function call (key: string, token: string): Promise<AccessTokenIdentity> {
+  async function call(key: string, token: string): Promise<AccessTokenIdentity> {
     const started = performance.now()
     let body: Record<string, unknown>
     try {
@@ -160,7 +164,7 @@ export function createIntrospector (options: IntrospectorOptions): (token: strin
     }
   }
 
-  return async function introspect (token: string): Promise<AccessTokenIdentity> {
+  return async function introspect(token: string): Promise<AccessTokenIdentity> {
     const key = createHash('sha256').update(token).digest('base64url')
     const cached = cache.get(key, now())
     if (cached !== undefined && cached !== EXPIRED) {

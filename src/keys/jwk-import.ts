@@ -45,7 +45,7 @@ export class KeyRejected extends CodedError {
   /** The key is unsafe to trust (leaked private material, weak RSA), not merely meant for another use. */
   readonly unsafe: boolean
 
-  constructor (message: string, unsafe = false) {
+  constructor(message: string, unsafe = false) {
     super(message)
     this.unsafe = unsafe
   }
@@ -78,13 +78,13 @@ const RSA_ALGS: readonly JwsAlg[] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384'
 const EC_ALGS: Record<string, JwsAlg> = { 'P-256': 'ES256', 'P-384': 'ES384', 'P-521': 'ES512' }
 const EC_SIGNATURE_LENGTH: Record<string, number> = { ES256: 64, ES384: 96, ES512: 132 }
 
-function digestOf (alg: JwsAlg): string | null {
+function digestOf(alg: JwsAlg): string | null {
   if (alg === 'EdDSA' || alg === 'Ed25519') return null
   return `sha${alg.slice(2)}`
 }
 
 /** The algorithms a key of this type can verify at all. */
-function algorithmsForType (jwk: Record<string, unknown>): JwsAlg[] {
+function algorithmsForType(jwk: Record<string, unknown>): JwsAlg[] {
   switch (jwk.kty) {
     case 'RSA':
       return [...RSA_ALGS]
@@ -101,7 +101,7 @@ function algorithmsForType (jwk: Record<string, unknown>): JwsAlg[] {
   }
 }
 
-export function importJwk (jwk: Record<string, unknown>, accepted: ReadonlySet<string>): VerificationKey {
+export function importJwk(jwk: Record<string, unknown>, accepted: ReadonlySet<string>): VerificationKey {
   const leaked = PRIVATE_MEMBERS.filter((member) => Object.hasOwn(jwk, member))
   if (leaked.length > 0) throw new KeyRejected(`private or symmetric key material published (${leaked.join(', ')})`, true)
   if (jwk.kid !== undefined && typeof jwk.kid !== 'string') throw new KeyRejected('kid is not a string')

@@ -60,7 +60,7 @@ const MIN_MAX_AGE = 30
 const MAX_MAX_AGE = 86_400
 const MAX_BACKOFF_MS = 30_000
 
-const silent: KeyStoreLogger = { info () {}, warn () {} }
+const silent: KeyStoreLogger = { info() {}, warn() {} }
 
 /**
  * A token without `kid` is checked against at most this many keys: an issuer that leaves
@@ -72,7 +72,7 @@ const silent: KeyStoreLogger = { info () {}, warn () {} }
 export const MAX_KEYS_WITHOUT_KID = 3
 
 /** The keys a token without `kid` and with this `alg` is checked against, in the order tried. */
-function keysWithoutKid (keys: readonly VerificationKey[], alg: string): VerificationKey[] {
+function keysWithoutKid(keys: readonly VerificationKey[], alg: string): VerificationKey[] {
   const found: VerificationKey[] = []
   for (const withKid of [false, true]) {
     for (const key of keys) {
@@ -109,7 +109,7 @@ export class KeyStore implements IssuerMetadataSource {
   #closed = false
   #listeners: Array<() => void> = []
 
-  constructor (options: KeyStoreOptions) {
+  constructor(options: KeyStoreOptions) {
     this.#options = options
     this.#now = options.now ?? Date.now
     this.#log = options.log ?? silent
@@ -123,11 +123,11 @@ export class KeyStore implements IssuerMetadataSource {
   }
 
   /** First fetch; never throws (a failure is logged, retried in the background, and reported by readiness). */
-  async start (): Promise<void> {
+  async start(): Promise<void> {
     await this.refresh('start').catch(() => undefined)
   }
 
-  close (): void {
+  close(): void {
     this.#closed = true
     if (this.#timer !== undefined) this.#timers.clear(this.#timer)
     this.#timer = undefined
@@ -135,11 +135,11 @@ export class KeyStore implements IssuerMetadataSource {
   }
 
   /** Keys are loaded and not older than maxStale. */
-  get ready (): boolean {
+  get ready(): boolean {
     return this.#keys.length > 0 && this.#now() - this.#fetchedAt <= this.#options.maxStale * 1000
   }
 
-  get keyCount (): number {
+  get keyCount(): number {
     return this.#keys.length
   }
 
@@ -149,7 +149,7 @@ export class KeyStore implements IssuerMetadataSource {
    * or a key left the ones tried for tokens without `kid`. Caches built on the old set must go.
    * Keys merely added (and a set republished unchanged) do not call it.
    */
-  onKeysChanged (listener: () => void): void {
+  onKeysChanged(listener: () => void): void {
     this.#listeners.push(listener)
   }
 
@@ -158,7 +158,7 @@ export class KeyStore implements IssuerMetadataSource {
    * keys, or on its own when AUTH_JWKS_URI makes key fetching skip discovery. A failed
    * discovery is not retried for a few seconds.
    */
-  metadata (): Promise<IssuerMetadata | undefined> {
+  metadata(): Promise<IssuerMetadata | undefined> {
     return this.#discovery.metadata()
   }
 
@@ -166,7 +166,7 @@ export class KeyStore implements IssuerMetadataSource {
    * The keys that may verify a token with this header. Synchronous when the answer is in
    * the cache; a promise when a fetch has to happen first.
    */
-  select (kid: string | undefined, alg: string): VerificationKey[] | Promise<VerificationKey[]> {
+  select(kid: string | undefined, alg: string): VerificationKey[] | Promise<VerificationKey[]> {
     if (this.ready) {
       this.#refreshIfExpired()
       const found = this.#find(kid, alg)
@@ -193,20 +193,20 @@ export class KeyStore implements IssuerMetadataSource {
   }
 
   /** Past the set's lifetime (the background timer did not run: suspended process, clock jump), refresh without waiting. */
-  #refreshIfExpired (): void {
+  #refreshIfExpired(): void {
     const now = this.#now()
     if (now < this.#expiresAt || this.#inFlight !== undefined || now < this.#nextRetryAt || this.#closed) return
     this.refresh('expired').catch(() => undefined)
   }
 
-  #selectAfterFetch (kid: string | undefined, alg: string): VerificationKey[] {
+  #selectAfterFetch(kid: string | undefined, alg: string): VerificationKey[] {
     if (!this.ready) throw this.#unavailable()
     const found = this.#find(kid, alg)
     if (found.length === 0) throw this.#noMatchingKey(kid, alg, 'no key after refetch')
     return found
   }
 
-  #find (kid: string | undefined, alg: string): VerificationKey[] {
+  #find(kid: string | undefined, alg: string): VerificationKey[] {
     if (kid !== undefined) {
       const withKid = this.#byKid.get(kid)
       return withKid === undefined ? [] : withKid.filter((key) => key.algorithms.has(alg as never))
@@ -214,13 +214,13 @@ export class KeyStore implements IssuerMetadataSource {
     return keysWithoutKid(this.#keys, alg)
   }
 
-  #noMatchingKey (kid: string | undefined, alg: string, why: string): AuthError {
+  #noMatchingKey(kid: string | undefined, alg: string, why: string): AuthError {
     return new AuthError('ERR_JWKS_NO_MATCHING_KEY', {
       reason: `${why} (kid ${kid === undefined ? 'absent' : JSON.stringify(kid.slice(0, 64))}, alg ${alg})`
     })
   }
 
-  #unavailable (): AuthError {
+  #unavailable(): AuthError {
     const retryAfter = Math.max(1, Math.ceil((this.#nextRetryAt - this.#now()) / 1000))
     return new AuthError('ERR_KEYS_UNAVAILABLE', {
       retryAfter,
@@ -229,21 +229,27 @@ export class KeyStore implements IssuerMetadataSource {
   }
 
   /** Joins the fetch in flight (or starts one), waiting at most requestWaitMs. */
-  #waitForRefresh (why: string): Promise<void> {
+  #waitForRefresh(why: string): Promise<void> {
     const waitMs = this.#options.requestWaitMs ?? Math.min(this.#options.fetchTimeoutMs, 3000)
-    return withTimeout(waitMs, () => this.refresh(why), () => new FetchFailed('request wait elapsed'))
+    return withTimeout(
+      waitMs,
+      () => this.refresh(why),
+      () => new FetchFailed('request wait elapsed')
+    )
   }
 
   /** Fetches discovery (when needed) and the JWKS; one fetch in flight at a time. */
-  refresh (why: string): Promise<void> {
+  refresh(why: string): Promise<void> {
     if (this.#inFlight !== undefined) return this.#inFlight
     if (this.#closed) return Promise.reject(new FetchFailed('the key store is closed'))
-    const run = this.#fetchKeys(why).finally(() => { this.#inFlight = undefined })
+    const run = this.#fetchKeys(why).finally(() => {
+      this.#inFlight = undefined
+    })
     this.#inFlight = run
     return run
   }
 
-  async #fetchKeys (why: string): Promise<void> {
+  async #fetchKeys(why: string): Promise<void> {
     const options = { timeoutMs: this.#options.fetchTimeoutMs, maxBytes: this.#options.maxBytes, signal: this.#abort.signal }
     try {
       let jwksUri = this.#options.jwksUri
@@ -261,9 +267,7 @@ export class KeyStore implements IssuerMetadataSource {
         throw error
       }
       this.#options.onFetch?.({ kind: 'jwks', outcome: 'success' })
-      const ttl = fetched.maxAge === undefined
-        ? this.#options.cacheTtl
-        : Math.min(MAX_MAX_AGE, Math.max(MIN_MAX_AGE, fetched.maxAge))
+      const ttl = fetched.maxAge === undefined ? this.#options.cacheTtl : Math.min(MAX_MAX_AGE, Math.max(MIN_MAX_AGE, fetched.maxAge))
       this.#install(keys, imported, ttl)
       this.#failures = 0
       this.#nextRetryAt = 0
@@ -274,12 +278,15 @@ export class KeyStore implements IssuerMetadataSource {
       const backoff = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(this.#failures - 1, 10))
       this.#nextRetryAt = this.#now() + backoff
       this.#schedule(backoff)
-      this.#log.warn({ why, failures: this.#failures, err: (error as Error).message, servingCachedKeys: this.ready }, 'issuer signing keys could not be fetched')
+      this.#log.warn(
+        { why, failures: this.#failures, err: (error as Error).message, servingCachedKeys: this.ready },
+        'issuer signing keys could not be fetched'
+      )
       throw error
     }
   }
 
-  #importAll (body: Record<string, unknown>): { keys: VerificationKey[]; imported: Map<string, VerificationKey> } {
+  #importAll(body: Record<string, unknown>): { keys: VerificationKey[]; imported: Map<string, VerificationKey> } {
     if (!Array.isArray(body.keys)) throw new FetchFailed('the JWKS has no "keys" array')
     const keys: VerificationKey[] = []
     const imported = new Map<string, VerificationKey>()
@@ -311,7 +318,7 @@ export class KeyStore implements IssuerMetadataSource {
     return { keys, imported }
   }
 
-  #install (keys: VerificationKey[], imported: Map<string, VerificationKey>, ttl: number): void {
+  #install(keys: VerificationKey[], imported: Map<string, VerificationKey>, ttl: number): void {
     const changed = this.#changes(keys)
     const byKid = new Map<string, VerificationKey[]>()
     for (const key of keys) {
@@ -334,7 +341,7 @@ export class KeyStore implements IssuerMetadataSource {
    * or republished with other material or metadata. Additions are harmless, except that they
    * may push a key out of the few tried for a token without `kid`.
    */
-  #changes (next: readonly VerificationKey[]): boolean {
+  #changes(next: readonly VerificationKey[]): boolean {
     const kept = new Set(next)
     if (this.#keys.some((key) => !kept.has(key))) return true
     for (const alg of this.#options.algorithms) {
@@ -344,7 +351,7 @@ export class KeyStore implements IssuerMetadataSource {
     return false
   }
 
-  #schedule (delayMs: number): void {
+  #schedule(delayMs: number): void {
     if (this.#closed) return
     if (this.#timer !== undefined) this.#timers.clear(this.#timer)
     this.#timer = this.#timers.set(() => {

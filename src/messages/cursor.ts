@@ -14,12 +14,12 @@ export class InvalidCursor extends CodedError implements ClientError {
 }
 
 /** The cursor that continues the list after the message with this sequence number. */
-export function encodeCursor (seq: number): string {
+export function encodeCursor(seq: number): string {
   return Buffer.from(`${PREFIX}${seq}`).toString('base64url')
 }
 
 /** The sequence number the next page starts below; InvalidCursor for anything else. */
-export function decodeCursor (cursor: string): number {
+export function decodeCursor(cursor: string): number {
   if (!/^[\w-]{1,40}$/.test(cursor)) throw new InvalidCursor()
   const text = Buffer.from(cursor, 'base64url').toString('utf8')
   const match = /^m1:([1-9]\d{0,14})$/.exec(text)

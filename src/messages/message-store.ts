@@ -48,14 +48,17 @@ export class MessageLimitReached extends CodedError implements ClientError {
   readonly code = 'ERR_MESSAGE_LIMIT'
   readonly description: string
 
-  constructor (max: number) {
+  constructor(max: number) {
     const description = sentenceOf('ERR_MESSAGE_LIMIT', { max })
     super(description)
     this.description = description
   }
 }
 
-interface Held { message: Message, seq: number }
+interface Held {
+  message: Message
+  seq: number
+}
 
 /** In memory, per owner, bounded so that one caller cannot exhaust the process. Lost on restart, not shared between replicas. */
 export class InMemoryMessageStore implements MessageStore {
@@ -63,23 +66,26 @@ export class InMemoryMessageStore implements MessageStore {
   readonly #lastSeq = new Map<string, number>()
   readonly #maxPerOwner: number
 
-  constructor (maxPerOwner = DEFAULT_MAX_PER_OWNER) {
+  constructor(maxPerOwner = DEFAULT_MAX_PER_OWNER) {
     this.#maxPerOwner = maxPerOwner
   }
 
-  async list (owner: Owner, page: PageRequest): Promise<Page<Message>> {
+  async list(owner: Owner, page: PageRequest): Promise<Page<Message>> {
     const below = page.cursor === undefined ? Infinity : decodeCursor(page.cursor)
     const held = [...(this.#byOwner.get(ownerKey(owner))?.values() ?? [])].filter((entry) => entry.seq < below).reverse()
     const items = held.slice(0, page.limit)
     const last = items.at(-1)
-    return { items: items.map((entry) => entry.message), ...(held.length > page.limit && last !== undefined ? { nextCursor: encodeCursor(last.seq) } : {}) }
+    return {
+      items: items.map((entry) => entry.message),
+      ...(held.length > page.limit && last !== undefined ? { nextCursor: encodeCursor(last.seq) } : {})
+    }
   }
 
-  async get (owner: Owner, id: string): Promise<Message | undefined> {
+  async get(owner: Owner, id: string): Promise<Message | undefined> {
     return this.#byOwner.get(ownerKey(owner))?.get(id)?.message
   }
 
-  async create (owner: Owner, text: string): Promise<Message> {
+  async create(owner: Owner, text: string): Promise<Message> {
     const key = ownerKey(owner)
     let messages = this.#byOwner.get(key)
     if (messages === undefined) {
@@ -94,7 +100,7 @@ export class InMemoryMessageStore implements MessageStore {
     return message
   }
 
-  async delete (owner: Owner, id: string): Promise<boolean> {
+  async delete(owner: Owner, id: string): Promise<boolean> {
     return this.#byOwner.get(ownerKey(owner))?.delete(id) ?? false
   }
 }

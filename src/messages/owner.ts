@@ -13,13 +13,13 @@ export interface Owner {
   readonly id: string
 }
 
-export function ownerOf (caller: AccessTokenIdentity): Owner {
+export function ownerOf(caller: AccessTokenIdentity): Owner {
   if (caller.sub !== undefined) return { issuer: caller.issuer, kind: 'user', id: caller.sub }
   if (caller.clientId !== undefined) return { issuer: caller.issuer, kind: 'client', id: caller.clientId }
   throw new AuthError('ERR_JWT_CLAIM_MISSING', { claim: 'sub', ownership: true, reason: 'no sub and no client id' })
 }
 
 /** One string per owner, for maps: distinct owners never share it (JSON keeps the parts apart). */
-export function ownerKey (owner: Owner): string {
+export function ownerKey(owner: Owner): string {
   return JSON.stringify([owner.issuer, owner.kind, owner.id])
 }

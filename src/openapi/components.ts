@@ -22,7 +22,7 @@ const DATA_KEYWORDS: ReadonlySet<string> = new Set(['examples', 'example', 'enum
 /** Keywords whose value maps names to schemas. */
 const SCHEMA_MAP_KEYWORDS: ReadonlySet<string> = new Set(['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas'])
 
-export function refTo (kind: ComponentKind, name: string): { $ref: string } {
+export function refTo(kind: ComponentKind, name: string): { $ref: string } {
   return { $ref: `#/components/${kind}/${name}` }
 }
 
@@ -30,7 +30,7 @@ export function refTo (kind: ComponentKind, name: string): { $ref: string } {
  * Puts `value` in `components[kind][name]` (once: the same name twice must be the same value)
  * and returns its reference. `source` says where the name comes from, for the error.
  */
-export function register (components: Components, kind: ComponentKind, name: string, value: JsonObject, source = 'name'): { $ref: string } {
+export function register(components: Components, kind: ComponentKind, name: string, value: JsonObject, source = 'name'): { $ref: string } {
   if (!COMPONENT_NAME.test(name)) throw new Error(`${source} "${name}" cannot name an OpenAPI component (letters, digits, . _ - only)`)
   const existing = components[kind][name]
   if (existing !== undefined && !isDeepStrictEqual(existing, value)) throw new Error(`two different ${kind} have the ${source} "${name}"`)
@@ -42,7 +42,7 @@ export function register (components: Components, kind: ComponentKind, name: str
  * A deep copy of `schema` in which every subschema with an `$id` is replaced by a reference to
  * `#/components/schemas/<$id>`, the subschema itself (without `$id`) being put there.
  */
-export function componentize (schema: unknown, components: Components): unknown {
+export function componentize(schema: unknown, components: Components): unknown {
   if (Array.isArray(schema)) return schema.map((item) => componentize(item, components))
   if (!isObject(schema)) return schema
   const copy: JsonObject = {}

@@ -54,22 +54,24 @@ const OPERATION_KEYS = ['operationId', 'summary', 'description', 'tags', 'parame
 const COMPONENT_KEYS = ['securitySchemes', 'schemas', 'responses', 'headers', 'examples']
 
 /** Placeholder endpoints derived from the issuer, for when its metadata is unknown (offline). */
-export function placeholderFlowUrls (issuer: string): OAuthFlowUrls {
+export function placeholderFlowUrls(issuer: string): OAuthFlowUrls {
   const base = issuer.replace(/\/+$/, '')
   return { authorizationUrl: `${base}/authorize`, tokenUrl: `${base}/token` }
 }
 
-function securitySchemes (urls: OAuthFlowUrls): Record<string, JsonObject> {
+function securitySchemes(urls: OAuthFlowUrls): Record<string, JsonObject> {
   return {
     bearerAuth: {
       type: 'http',
       scheme: 'bearer',
       bearerFormat: 'JWT',
-      description: 'An access token from the configured issuer whose audience is this API (RFC 9068 JWT; opaque tokens when introspection is configured).'
+      description:
+        'An access token from the configured issuer whose audience is this API (RFC 9068 JWT; opaque tokens when introspection is configured).'
     },
     oauth2: {
       type: 'oauth2',
-      description: 'Authorization code flow with PKCE (S256) at the configured issuer. The served document (`GET /openapi.json`) carries the issuer\'s own `authorization_endpoint` and `token_endpoint`; a document generated offline shows URLs derived from an example issuer.',
+      description:
+        "Authorization code flow with PKCE (S256) at the configured issuer. The served document (`GET /openapi.json`) carries the issuer's own `authorization_endpoint` and `token_endpoint`; a document generated offline shows URLs derived from an example issuer.",
       'x-usePkce': 'SHA-256',
       flows: { authorizationCode: { ...urls, scopes: {} } }
     }
@@ -77,7 +79,7 @@ function securitySchemes (urls: OAuthFlowUrls): Record<string, JsonObject> {
 }
 
 /** The document before the routes: what @fastify/swagger's `openapi` option gets. */
-export function documentBase (issuer: string): JsonObject {
+export function documentBase(issuer: string): JsonObject {
   return {
     openapi: '3.1.0',
     info: { title: 'Resource API', version: API_VERSION, description: DESCRIPTION },
@@ -87,7 +89,7 @@ export function documentBase (issuer: string): JsonObject {
 }
 
 /** The component maps of a document under construction (created where missing), for the routes to fill. */
-export function componentsOf (document: JsonObject): Components {
+export function componentsOf(document: JsonObject): Components {
   if (!isObject(document.components)) document.components = {}
   const components = document.components as Partial<Components>
   components.schemas ??= {}
@@ -96,7 +98,7 @@ export function componentsOf (document: JsonObject): Components {
   return components as Components
 }
 
-function oauth2Flow (document: OpenApiDocument): JsonObject {
+function oauth2Flow(document: OpenApiDocument): JsonObject {
   return (document.components.securitySchemes.oauth2 as { flows: { authorizationCode: JsonObject } }).flows.authorizationCode
 }
 
@@ -105,11 +107,13 @@ function oauth2Flow (document: OpenApiDocument): JsonObject {
  * (`app.describeTag`, plugins/swagger.ts). A tag no plugin describes stops the document: say
  * what it means next to the routes that use it.
  */
-function tagsOf (used: ReadonlyMap<string, readonly string[]>, describeTag: (tag: string) => string | undefined): JsonObject[] {
+function tagsOf(used: ReadonlyMap<string, readonly string[]>, describeTag: (tag: string) => string | undefined): JsonObject[] {
   return [...used.keys()].sort().map((name) => {
     const description = describeTag(name)
     if (description === undefined) {
-      throw new Error(`the tag "${name}" (used by ${(used.get(name) ?? []).join(', ')}) is not described: call app.describeTag('${name}', '…') in the plugin that declares its routes`)
+      throw new Error(
+        `the tag "${name}" (used by ${(used.get(name) ?? []).join(', ')}) is not described: call app.describeTag('${name}', '…') in the plugin that declares its routes`
+      )
     }
     return { name, description }
   })
@@ -120,25 +124,32 @@ function tagsOf (used: ReadonlyMap<string, readonly string[]>, describeTag: (tag
  * scopes in use (described where their routes declare them: `describe`), the tags in use (also
  * described beside their routes: `describeTag`), stable orders.
  */
-export function finishDocument (document: OpenApiDocument, describe: (scope: string) => string | undefined, describeTag: (tag: string) => string | undefined = () => undefined): OpenApiDocument {
+export function finishDocument(
+  document: OpenApiDocument,
+  describe: (scope: string) => string | undefined,
+  describeTag: (tag: string) => string | undefined = () => undefined
+): OpenApiDocument {
   const scopes = new Map<string, string[]>()
   const tags = new Map<string, string[]>()
   for (const [path, pathItem] of Object.entries(document.paths)) {
     for (const [method, operation] of Object.entries(pathItem)) {
       const { [RESPONSES_KEY]: responses, ...rest } = operation
-      if (!isObject(responses)) throw new Error(`${method.toUpperCase()} ${path}: its responses were not described (the swagger transform must be describeOperation)`)
+      if (!isObject(responses))
+        throw new Error(
+          `${method.toUpperCase()} ${path}: its responses were not described (the swagger transform must be describeOperation)`
+        )
       const name = operation.operationId ?? `${method.toUpperCase()} ${path}`
       const required = operation.security?.find((requirement) => requirement.oauth2 !== undefined)?.oauth2
       for (const scope of required ?? []) scopes.set(scope, [...(scopes.get(scope) ?? []), name])
-      for (const tag of Array.isArray(operation.tags) ? operation.tags as unknown[] : []) tags.set(String(tag), [...(tags.get(String(tag)) ?? []), name])
+      for (const tag of Array.isArray(operation.tags) ? (operation.tags as unknown[]) : [])
+        tags.set(String(tag), [...(tags.get(String(tag)) ?? []), name])
       pathItem[method] = ordered({ ...rest, responses: sortedByKey(responses as Record<string, JsonObject>) }, OPERATION_KEYS)
     }
   }
 
-  oauth2Flow(document).scopes = Object.fromEntries([...scopes.keys()].sort().map((scope) => [
-    scope,
-    describe(scope) ?? `Required by ${(scopes.get(scope) ?? []).join(', ')}`
-  ]))
+  oauth2Flow(document).scopes = Object.fromEntries(
+    [...scopes.keys()].sort().map((scope) => [scope, describe(scope) ?? `Required by ${(scopes.get(scope) ?? []).join(', ')}`])
+  )
   if (tags.size > 0) document.tags = tagsOf(tags, describeTag)
   else delete document.tags
   document.paths = sortedByKey(document.paths)
@@ -153,14 +164,14 @@ export function finishDocument (document: OpenApiDocument, describe: (scope: str
 }
 
 /** The served copy of the document, with the issuer's own authorization and token endpoints. */
-export function withFlowUrls (document: OpenApiDocument, urls: OAuthFlowUrls): OpenApiDocument {
+export function withFlowUrls(document: OpenApiDocument, urls: OAuthFlowUrls): OpenApiDocument {
   const served = clone(document)
   Object.assign(oauth2Flow(served), urls)
   return served
 }
 
 /** The flow URLs in the issuer's metadata (RFC 8414), when it has both. */
-export function flowUrlsOf (metadata: object | undefined): OAuthFlowUrls | undefined {
+export function flowUrlsOf(metadata: object | undefined): OAuthFlowUrls | undefined {
   const { authorization_endpoint: authorizationUrl, token_endpoint: tokenUrl } = (metadata ?? {}) as Record<string, unknown>
   return typeof authorizationUrl === 'string' && typeof tokenUrl === 'string' ? { authorizationUrl, tokenUrl } : undefined
 }

@@ -61,23 +61,32 @@ const CHALLENGE = { 'WWW-Authenticate': WwwAuthenticateHeader }
 const RETRY = { 'Retry-After': RetryAfterHeader }
 
 /** A reason whose every code has an example. */
-function reason (status: number, text: string, codes: readonly ExampleCode[], headers: Readonly<Record<string, JsonObject>> = {}): ErrorReason {
+function reason(
+  status: number,
+  text: string,
+  codes: readonly ExampleCode[],
+  headers: Readonly<Record<string, JsonObject>> = {}
+): ErrorReason {
   return { status: String(status), text, codes, examples: codes, headers }
 }
 
 /** "The body does", "The path parameters or the body do". */
-function inputsSubject (inputs: readonly string[]): string {
+function inputsSubject(inputs: readonly string[]): string {
   const plural = inputs.length > 1 || inputs[0]?.endsWith('s') === true
   return `The ${inputs.join(' or the ')} ${plural ? 'do' : 'does'}`
 }
 
 /** Every 401 refusal of a token that was sent (all but ERR_NO_CREDENTIALS). */
-const INVALID_TOKEN_CODES = PROBLEM_CODES.filter(({ status, code }) => status === '401' && code !== 'ERR_NO_CREDENTIALS').map(({ code }) => String(code))
+const INVALID_TOKEN_CODES = PROBLEM_CODES.filter(({ status, code }) => status === '401' && code !== 'ERR_NO_CREDENTIALS').map(({ code }) =>
+  String(code)
+)
 
 /** The reasons an operation with these facts can answer an error for, in the order the document lists them. */
-export function sharedReasons (facts: OperationFacts): ErrorReason[] {
+export function sharedReasons(facts: OperationFacts): ErrorReason[] {
   const reasons: ErrorReason[] = []
-  const add = (when: boolean, ...more: ErrorReason[]): void => { if (when) reasons.push(...more) }
+  const add = (when: boolean, ...more: ErrorReason[]): void => {
+    if (when) reasons.push(...more)
+  }
   const gated = !facts.public
 
   add(gated, {
@@ -87,39 +96,65 @@ export function sharedReasons (facts: OperationFacts): ErrorReason[] {
     examples: ['ERR_TOKEN_IN_QUERY'],
     headers: CHALLENGE
   })
-  add(facts.validated.length > 0, reason(400, `${inputsSubject(facts.validated)} not match the operation's schema (\`detail\` names the member)`, ['ERR_VALIDATION']))
+  add(
+    facts.validated.length > 0,
+    reason(400, `${inputsSubject(facts.validated)} not match the operation's schema (\`detail\` names the member)`, ['ERR_VALIDATION'])
+  )
   add(facts.pathParameters, reason(400, 'A path parameter is not valid percent-encoded UTF-8', ['ERR_BAD_REQUEST']))
   add(facts.readsBody, reason(400, 'The body is not valid JSON, or is empty with a JSON `Content-Type`', ['ERR_MALFORMED_BODY']))
-  add(gated,
-    reason(401, 'No access token; the `WWW-Authenticate` challenge has no `error`', ['ERR_NO_CREDENTIALS'], CHALLENGE),
-    {
-      status: '401',
-      text: 'An invalid access token: bad signature or algorithm, wrong issuer or audience, expired, not yet valid, an ID token or another kind of token, an unknown key, an inactive opaque token; the challenge says `error="invalid_token"`',
-      codes: INVALID_TOKEN_CODES,
-      codesText: 'any other 401 code of the `Problem` schema, such as `ERR_JWT_EXPIRED`',
-      examples: ['ERR_JWT_EXPIRED', 'ERR_ID_TOKEN_NOT_ACCESS_TOKEN'],
-      headers: CHALLENGE
-    })
-  add(gated && facts.scopes.length > 0, reason(403, 'A valid access token without a scope the operation requires; the challenge says `error="insufficient_scope"` and its `scope` names the required scopes', ['ERR_INSUFFICIENT_SCOPE'], CHALLENGE))
+  add(gated, reason(401, 'No access token; the `WWW-Authenticate` challenge has no `error`', ['ERR_NO_CREDENTIALS'], CHALLENGE), {
+    status: '401',
+    text: 'An invalid access token: bad signature or algorithm, wrong issuer or audience, expired, not yet valid, an ID token or another kind of token, an unknown key, an inactive opaque token; the challenge says `error="invalid_token"`',
+    codes: INVALID_TOKEN_CODES,
+    codesText: 'any other 401 code of the `Problem` schema, such as `ERR_JWT_EXPIRED`',
+    examples: ['ERR_JWT_EXPIRED', 'ERR_ID_TOKEN_NOT_ACCESS_TOKEN'],
+    headers: CHALLENGE
+  })
+  add(
+    gated && facts.scopes.length > 0,
+    reason(
+      403,
+      'A valid access token without a scope the operation requires; the challenge says `error="insufficient_scope"` and its `scope` names the required scopes',
+      ['ERR_INSUFFICIENT_SCOPE'],
+      CHALLENGE
+    )
+  )
   add(facts.readsBody, reason(413, 'The body is larger than the server accepts', ['ERR_BODY_TOO_LARGE']))
   add(facts.pathParameters, reason(414, 'A path parameter is longer than the server accepts', ['ERR_URI_TOO_LONG']))
-  add(facts.readsBody, reason(415, 'The body\'s `Content-Type` is not one the server reads', ['ERR_UNSUPPORTED_MEDIA_TYPE']))
-  add(gated, reason(503, 'The issuer\'s signing keys, or its introspection endpoint, cannot be reached right now', ['ERR_KEYS_UNAVAILABLE', 'ERR_INTROSPECTION_UNAVAILABLE'], RETRY))
-  add(true, reason(503, 'The server is shutting down: it answers every request this way while it drains, and closes the connection so that the retry reaches another instance', ['ERR_SHUTTING_DOWN'], RETRY))
+  add(facts.readsBody, reason(415, "The body's `Content-Type` is not one the server reads", ['ERR_UNSUPPORTED_MEDIA_TYPE']))
+  add(
+    gated,
+    reason(
+      503,
+      "The issuer's signing keys, or its introspection endpoint, cannot be reached right now",
+      ['ERR_KEYS_UNAVAILABLE', 'ERR_INTROSPECTION_UNAVAILABLE'],
+      RETRY
+    )
+  )
+  add(
+    true,
+    reason(
+      503,
+      'The server is shutting down: it answers every request this way while it drains, and closes the connection so that the retry reaches another instance',
+      ['ERR_SHUTTING_DOWN'],
+      RETRY
+    )
+  )
   return reasons
 }
 
 const MAX_LISTED_CODES = 4
 
 /** "`A`", "`A` or `B`", "`A`, `B` or `C`". */
-function codeList (codes: readonly string[]): string {
+function codeList(codes: readonly string[]): string {
   const quoted = codes.map((code) => `\`${code}\``)
   return quoted.length < 2 ? quoted.join('') : `${quoted.slice(0, -1).join(', ')} or ${quoted.at(-1) ?? ''}`
 }
 
 /** The reason, then its codes: "The body is larger than the server accepts. `code`: `ERR_BODY_TOO_LARGE`." */
-function sentence (reason: ErrorReason): string {
-  const codes = reason.codesText ?? (reason.codes.length > MAX_LISTED_CODES ? `one of ${reason.codes.length} codes` : codeList(reason.codes))
+function sentence(reason: ErrorReason): string {
+  const codes =
+    reason.codesText ?? (reason.codes.length > MAX_LISTED_CODES ? `one of ${reason.codes.length} codes` : codeList(reason.codes))
   return `${reason.text.replace(/\.$/, '')}.${codes === '' ? '' : ` \`code\`: ${codes}.`}`
 }
 
@@ -128,17 +163,26 @@ function sentence (reason: ErrorReason): string {
  * reasons in the description, each code's example, and the headers (required when every
  * reason sends them).
  */
-export function errorResponse (status: string, reasons: readonly ErrorReason[], components: Components): JsonObject {
+export function errorResponse(status: string, reasons: readonly ErrorReason[], components: Components): JsonObject {
   if (reasons.length === 0) throw new Error(`no reason for the error status ${status}`)
-  const description = reasons.length === 1
-    ? sentence(reasons[0] as ErrorReason)
-    : [`${STATUS_CODES[Number(status)] ?? 'Error'}, for one of these reasons:`, '', ...reasons.map((reason) => `- ${sentence(reason)}`)].join('\n')
+  const description =
+    reasons.length === 1
+      ? sentence(reasons[0] as ErrorReason)
+      : [
+          `${STATUS_CODES[Number(status)] ?? 'Error'}, for one of these reasons:`,
+          '',
+          ...reasons.map((reason) => `- ${sentence(reason)}`)
+        ].join('\n')
 
   const headers: Record<string, JsonObject> = {}
   for (const { headers: sent } of reasons) {
     for (const [name, schema] of Object.entries(sent)) {
       if (name in headers) continue
-      headers[name] = headerObject(schema, components, reasons.every((other) => other.headers[name] !== undefined))
+      headers[name] = headerObject(
+        schema,
+        components,
+        reasons.every((other) => other.headers[name] !== undefined)
+      )
     }
   }
 
@@ -148,6 +192,8 @@ export function errorResponse (status: string, reasons: readonly ErrorReason[], 
   return {
     description,
     ...(Object.keys(headers).length > 0 ? { headers } : {}),
-    content: { [PROBLEM_CONTENT_TYPE]: { schema: componentize(ProblemSchema, components), ...(Object.keys(examples).length > 0 ? { examples } : {}) } }
+    content: {
+      [PROBLEM_CONTENT_TYPE]: { schema: componentize(ProblemSchema, components), ...(Object.keys(examples).length > 0 ? { examples } : {}) }
+    }
   }
 }

@@ -10,14 +10,16 @@ import { componentize, register, type Components } from './components.js'
 import type { JsonObject } from './json.js'
 
 const EXAMPLE_REALM = 'https://api.example.com'
-const EXAMPLE_CHALLENGE = `Bearer realm="${EXAMPLE_REALM}", error="invalid_token", error_description="${problem('ERR_JWT_EXPIRED').detail}", ` +
+const EXAMPLE_CHALLENGE =
+  `Bearer realm="${EXAMPLE_REALM}", error="invalid_token", error_description="${problem('ERR_JWT_EXPIRED').detail}", ` +
   `resource_metadata="${EXAMPLE_REALM}/.well-known/oauth-protected-resource"`
 
 /** The Bearer challenge (RFC 6750 §3) of a refusal of the credentials. */
 export const WwwAuthenticateHeader = {
   $id: 'WWW-Authenticate',
   type: 'string',
-  description: 'The Bearer challenge (RFC 6750 §3): `realm`, then `error`, `error_description` and (403) `scope` when the token was refused, and `resource_metadata` (RFC 9728).',
+  description:
+    'The Bearer challenge (RFC 6750 §3): `realm`, then `error`, `error_description` and (403) `scope` when the token was refused, and `resource_metadata` (RFC 9728).',
   examples: [EXAMPLE_CHALLENGE]
 } as const
 
@@ -38,9 +40,11 @@ const OPTIONAL = 'Sent only for the reasons above that name it.'
  * `required` is false. A required header whose schema has an `$id` is a reference to the shared
  * component; an optional one is written out, since a reference cannot change `required`.
  */
-export function headerObject (schema: JsonObject, components: Components, required = true): JsonObject {
+export function headerObject(schema: JsonObject, components: Components, required = true): JsonObject {
   const { $id, description, ...rest } = schema
-  const said = [typeof description === 'string' ? description : undefined, required ? undefined : OPTIONAL].filter((part) => part !== undefined)
+  const said = [typeof description === 'string' ? description : undefined, required ? undefined : OPTIONAL].filter(
+    (part) => part !== undefined
+  )
   const header: JsonObject = {
     ...(said.length > 0 ? { description: said.join(' ') } : {}),
     required,

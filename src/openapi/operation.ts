@@ -47,13 +47,13 @@ const VALIDATED_INPUTS: ReadonlyArray<readonly [string, string]> = [
 /** Keywords that make an object a JSON schema rather than a response object. */
 const RESPONSE_OBJECT_KEYS: ReadonlySet<string> = new Set(['description', 'headers', 'content'])
 
-function scopeSentence (scopes: readonly string[]): string {
+function scopeSentence(scopes: readonly string[]): string {
   if (scopes.length === 0) return 'Requires a valid access token (no particular scope).'
   const list = scopes.map((scope) => `\`${scope}\``).join(' and ')
   return `Requires an access token with the scope${scopes.length > 1 ? 's' : ''} ${list}.`
 }
 
-export function factsOf (route: RouteDeclaration): OperationFacts {
+export function factsOf(route: RouteDeclaration): OperationFacts {
   const methods = typeof route.method === 'string' ? [route.method] : route.method
   const schema = route.schema ?? {}
   return {
@@ -66,20 +66,20 @@ export function factsOf (route: RouteDeclaration): OperationFacts {
 }
 
 /** `{ description, headers, content }` rather than a JSON schema of the body. */
-function isResponseObject (declared: JsonObject): boolean {
+function isResponseObject(declared: JsonObject): boolean {
   return Object.keys(declared).every((key) => RESPONSE_OBJECT_KEYS.has(key))
 }
 
-function isProblemSchema (schema: unknown): boolean {
+function isProblemSchema(schema: unknown): boolean {
   return isObject(schema) && schema.$id === PROBLEM_SCHEMA_ID
 }
 
-function statusText (status: string): string {
+function statusText(status: string): string {
   return STATUS_CODES[Number(status)] ?? 'Response'
 }
 
 /** A success answer as an OpenAPI response object. */
-function successResponse (status: string, declared: JsonObject, components: Components): JsonObject {
+function successResponse(status: string, declared: JsonObject, components: Components): JsonObject {
   if (!isResponseObject(declared)) {
     // an inline schema's description describes the answer; a component's describes the component
     const own = declared.$id === undefined && typeof declared.description === 'string' ? declared.description : undefined
@@ -89,25 +89,31 @@ function successResponse (status: string, declared: JsonObject, components: Comp
   }
   const response: JsonObject = { description: typeof declared.description === 'string' ? declared.description : statusText(status) }
   if (isObject(declared.headers)) {
-    response.headers = Object.fromEntries(Object.entries(declared.headers).map(([name, schema]) => [name, headerObject(schema as JsonObject, components)]))
+    response.headers = Object.fromEntries(
+      Object.entries(declared.headers).map(([name, schema]) => [name, headerObject(schema as JsonObject, components)])
+    )
   }
   if (isObject(declared.content)) {
-    response.content = Object.fromEntries(Object.entries(declared.content).map(([media, value]) => {
-      const { schema, ...rest } = value as JsonObject
-      return [media, { schema: componentize(schema, components), ...rest }]
-    }))
+    response.content = Object.fromEntries(
+      Object.entries(declared.content).map(([media, value]) => {
+        const { schema, ...rest } = value as JsonObject
+        return [media, { schema: componentize(schema, components), ...rest }]
+      })
+    )
   }
   return response
 }
 
 /** A route's own error answer as one reason for its status. Error bodies are problem+json, always. */
-function declaredReason (where: string, status: string, declared: JsonObject): ErrorReason {
+function declaredReason(where: string, status: string, declared: JsonObject): ErrorReason {
   if (isProblemSchema(declared)) return { status, text: statusText(status), codes: [], examples: [], headers: {} }
   const content = isObject(declared.content) ? declared.content : {}
   const medias = Object.keys(content)
   const media = content[PROBLEM_CONTENT_TYPE]
   if (!isResponseObject(declared) || medias.length !== 1 || !isObject(media) || !isProblemSchema(media.schema)) {
-    throw new Error(`${where}: its ${status} answer must be a problem+json body with the Problem schema (use problemResponse from src/openapi/problems.ts)`)
+    throw new Error(
+      `${where}: its ${status} answer must be a problem+json body with the Problem schema (use problemResponse from src/openapi/problems.ts)`
+    )
   }
   const codes = codesOf(declared)
   return {
@@ -115,12 +121,12 @@ function declaredReason (where: string, status: string, declared: JsonObject): E
     text: typeof declared.description === 'string' ? declared.description : statusText(status),
     codes,
     examples: codes,
-    headers: isObject(declared.headers) ? declared.headers as Record<string, JsonObject> : {}
+    headers: isObject(declared.headers) ? (declared.headers as Record<string, JsonObject>) : {}
   }
 }
 
 /** The operation's responses: what the route declares, then the errors it can produce besides, by status. */
-export function responsesOf (route: RouteDeclaration, components: Components): Record<string, JsonObject> {
+export function responsesOf(route: RouteDeclaration, components: Components): Record<string, JsonObject> {
   const where = `route ${typeof route.method === 'string' ? route.method : route.method.join(',')} ${route.url}`
   const declared = isObject(route.schema?.response) ? route.schema.response : {}
   const responses: Record<string, JsonObject> = {}
@@ -140,7 +146,7 @@ export function responsesOf (route: RouteDeclaration, components: Components): R
  * with `security`, the scopes in the description, components for `$id`s, and the finished
  * responses. A route without a schema, or with `hide`, is not part of the document.
  */
-export function describeOperation (route: RouteDeclaration, components: Components): JsonObject {
+export function describeOperation(route: RouteDeclaration, components: Components): JsonObject {
   const schema = route.schema
   if (schema === undefined || schema.hide === true) return { ...schema, hide: true }
   const { response: _response, ...rest } = schema

@@ -49,13 +49,13 @@ const EXAMPLE_PARTS: { readonly [C in CodeWithRequiredParts]: DetailArgs<C> } = 
  * ("The caller holds as many messages as allowed; delete one first." gives "The caller holds
  * as many messages as allowed"); an abbreviation such as "e.g." does not end it.
  */
-export function summaryOf (sentence: string): string {
+export function summaryOf(sentence: string): string {
   const end = sentence.search(/(?<![.\s]\w)[.;:](?=\s|$)/)
   return (end === -1 ? sentence : sentence.slice(0, end)).trim()
 }
 
 /** The code names an entry of the error catalogue (src/errors.ts). */
-export function isExampleCode (code: string): code is ExampleCode {
+export function isExampleCode(code: string): code is ExampleCode {
   return Object.hasOwn(ERRORS, code)
 }
 
@@ -65,15 +65,16 @@ export function isExampleCode (code: string): code is ExampleCode {
  * clause of its sentence. The same function makes the real bodies, so the example is what a
  * client gets.
  */
-export function problemExample (code: ExampleCode): ProblemExample {
+export function problemExample(code: ExampleCode): ProblemExample {
   const parts: readonly unknown[] = (EXAMPLE_PARTS as Partial<Record<ErrorCode, readonly unknown[]>>)[code] ?? []
   const value = (problem as unknown as (code: ErrorCode, ...parts: unknown[]) => Problem)(code, ...parts)
   return { summary: summaryOf(value.detail), value: { ...value } }
 }
 
 /** A reference to the example of `code`, registering the example. */
-export function exampleRef (code: string, components: Components): { $ref: string } {
-  if (!isExampleCode(code)) throw new Error(`no example body for the code ${code}: it is not in the error catalogue (ERRORS, src/errors.ts)`)
+export function exampleRef(code: string, components: Components): { $ref: string } {
+  if (!isExampleCode(code))
+    throw new Error(`no example body for the code ${code}: it is not in the error catalogue (ERRORS, src/errors.ts)`)
   return register(components, 'examples', code, clone<JsonObject>({ ...problemExample(code) }))
 }
 
@@ -88,7 +89,11 @@ export interface ProblemResponse {
  * An error answer of the route itself: what it means, the codes it carries, and the headers
  * it sends (`{ 'Retry-After': RetryAfterHeader }`). Usable as is in `schema.response`.
  */
-export function problemResponse (description: string, codes: readonly ExampleCode[], headers?: Readonly<Record<string, JsonObject>>): ProblemResponse {
+export function problemResponse(
+  description: string,
+  codes: readonly ExampleCode[],
+  headers?: Readonly<Record<string, JsonObject>>
+): ProblemResponse {
   return {
     description,
     ...(headers === undefined ? {} : { headers }),
@@ -102,7 +107,7 @@ export function problemResponse (description: string, codes: readonly ExampleCod
 }
 
 /** The codes an error answer names: the keys of its examples. */
-export function codesOf (response: JsonObject): string[] {
+export function codesOf(response: JsonObject): string[] {
   const content = response.content as Record<string, { examples?: Record<string, unknown> }> | undefined
   return Object.keys(content?.[PROBLEM_CONTENT_TYPE]?.examples ?? {})
 }

@@ -29,14 +29,14 @@ export interface FetchJsonOptions {
   signal?: AbortSignal
 }
 
-function parseMaxAge (cacheControl: string | null): number | undefined {
+function parseMaxAge(cacheControl: string | null): number | undefined {
   if (cacheControl === null) return undefined
   if (/(?:^|,)\s*(?:no-store|no-cache)\s*(?:,|$)/i.test(cacheControl)) return 0
   const match = /(?:^|,)\s*max-age\s*=\s*"?(\d+)"?/i.exec(cacheControl)
   return match?.[1] === undefined ? undefined : Number(match[1])
 }
 
-async function readCapped (response: Response, maxBytes: number): Promise<Buffer> {
+async function readCapped(response: Response, maxBytes: number): Promise<Buffer> {
   const declared = Number(response.headers.get('content-length') ?? '0')
   if (declared > maxBytes) throw new FetchFailed(`response of ${declared} bytes exceeds ${maxBytes}`)
   if (response.body === null) return Buffer.alloc(0)
@@ -56,7 +56,7 @@ async function readCapped (response: Response, maxBytes: number): Promise<Buffer
  * request whose cause says "Proxy response (407) !== 200 when HTTP Tunneling". The deepest
  * cause wins: its system or TLS code, else its message (undici's own UND_ERR_ codes say less).
  */
-function failureReason (error: unknown): string {
+function failureReason(error: unknown): string {
   let deepest = error as { code?: unknown; message?: unknown; cause?: unknown }
   for (let depth = 0; depth < 5 && typeof deepest.cause === 'object' && deepest.cause !== null; depth++) {
     deepest = deepest.cause as typeof deepest
@@ -67,7 +67,7 @@ function failureReason (error: unknown): string {
 }
 
 /** The request and the reading of its answer, until `deadline` aborts them. */
-async function request (url: string, options: FetchJsonOptions, deadline: AbortSignal): Promise<FetchedJson> {
+async function request(url: string, options: FetchJsonOptions, deadline: AbortSignal): Promise<FetchedJson> {
   const signal = options.signal === undefined ? deadline : AbortSignal.any([deadline, options.signal])
   const aborted = (): boolean => options.signal?.aborted === true
   let response: Response
@@ -84,7 +84,9 @@ async function request (url: string, options: FetchJsonOptions, deadline: AbortS
   }
   try {
     if (response.status !== 200) {
-      throw new FetchFailed(`${url}: HTTP ${response.status}${response.status >= 300 && response.status < 400 ? ' (redirects are not followed)' : ''}`)
+      throw new FetchFailed(
+        `${url}: HTTP ${response.status}${response.status >= 300 && response.status < 400 ? ' (redirects are not followed)' : ''}`
+      )
     }
     const bytes = await readCapped(response, options.maxBytes)
     let body: unknown
@@ -103,6 +105,10 @@ async function request (url: string, options: FetchJsonOptions, deadline: AbortS
   }
 }
 
-export function fetchJson (url: string, options: FetchJsonOptions): Promise<FetchedJson> {
-  return withTimeout(options.timeoutMs, (deadline) => request(url, options, deadline), () => new FetchFailed(`${url}: timed out after ${options.timeoutMs} ms`))
+export function fetchJson(url: string, options: FetchJsonOptions): Promise<FetchedJson> {
+  return withTimeout(
+    options.timeoutMs,
+    (deadline) => request(url, options, deadline),
+    () => new FetchFailed(`${url}: timed out after ${options.timeoutMs} ms`)
+  )
 }

@@ -22,7 +22,7 @@ export interface IssuerMetadataSource {
 }
 
 /** The two well-known locations, in the order they are tried. */
-export function discoveryUrls (issuer: string): string[] {
+export function discoveryUrls(issuer: string): string[] {
   const url = new URL(issuer)
   const path = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '')
   const openid = `${url.origin}${path}/.well-known/openid-configuration`
@@ -30,7 +30,7 @@ export function discoveryUrls (issuer: string): string[] {
   return [openid, oauth]
 }
 
-export async function discoverIssuer (issuer: string, options: FetchJsonOptions): Promise<IssuerMetadata> {
+export async function discoverIssuer(issuer: string, options: FetchJsonOptions): Promise<IssuerMetadata> {
   const problems: string[] = []
   for (const url of discoveryUrls(issuer)) {
     try {
@@ -70,12 +70,12 @@ export class IssuerDiscovery implements IssuerMetadataSource {
   #discovery: Promise<IssuerMetadata> | undefined
   #retryAt = 0
 
-  constructor (options: IssuerDiscoveryOptions) {
+  constructor(options: IssuerDiscoveryOptions) {
     this.#options = options
   }
 
   /** The metadata; a failed discovery is not tried again by this for a few seconds. */
-  async metadata (): Promise<IssuerMetadata | undefined> {
+  async metadata(): Promise<IssuerMetadata | undefined> {
     if (this.#metadata === undefined && (this.#discovery !== undefined || this.#options.now() >= this.#retryAt)) {
       await this.discover().catch(() => undefined)
     }
@@ -83,18 +83,25 @@ export class IssuerDiscovery implements IssuerMetadataSource {
   }
 
   /** The metadata, discovering it now unless it is known or being discovered; rejects when discovery fails. */
-  discover (): Promise<IssuerMetadata> {
+  discover(): Promise<IssuerMetadata> {
     if (this.#metadata !== undefined) return Promise.resolve(this.#metadata)
     if (this.#discovery !== undefined) return this.#discovery
-    const run = discoverIssuer(this.#options.issuer, this.#options.fetch).then((metadata) => {
-      this.#metadata = metadata
-      this.#options.onFetch?.('success')
-      return metadata
-    }, (error: unknown) => {
-      this.#retryAt = this.#options.now() + DISCOVERY_RETRY_MS
-      this.#options.onFetch?.('failure')
-      throw error
-    }).finally(() => { this.#discovery = undefined })
+    const run = discoverIssuer(this.#options.issuer, this.#options.fetch)
+      .then(
+        (metadata) => {
+          this.#metadata = metadata
+          this.#options.onFetch?.('success')
+          return metadata
+        },
+        (error: unknown) => {
+          this.#retryAt = this.#options.now() + DISCOVERY_RETRY_MS
+          this.#options.onFetch?.('failure')
+          throw error
+        }
+      )
+      .finally(() => {
+        this.#discovery = undefined
+      })
     this.#discovery = run
     return run
   }

@@ -37,7 +37,7 @@ export interface UseProxyOptions {
 }
 
 /** The variable that holds a setting, the lower-case one first; an empty value counts as unset. */
-function pick (env: Env, name: string): { variable: string; value: string } | undefined {
+function pick(env: Env, name: string): { variable: string; value: string } | undefined {
   for (const variable of [name.toLowerCase(), name]) {
     const value = env[variable]
     if (value !== undefined && value !== '') return { variable, value }
@@ -46,7 +46,7 @@ function pick (env: Env, name: string): { variable: string; value: string } | un
 }
 
 /** The URL without its user and password (a proxy's credentials never reach a log). */
-function withoutCredentials (url: URL): string {
+function withoutCredentials(url: URL): string {
   const shown = new URL(url.href)
   shown.username = ''
   shown.password = ''
@@ -54,13 +54,16 @@ function withoutCredentials (url: URL): string {
 }
 
 /** The proxy URL of `name`, checked: http:// or https://, with a host. */
-function proxyUrl (env: Env, name: string): { value: string; shown: string } | undefined {
+function proxyUrl(env: Env, name: string): { value: string; shown: string } | undefined {
   const setting = pick(env, name)
   if (setting === undefined) return undefined
   const url = URL.parse(setting.value)
   // "proxy.corp:3128" parses with the protocol "proxy.corp:": a scheme is required, as Node requires it
   if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') {
-    throw new ConfigError(setting.variable, 'must be an http:// or https:// proxy URL, such as http://proxy.example:3128 (the value is not shown: it may hold a password)')
+    throw new ConfigError(
+      setting.variable,
+      'must be an http:// or https:// proxy URL, such as http://proxy.example:3128 (the value is not shown: it may hold a password)'
+    )
   }
   return { value: setting.value, shown: withoutCredentials(url) }
 }
@@ -70,14 +73,17 @@ function proxyUrl (env: Env, name: string): { value: string; shown: string } | u
  * returns undefined when it names none. Throws a ConfigError naming the variable, and changes
  * nothing, when a proxy URL is unusable.
  */
-export function useProxyFromEnvironment (env: Env, options: UseProxyOptions = {}): OutboundProxy | undefined {
+export function useProxyFromEnvironment(env: Env, options: UseProxyOptions = {}): OutboundProxy | undefined {
   const httpProxy = proxyUrl(env, 'HTTP_PROXY')
   const httpsProxy = proxyUrl(env, 'HTTPS_PROXY')
   if (httpProxy === undefined && httpsProxy === undefined) return undefined
   // http.setGlobalProxyFromEnv is Node 24.14's: an older 24 would ignore the proxy silently
   const setGlobalProxy = (http as Partial<typeof http>).setGlobalProxyFromEnv
   if (setGlobalProxy === undefined) {
-    throw new ConfigError(pick(env, 'HTTPS_PROXY')?.variable ?? pick(env, 'HTTP_PROXY')?.variable ?? 'HTTPS_PROXY', `needs Node.js 24.14 or later (this is ${process.version})`)
+    throw new ConfigError(
+      pick(env, 'HTTPS_PROXY')?.variable ?? pick(env, 'HTTP_PROXY')?.variable ?? 'HTTPS_PROXY',
+      `needs Node.js 24.14 or later (this is ${process.version})`
+    )
   }
   const noProxy = [pick(env, 'NO_PROXY')?.value, ...(options.direct ?? [])].filter((entry) => entry !== undefined).join(',')
   const restore = setGlobalProxy({

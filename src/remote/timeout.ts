@@ -9,7 +9,7 @@
  * is then ignored, never left unhandled). The timer ends with the task and never keeps the
  * process alive on its own.
  */
-export function withTimeout<T> (ms: number, task: (signal: AbortSignal) => Promise<T>, onTimeout: () => Error): Promise<T> {
+export function withTimeout<T>(ms: number, task: (signal: AbortSignal) => Promise<T>, onTimeout: () => Error): Promise<T> {
   const controller = new AbortController()
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -27,8 +27,14 @@ export function withTimeout<T> (ms: number, task: (signal: AbortSignal) => Promi
       return
     }
     work.then(
-      (value) => { clearTimeout(timer); resolve(value) },
-      (error: unknown) => { clearTimeout(timer); reject(error as Error) }
+      (value) => {
+        clearTimeout(timer)
+        resolve(value)
+      },
+      (error: unknown) => {
+        clearTimeout(timer)
+        reject(error as Error)
+      }
     )
   })
 }

@@ -45,7 +45,7 @@ export interface ClaimRules {
 const RFC9068_REQUIRED = ['sub', 'client_id', 'iat', 'jti']
 
 /** The rules of an issuer's configuration, for both formats. */
-export function claimRulesFor (auth: AuthConfig, issuer: string): ClaimRules {
+export function claimRulesFor(auth: AuthConfig, issuer: string): ClaimRules {
   const provider = PROVIDER_RULES[auth.provider]
   return {
     issuer,
@@ -59,15 +59,15 @@ export function claimRulesFor (auth: AuthConfig, issuer: string): ClaimRules {
 }
 
 /** Log reasons of the introspection path say where the value came from. */
-function reasonOf (format: TokenFormat, reason: string): string {
+function reasonOf(format: TokenFormat, reason: string): string {
   return format === 'jwt' ? reason : `introspection ${reason}`
 }
 
-function missing (claim: string): AuthError {
+function missing(claim: string): AuthError {
   return new AuthError('ERR_JWT_CLAIM_MISSING', { claim, reason: `${claim} missing` })
 }
 
-function wrongType (claim: string, expected: 'string' | 'strings' | 'numeric date', format: TokenFormat): AuthError {
+function wrongType(claim: string, expected: 'string' | 'strings' | 'numeric date', format: TokenFormat): AuthError {
   const reason = format === 'jwt' ? `${claim} has the wrong type` : `introspection ${claim} is not a number`
   return new AuthError('ERR_JWT_CLAIM_INVALID', { claim, expected, format, reason })
 }
@@ -78,12 +78,12 @@ function wrongType (claim: string, expected: 'string' | 'strings' | 'numeric dat
 export const MAX_NUMERIC_DATE = 253_402_300_799
 
 /** A NumericDate (RFC 7519 §2) this API can reason about and print: finite, from 1970 to year 9999. */
-export function isNumericDate (value: unknown): value is number {
+export function isNumericDate(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= MAX_NUMERIC_DATE
 }
 
 /** The value of a date claim when present: a number, and a date (see isNumericDate). */
-export function dateClaim (claims: Record<string, unknown>, claim: 'exp' | 'nbf' | 'iat', format: TokenFormat): number | undefined {
+export function dateClaim(claims: Record<string, unknown>, claim: 'exp' | 'nbf' | 'iat', format: TokenFormat): number | undefined {
   const value = claims[claim]
   if (value === undefined) return undefined
   if (typeof value !== 'number') throw wrongType(claim, 'numeric date', format)
@@ -94,21 +94,21 @@ export function dateClaim (claims: Record<string, unknown>, claim: 'exp' | 'nbf'
 }
 
 /** `exp` (seconds) has not passed, with the tolerance; `now` in seconds. */
-export function checkNotExpired (exp: number, rules: ClaimRules, now: number, format: TokenFormat): void {
+export function checkNotExpired(exp: number, rules: ClaimRules, now: number, format: TokenFormat): void {
   if (now - rules.clockTolerance >= exp) {
     throw new AuthError('ERR_JWT_EXPIRED', { claim: 'exp', reason: reasonOf(format, 'exp in the past') })
   }
 }
 
 /** `nbf` (when present) has come, with the tolerance. */
-export function checkNotBefore (nbf: number | undefined, rules: ClaimRules, now: number, format: TokenFormat): void {
+export function checkNotBefore(nbf: number | undefined, rules: ClaimRules, now: number, format: TokenFormat): void {
   if (nbf !== undefined && nbf > now + rules.clockTolerance) {
     throw new AuthError('ERR_JWT_NOT_YET_VALID', { claim: 'nbf', reason: reasonOf(format, 'nbf in the future') })
   }
 }
 
 /** `iat` (when present) is not in the future, with the tolerance (JWT only). */
-export function checkIssuedAt (iat: number | undefined, rules: ClaimRules, now: number): void {
+export function checkIssuedAt(iat: number | undefined, rules: ClaimRules, now: number): void {
   if (iat !== undefined && iat > now + rules.clockTolerance) {
     throw new AuthError('ERR_JWT_ISSUED_IN_FUTURE', { claim: 'iat', reason: 'iat in the future' })
   }
@@ -119,7 +119,7 @@ export function checkIssuedAt (iat: number | undefined, rules: ClaimRules, now: 
  * widened by the tolerance, as checkNotBefore and checkNotExpired compare them. The verified
  * token cache serves a token within this window only.
  */
-export function jwtValidity (payload: Record<string, unknown>, rules: ClaimRules): { notBefore: number; notAfter: number } {
+export function jwtValidity(payload: Record<string, unknown>, rules: ClaimRules): { notBefore: number; notAfter: number } {
   const nbf = typeof payload.nbf === 'number' ? payload.nbf : -Infinity
   return { notBefore: nbf - rules.clockTolerance, notAfter: (payload.exp as number) + rules.clockTolerance }
 }
@@ -127,7 +127,7 @@ export function jwtValidity (payload: Record<string, unknown>, rules: ClaimRules
 // ---- issuer, audience, client ----
 
 /** `iss` is the trusted issuer: required in a JWT, optional in an introspection answer. */
-export function checkIssuer (claims: Record<string, unknown>, rules: ClaimRules, format: TokenFormat): void {
+export function checkIssuer(claims: Record<string, unknown>, rules: ClaimRules, format: TokenFormat): void {
   const iss = claims.iss
   if (iss === undefined) {
     if (format === 'jwt') throw missing('iss')
@@ -140,7 +140,7 @@ export function checkIssuer (claims: Record<string, unknown>, rules: ClaimRules,
 }
 
 /** `aud` names one of this API's audiences. */
-export function checkAudience (claims: Record<string, unknown>, rules: ClaimRules, format: TokenFormat): void {
+export function checkAudience(claims: Record<string, unknown>, rules: ClaimRules, format: TokenFormat): void {
   const aud = claims.aud
   if (format === 'jwt') {
     if (aud === undefined) {
@@ -164,7 +164,7 @@ const CLIENT_CLAIMS: Readonly<Record<TokenFormat, readonly string[]>> = {
 }
 
 /** The OAuth client the token was issued to, from the first of the format's client claims that is a string. */
-export function clientIdOf (claims: Record<string, unknown>, format: TokenFormat): string | undefined {
+export function clientIdOf(claims: Record<string, unknown>, format: TokenFormat): string | undefined {
   for (const claim of CLIENT_CLAIMS[format]) {
     const value = claims[claim]
     if (typeof value === 'string') return value
@@ -173,7 +173,7 @@ export function clientIdOf (claims: Record<string, unknown>, format: TokenFormat
 }
 
 /** With AUTH_CLIENT_IDS set, the token's client is one of them. */
-export function checkClient (claims: Record<string, unknown>, rules: ClaimRules, format: TokenFormat): void {
+export function checkClient(claims: Record<string, unknown>, rules: ClaimRules, format: TokenFormat): void {
   if (rules.clientIds.size === 0) return
   const clientId = clientIdOf(claims, format)
   if (clientId === undefined || !rules.clientIds.has(clientId)) {
@@ -184,7 +184,7 @@ export function checkClient (claims: Record<string, unknown>, rules: ClaimRules,
 // ---- key binding, introspection token type ----
 
 /** An introspection answer's `token_type`, lower-cased; undefined unless a string. */
-function tokenTypeOf (answer: Record<string, unknown>): string | undefined {
+function tokenTypeOf(answer: Record<string, unknown>): string | undefined {
   return typeof answer.token_type === 'string' ? answer.token_type.toLowerCase() : undefined
 }
 
@@ -192,9 +192,11 @@ function tokenTypeOf (answer: Record<string, unknown>): string | undefined {
  * A token bound to a key (`cnf`, e.g. DPoP or mTLS) cannot be used with the Bearer scheme
  * (RFC 9449 §7.2). A DPoP-bound token introspects with token_type DPoP (RFC 9449 §6.2).
  */
-export function checkSenderConstraint (claims: Record<string, unknown>, format: TokenFormat): void {
+export function checkSenderConstraint(claims: Record<string, unknown>, format: TokenFormat): void {
   if (claims.cnf !== undefined) {
-    throw new AuthError('ERR_TOKEN_SENDER_CONSTRAINED', { reason: format === 'jwt' ? 'cnf present with the Bearer scheme' : 'introspection cnf present' })
+    throw new AuthError('ERR_TOKEN_SENDER_CONSTRAINED', {
+      reason: format === 'jwt' ? 'cnf present with the Bearer scheme' : 'introspection cnf present'
+    })
   }
   if (format === 'opaque' && tokenTypeOf(claims) === 'dpop') {
     throw new AuthError('ERR_TOKEN_SENDER_CONSTRAINED', { reason: 'introspection token_type DPoP' })
@@ -202,7 +204,7 @@ export function checkSenderConstraint (claims: Record<string, unknown>, format: 
 }
 
 /** An introspection answer's `token_type`, when present, names an access token (Bearer). */
-export function checkIntrospectedTokenType (answer: Record<string, unknown>): void {
+export function checkIntrospectedTokenType(answer: Record<string, unknown>): void {
   const tokenType = tokenTypeOf(answer)
   if (tokenType !== undefined && tokenType !== 'bearer' && tokenType !== 'access_token') {
     throw new AuthError('ERR_NOT_ACCESS_TOKEN', { tokenType, reason: 'introspection token_type' })
@@ -211,7 +213,7 @@ export function checkIntrospectedTokenType (answer: Record<string, unknown>): vo
 
 // ---- scopes and identity ----
 
-function addAll (into: Set<string>, value: unknown): void {
+function addAll(into: Set<string>, value: unknown): void {
   if (typeof value === 'string') {
     for (const item of value.split(' ')) if (item !== '') into.add(item)
   } else if (Array.isArray(value)) {
@@ -219,7 +221,7 @@ function addAll (into: Set<string>, value: unknown): void {
   }
 }
 
-function rolesOf (value: unknown): unknown {
+function rolesOf(value: unknown): unknown {
   return value !== null && typeof value === 'object' ? (value as { roles?: unknown }).roles : undefined
 }
 
@@ -228,7 +230,11 @@ function rolesOf (value: unknown): unknown {
  * also `scp` (array or string, Okta and Entra ID) and the provider's own claims (Auth0
  * `permissions`, Entra `roles`, Keycloak roles). Each once, in the order found.
  */
-export function scopesOf (claims: Record<string, unknown>, rules: Pick<ClaimRules, 'provider' | 'audiences'>, format: TokenFormat): string[] {
+export function scopesOf(
+  claims: Record<string, unknown>,
+  rules: Pick<ClaimRules, 'provider' | 'audiences'>,
+  format: TokenFormat
+): string[] {
   const scopes = new Set<string>()
   if (typeof claims.scope === 'string') addAll(scopes, claims.scope)
   if (format === 'opaque') return [...scopes]
@@ -256,7 +262,7 @@ export function scopesOf (claims: Record<string, unknown>, rules: Pick<ClaimRule
 }
 
 /** What a route learns about the caller, the same shape for both formats; the claims are frozen, not copied. */
-export function identityOf (claims: Record<string, unknown>, rules: ClaimRules, format: TokenFormat): AccessTokenIdentity {
+export function identityOf(claims: Record<string, unknown>, rules: ClaimRules, format: TokenFormat): AccessTokenIdentity {
   return Object.freeze({
     sub: typeof claims.sub === 'string' ? claims.sub : undefined,
     clientId: clientIdOf(claims, format),
@@ -277,7 +283,7 @@ const STRING_CLAIMS = ['sub', 'client_id', 'azp', 'jti', 'scope']
  * the profile's required claims, the client. Throws on the first failed rule; `now` in seconds.
  * The token type (token-type.ts) and the key binding (checkSenderConstraint) come after.
  */
-export function checkJwtClaims (payload: Record<string, unknown>, rules: ClaimRules, now: number): void {
+export function checkJwtClaims(payload: Record<string, unknown>, rules: ClaimRules, now: number): void {
   checkIssuer(payload, rules, 'jwt')
   checkAudience(payload, rules, 'jwt')
   const exp = dateClaim(payload, 'exp', 'jwt')
@@ -300,7 +306,7 @@ export function checkJwtClaims (payload: Record<string, unknown>, rules: ClaimRu
  * true`, the dates, iss, aud, no key binding, an access token's token_type, the client.
  * Returns the caller's identity; throws on the first failed rule; `now` in seconds.
  */
-export function checkIntrospectionAnswer (answer: Record<string, unknown>, rules: ClaimRules, now: number): AccessTokenIdentity {
+export function checkIntrospectionAnswer(answer: Record<string, unknown>, rules: ClaimRules, now: number): AccessTokenIdentity {
   if (answer.active !== true) throw new AuthError('ERR_TOKEN_INACTIVE', { reason: 'active is not true' })
   const exp = dateClaim(answer, 'exp', 'opaque')
   const nbf = dateClaim(answer, 'nbf', 'opaque')

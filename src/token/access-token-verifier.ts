@@ -45,7 +45,7 @@ export class AccessTokenVerifier {
   readonly #typeRules: TokenTypeRules
   readonly #acceptsJwt: boolean
 
-  constructor (options: VerifierOptions) {
+  constructor(options: VerifierOptions) {
     const { auth } = options
     this.#auth = auth
     this.#keys = options.keys
@@ -61,7 +61,7 @@ export class AccessTokenVerifier {
   }
 
   /** The caller's identity, synchronously for a cached token; throws or rejects with an AuthError. */
-  verify (token: string): AccessTokenIdentity | Promise<AccessTokenIdentity> {
+  verify(token: string): AccessTokenIdentity | Promise<AccessTokenIdentity> {
     const now = this.#now() / 1000
     const cached = this.cache.get(token, now)
     if (cached !== undefined) return cached
@@ -76,7 +76,7 @@ export class AccessTokenVerifier {
     return this.#verifyJwt(token)
   }
 
-  async #verifyJwt (token: string): Promise<AccessTokenIdentity> {
+  async #verifyJwt(token: string): Promise<AccessTokenIdentity> {
     const { header, payload, signingInput, signature } = decodeCompactJws(token)
     const { alg, kid, typ } = checkHeader(header, this.#algorithms)
     const generation = this.cache.generation // keys changing during the checks: not cached

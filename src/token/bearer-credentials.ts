@@ -15,11 +15,15 @@ const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/
 const SCHEME_LIKE = /^[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]{0,19}$/
 
 /** The values of every Authorization header, from Node's raw header list (duplicates kept). */
-function authorizationHeaders (rawHeaders: readonly string[]): string[] {
+function authorizationHeaders(rawHeaders: readonly string[]): string[] {
   const values: string[] = []
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]
-    if (name !== undefined && name.length === 13 && (name === 'authorization' || name === 'Authorization' || name.toLowerCase() === 'authorization')) {
+    if (
+      name !== undefined &&
+      name.length === 13 &&
+      (name === 'authorization' || name === 'Authorization' || name.toLowerCase() === 'authorization')
+    ) {
       values.push(rawHeaders[i + 1] ?? '')
     }
   }
@@ -27,7 +31,7 @@ function authorizationHeaders (rawHeaders: readonly string[]): string[] {
 }
 
 /** The value without leading and trailing SP and HTAB (RFC 9110 OWS): String.trim would also take NBSP and other spaces. */
-function trimOws (value: string): string {
+function trimOws(value: string): string {
   let start = 0
   let end = value.length
   while (start < end && (value.charCodeAt(start) === 0x20 || value.charCodeAt(start) === 0x09)) start++
@@ -36,7 +40,7 @@ function trimOws (value: string): string {
 }
 
 /** A token in the query, by its name as any query parser decodes it (`access%5Ftoken` too). */
-export function hasQueryToken (url: string): boolean {
+export function hasQueryToken(url: string): boolean {
   const q = url.indexOf('?')
   if (q === -1) return false
   const query = url.slice(q)
@@ -48,7 +52,7 @@ export function hasQueryToken (url: string): boolean {
  * - ERR_NO_CREDENTIALS (401, no error code) for no Authorization header or another scheme;
  * - ERR_TOKEN_IN_QUERY / ERR_MULTIPLE_CREDENTIALS / ERR_EMPTY_CREDENTIALS (400 invalid_request).
  */
-export function extractBearerToken (rawHeaders: readonly string[], url: string): string {
+export function extractBearerToken(rawHeaders: readonly string[], url: string): string {
   const headers = authorizationHeaders(rawHeaders)
   if (hasQueryToken(url)) {
     throw headers.length > 0 ? new AuthError('ERR_MULTIPLE_CREDENTIALS', { where: 'query' }) : new AuthError('ERR_TOKEN_IN_QUERY')
@@ -66,7 +70,12 @@ export function extractBearerToken (rawHeaders: readonly string[], url: string):
   if (scheme !== 'Bearer' && scheme.toLowerCase() !== 'bearer') {
     // a value that is no scheme name may be a bare secret: only its length reaches the log
     throw new AuthError('ERR_NO_CREDENTIALS', {
-      reason: scheme === '' ? 'empty Authorization header' : SCHEME_LIKE.test(scheme) && space !== -1 ? `unsupported scheme ${scheme}` : `no scheme name (a value of ${value.length} characters)`
+      reason:
+        scheme === ''
+          ? 'empty Authorization header'
+          : SCHEME_LIKE.test(scheme) && space !== -1
+            ? `unsupported scheme ${scheme}`
+            : `no scheme name (a value of ${value.length} characters)`
     })
   }
   const token = space === -1 ? '' : trimOws(value.slice(space + 1))
@@ -81,7 +90,7 @@ export function extractBearerToken (rawHeaders: readonly string[], url: string):
  * cached token has passed decoding, so it holds neither): one token, not two, and not huge.
  * Kept apart so that a cache hit does not scan a 700-character token once more.
  */
-export function checkSingleToken (token: string): void {
+export function checkSingleToken(token: string): void {
   if (/[\s,]/.test(token)) {
     throw new AuthError('ERR_MULTIPLE_CREDENTIALS', { where: 'token' })
   }

@@ -17,7 +17,7 @@ export interface DecodedJws {
 const B64URL = /^[A-Za-z0-9_-]+$/
 
 /** True for three dot-separated base64url segments: the shape of a JWS (or a malformed one). */
-export function looksLikeCompactJws (token: string): boolean {
+export function looksLikeCompactJws(token: string): boolean {
   const first = token.indexOf('.')
   if (first <= 0) return false
   const second = token.indexOf('.', first + 1)
@@ -33,14 +33,14 @@ export function looksLikeCompactJws (token: string): boolean {
 const UNUSED_BITS = [0, 0, 0b1111, 0b11]
 
 /** The 6-bit value of a base64url character already known to be in the alphabet. */
-function sextet (c: number): number {
+function sextet(c: number): number {
   if (c >= 0x61) return c - 0x61 + 26 // a-z
   if (c >= 0x41) return c === 0x5f ? 63 : c - 0x41 // A-Z, '_'
   if (c >= 0x30) return c - 0x30 + 52 // 0-9
   return 62 // '-'
 }
 
-function segment (part: string, what: string): Buffer {
+function segment(part: string, what: string): Buffer {
   if (!B64URL.test(part) || part.length % 4 === 1) {
     throw new AuthError('ERR_TOKEN_MALFORMED', { reason: `${what} is not base64url` })
   }
@@ -53,7 +53,7 @@ function segment (part: string, what: string): Buffer {
   return Buffer.from(part, 'base64url')
 }
 
-function json (bytes: Buffer, what: 'header' | 'payload'): Record<string, unknown> {
+function json(bytes: Buffer, what: 'header' | 'payload'): Record<string, unknown> {
   try {
     return parseJsonObject(bytes)
   } catch (error) {
@@ -62,7 +62,7 @@ function json (bytes: Buffer, what: 'header' | 'payload'): Record<string, unknow
   }
 }
 
-export function decodeCompactJws (token: string): DecodedJws {
+export function decodeCompactJws(token: string): DecodedJws {
   const first = token.indexOf('.')
   const second = token.indexOf('.', first + 1)
   if (first <= 0 || second === -1 || token.indexOf('.', second + 1) !== -1) {

@@ -14,12 +14,12 @@ export interface CheckedHeader {
   typ: string | undefined
 }
 
-export function normaliseTyp (typ: string): string {
+export function normaliseTyp(typ: string): string {
   const lower = typ.toLowerCase()
   return lower.startsWith('application/') ? lower.slice(12) : lower
 }
 
-export function checkHeader (header: Record<string, unknown>, allowed: ReadonlySet<string>): CheckedHeader {
+export function checkHeader(header: Record<string, unknown>, allowed: ReadonlySet<string>): CheckedHeader {
   const { alg, kid, typ, crit } = header
   if (typeof alg !== 'string') {
     throw new AuthError('ERR_TOKEN_MALFORMED', { flaw: 'no alg', reason: 'alg missing or not a string' })

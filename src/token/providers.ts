@@ -23,7 +23,8 @@ export const PROVIDER_RULES: Record<ProviderPreset, ProviderRules> = {
   auth0: { extraScopeClaims: ['permissions'], accessTokenMarker: undefined, audienceOptionalWithClientId: false },
   okta: {
     extraScopeClaims: [],
-    accessTokenMarker: (payload) => (typeof payload.cid === 'string' ? undefined : 'it has no "cid" claim, which every Okta access token carries'),
+    accessTokenMarker: (payload) =>
+      typeof payload.cid === 'string' ? undefined : 'it has no "cid" claim, which every Okta access token carries',
     audienceOptionalWithClientId: false
   },
   entra: {
@@ -37,7 +38,8 @@ export const PROVIDER_RULES: Record<ProviderPreset, ProviderRules> = {
   },
   keycloak: {
     extraScopeClaims: ['realm_access.roles', 'resource_access'],
-    accessTokenMarker: (payload) => (payload.typ === 'Bearer' ? undefined : 'its "typ" claim is not "Bearer", as in every Keycloak access token'),
+    accessTokenMarker: (payload) =>
+      payload.typ === 'Bearer' ? undefined : 'its "typ" claim is not "Bearer", as in every Keycloak access token',
     audienceOptionalWithClientId: false
   },
   cognito: {

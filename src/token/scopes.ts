@@ -6,7 +6,7 @@
 import { AuthError } from '../errors.js'
 
 /** Throws ERR_INSUFFICIENT_SCOPE unless every required scope is granted. */
-export function requireScopes (granted: readonly string[], required: readonly string[]): void {
+export function requireScopes(granted: readonly string[], required: readonly string[]): void {
   for (const scope of required) {
     if (!granted.includes(scope)) {
       throw new AuthError('ERR_INSUFFICIENT_SCOPE', { scope: required.join(' '), reason: `missing scope ${scope}` })

@@ -8,12 +8,12 @@ import type { VerificationKey } from '../keys/jwk-import.js'
 import type { JwsAlg } from '../config.js'
 import { AuthError } from '../errors.js'
 
-function invalidSignature (): AuthError {
+function invalidSignature(): AuthError {
   return new AuthError('ERR_JWS_SIGNATURE_INVALID', { reason: 'signature verification failed' })
 }
 
 /** Appends a DER INTEGER holding the unsigned big-endian bytes `from..to` of `source`. */
-function writeDerInteger (out: Buffer, at: number, source: Buffer, from: number, to: number): number {
+function writeDerInteger(out: Buffer, at: number, source: Buffer, from: number, to: number): number {
   while (from < to - 1 && source[from] === 0) from++ // minimal: no leading zero bytes...
   const pad = ((source[from] ?? 0) & 0x80) !== 0 ? 1 : 0 // ...except one that keeps it positive
   out[at++] = 0x02
@@ -30,7 +30,7 @@ function writeDerInteger (out: Buffer, at: number, source: Buffer, from: number,
  * ~25 µs per ES256 check (measured on Node 24); this takes well under 1 µs. The caller has
  * already checked the length, so both halves are present.
  */
-export function derFromJoseEcdsa (signature: Buffer): Buffer {
+export function derFromJoseEcdsa(signature: Buffer): Buffer {
   const half = signature.length >>> 1
   const out = Buffer.allocUnsafe(signature.length + 9) // 3 (SEQUENCE, long form) + 2 × (2 + 1 pad)
   // Content length is at most 2 × (2 + 67) = 138 for ES512, so one length byte, long form past 127.
@@ -48,7 +48,7 @@ export function derFromJoseEcdsa (signature: Buffer): Buffer {
   return out.subarray(0, at)
 }
 
-function verifyWithKey (key: VerificationKey, alg: JwsAlg, data: Buffer, signature: Buffer): Promise<boolean> {
+function verifyWithKey(key: VerificationKey, alg: JwsAlg, data: Buffer, signature: Buffer): Promise<boolean> {
   const verifier = key.verifiers.get(alg)
   if (verifier === undefined) return Promise.resolve(false)
   if (verifier.signatureLength !== undefined && signature.length !== verifier.signatureLength) return Promise.resolve(false)
@@ -59,14 +59,16 @@ function verifyWithKey (key: VerificationKey, alg: JwsAlg, data: Buffer, signatu
 }
 
 /** Resolves when one of the candidate keys verifies the signature; rejects otherwise. */
-export async function verifySignature (keys: readonly VerificationKey[], alg: JwsAlg, data: Buffer, signature: Buffer): Promise<void> {
+export async function verifySignature(keys: readonly VerificationKey[], alg: JwsAlg, data: Buffer, signature: Buffer): Promise<void> {
   for (const key of keys) {
     if (await verifyWithKey(key, alg, data, signature)) return
   }
   throw invalidSignature()
 }
 
-export function verifyHmac (secret: Buffer, alg: JwsAlg, data: Buffer, signature: Buffer): void {
-  const expected = createHmac(`sha${alg.slice(2)}`, secret).update(data).digest()
+export function verifyHmac(secret: Buffer, alg: JwsAlg, data: Buffer, signature: Buffer): void {
+  const expected = createHmac(`sha${alg.slice(2)}`, secret)
+    .update(data)
+    .digest()
   if (expected.length !== signature.length || !timingSafeEqual(expected, signature)) throw invalidSignature()
 }

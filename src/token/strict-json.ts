@@ -18,7 +18,7 @@ const QUOTE = 0x22
 const BACKSLASH = 0x5c
 
 /** Scans `text` and throws StrictJsonError on a duplicate member or excessive depth. */
-function checkMembers (text: string): void {
+function checkMembers(text: string): void {
   // Each open object keeps the set of its member names; arrays push null.
   const stack: Array<Set<string> | null> = []
   let expectKey = false
@@ -30,13 +30,17 @@ function checkMembers (text: string): void {
       i++
       for (; i < text.length; i++) {
         const d = text.charCodeAt(i)
-        if (d === BACKSLASH) { escaped = true; i++; continue }
+        if (d === BACKSLASH) {
+          escaped = true
+          i++
+          continue
+        }
         if (d === QUOTE) break
       }
       const top = stack[stack.length - 1]
       if (expectKey && top) {
         const raw = text.slice(start + 1, i)
-        const name = escaped ? JSON.parse(text.slice(start, i + 1)) as string : raw
+        const name = escaped ? (JSON.parse(text.slice(start, i + 1)) as string) : raw
         if (top.has(name)) throw new StrictJsonError(`duplicate member "${name.slice(0, 40)}"`)
         top.add(name)
         expectKey = false
@@ -71,7 +75,7 @@ function checkMembers (text: string): void {
 const decoder = new TextDecoder('utf-8', { fatal: true })
 
 /** Decodes UTF-8 bytes into one JSON object, strictly. */
-export function parseJsonObject (bytes: Uint8Array): Record<string, unknown> {
+export function parseJsonObject(bytes: Uint8Array): Record<string, unknown> {
   let text: string
   try {
     text = decoder.decode(bytes)

@@ -9,11 +9,11 @@ import type { TokenProfile } from '../config.js'
 import { AuthError, type OtherToken } from '../errors.js'
 import type { ProviderRules } from './providers.js'
 
-function idToken (reason: string): AuthError {
+function idToken(reason: string): AuthError {
   return new AuthError('ERR_ID_TOKEN_NOT_ACCESS_TOKEN', { reason })
 }
 
-function otherToken (token: OtherToken, reason: string): AuthError {
+function otherToken(token: OtherToken, reason: string): AuthError {
   return new AuthError('ERR_NOT_ACCESS_TOKEN', { ...token, reason })
 }
 
@@ -23,7 +23,7 @@ export interface TokenTypeRules {
 }
 
 /** `typ` is the normalised header type (see normaliseTyp), undefined when absent. */
-export function checkAccessToken (typ: string | undefined, payload: Record<string, unknown>, rules: TokenTypeRules): void {
+export function checkAccessToken(typ: string | undefined, payload: Record<string, unknown>, rules: TokenTypeRules): void {
   const explicitAccessToken = typ === 'at+jwt'
   if (typ !== undefined && !explicitAccessToken && typ !== 'jwt') {
     if (typ.startsWith('id_token') || typ === 'id+jwt') throw idToken(`typ ${typ.slice(0, 40)}`)
@@ -69,11 +69,12 @@ export function checkAccessToken (typ: string | undefined, payload: Record<strin
  * an ID token or another kind of token when it is one, undefined otherwise. Whoever sends an ID
  * token needs to hear that, rather than that its `aud` names a client and not this API.
  */
-export function notAnAccessToken (typ: string | undefined, payload: Record<string, unknown>, rules: TokenTypeRules): AuthError | undefined {
+export function notAnAccessToken(typ: string | undefined, payload: Record<string, unknown>, rules: TokenTypeRules): AuthError | undefined {
   try {
     checkAccessToken(typ, payload, rules)
   } catch (error) {
-    if (error instanceof AuthError && (error.code === 'ERR_ID_TOKEN_NOT_ACCESS_TOKEN' || error.code === 'ERR_NOT_ACCESS_TOKEN')) return error
+    if (error instanceof AuthError && (error.code === 'ERR_ID_TOKEN_NOT_ACCESS_TOKEN' || error.code === 'ERR_NOT_ACCESS_TOKEN'))
+      return error
   }
   return undefined
 }

@@ -24,28 +24,28 @@ import type { AccessTokenIdentity } from './identity.js'
  */
 const KEY_LENGTH = 32
 
-function keyOf (token: string): string {
+function keyOf(token: string): string {
   return token.length <= KEY_LENGTH ? token : token.slice(token.length - KEY_LENGTH)
 }
 
 export class VerifiedTokenCache {
   readonly #store: BoundedStore<AccessTokenIdentity>
 
-  constructor (maxEntries: number) {
+  constructor(maxEntries: number) {
     this.#store = new BoundedStore({ maxEntries, keyOf, admitOnSecondUse: true })
   }
 
-  get size (): number {
+  get size(): number {
     return this.#store.size
   }
 
   /** Read before a verification starts, and given back to set() when it succeeds. */
-  get generation (): number {
+  get generation(): number {
     return this.#store.generation
   }
 
   /** The identity for a cached token, or undefined; throws when the cached token has expired. */
-  get (token: string, now: number): AccessTokenIdentity | undefined {
+  get(token: string, now: number): AccessTokenIdentity | undefined {
     const identity = this.#store.get(token, now)
     if (identity === EXPIRED) throw new AuthError('ERR_JWT_EXPIRED', { claim: 'exp', reason: 'exp in the past (cached token)' })
     return identity // undefined before nbf: checked in full again
@@ -56,15 +56,15 @@ export class VerifiedTokenCache {
    * `generation` (when given) is the one read before the verification: if the cache was
    * cleared since, the keys it used may be gone and the result is not stored.
    */
-  set (token: string, identity: AccessTokenIdentity, notBefore: number, notAfter: number, generation?: number): void {
+  set(token: string, identity: AccessTokenIdentity, notBefore: number, notAfter: number, generation?: number): void {
     this.#store.set(token, identity, notBefore, notAfter, generation)
   }
 
-  delete (token: string): void {
+  delete(token: string): void {
     this.#store.delete(token)
   }
 
-  clear (): void {
+  clear(): void {
     this.#store.clear()
   }
 }

@@ -13,20 +13,35 @@ const LAST_SECOND_OF_9999 = 253_402_300_799
 
 type Inject = Awaited<ReturnType<TestApi['app']['inject']>>
 
-function expectNotADate (res: Inject, claim: string): void {
+function expectNotADate(res: Inject, claim: string): void {
   expect(res.statusCode, res.body).toBe(401)
   expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
-  expect(res.json()).toMatchObject({ status: 401, code: 'ERR_JWT_CLAIM_INVALID', detail: expect.stringContaining(`"${claim}" claim is not a valid date`) })
-  expect(res.headers['www-authenticate']).toMatch(new RegExp(`error="invalid_token", error_description="[^"]*'?${claim}'? claim is not a valid date`))
+  expect(res.json()).toMatchObject({
+    status: 401,
+    code: 'ERR_JWT_CLAIM_INVALID',
+    detail: expect.stringContaining(`"${claim}" claim is not a valid date`)
+  })
+  expect(res.headers['www-authenticate']).toMatch(
+    new RegExp(`error="invalid_token", error_description="[^"]*'?${claim}'? claim is not a valid date`)
+  )
 }
 
 describe('absurd NumericDates in a signed JWT', () => {
   let api: TestApi
-  beforeAll(async () => { api = await startTestApi() })
-  afterAll(async () => { await api.close() })
+  beforeAll(async () => {
+    api = await startTestApi()
+  })
+  afterAll(async () => {
+    await api.close()
+  })
 
   /** Signs the claims with the test key, with `raw` spliced into the payload as written (e.g. 1e400). */
-  const rawToken = (raw: string): string => signRaw(api.key, JSON.stringify({ alg: api.key.alg, kid: api.key.kid, typ: 'at+jwt' }), JSON.stringify(api.claims({ exp: undefined })).replace(/^\{/, `{${raw},`))
+  const rawToken = (raw: string): string =>
+    signRaw(
+      api.key,
+      JSON.stringify({ alg: api.key.alg, kid: api.key.kid, typ: 'at+jwt' }),
+      JSON.stringify(api.claims({ exp: undefined })).replace(/^\{/, `{${raw},`)
+    )
 
   it.each([
     ['exp', 9e12, 'beyond what a JS Date holds'],
@@ -75,7 +90,9 @@ describe('absurd NumericDates in an introspection answer', () => {
     api = await startTestApi({ env: { AUTH_TOKEN_FORMATS: 'jwt,opaque', ...INTROSPECTION_CREDENTIALS } })
     api.issuer.onIntrospect = (req) => ({ body: answers.get(req.token) ?? { active: false } })
   })
-  afterAll(async () => { await api.close() })
+  afterAll(async () => {
+    await api.close()
+  })
 
   it.each([
     ['exp', '9e12'],
@@ -98,8 +115,19 @@ describe('absurd NumericDates in an introspection answer', () => {
 })
 
 describe('describeCaller', () => {
-  it.each([Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 9e12, 1e300, -1e300, LAST_SECOND_OF_9999 + 1, -62_198_755_201])('never throws: expiresAt %d is no printable date → null', (expiresAt) => {
-    const body = describeCaller({ sub: 's', clientId: undefined, scopes: [], issuer: 'https://issuer.example', expiresAt, format: 'jwt', claims: {} })
-    expect(body).toEqual({ sub: 's', clientId: null, scopes: [], issuer: 'https://issuer.example', expiresAt: null })
-  })
+  it.each([Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 9e12, 1e300, -1e300, LAST_SECOND_OF_9999 + 1, -62_198_755_201])(
+    'never throws: expiresAt %d is no printable date → null',
+    (expiresAt) => {
+      const body = describeCaller({
+        sub: 's',
+        clientId: undefined,
+        scopes: [],
+        issuer: 'https://issuer.example',
+        expiresAt,
+        format: 'jwt',
+        claims: {}
+      })
+      expect(body).toEqual({ sub: 's', clientId: null, scopes: [], issuer: 'https://issuer.example', expiresAt: null })
+    }
+  )
 })

@@ -26,32 +26,104 @@ interface Case {
   code: string
 }
 
-const bearer = (api: TestApi, scope = 'read:messages write:messages'): Record<string, string> => ({ authorization: `Bearer ${api.token({ scope })}` })
+const bearer = (api: TestApi, scope = 'read:messages write:messages'): Record<string, string> => ({
+  authorization: `Bearer ${api.token({ scope })}`
+})
 
 const cases: Case[] = [
   { name: 'no credentials', request: () => ({ url: '/api/me' }), status: 401, code: 'ERR_NO_CREDENTIALS' },
-  { name: 'an expired token', request: (api) => ({ url: '/api/me', headers: { authorization: `Bearer ${api.token({ exp: api.now() - 60 })}` } }), status: 401, code: 'ERR_JWT_EXPIRED' },
-  { name: 'a token in the query', request: (api) => ({ url: `/api/me?access_token=${api.token()}` }), status: 400, code: 'ERR_TOKEN_IN_QUERY' },
-  { name: 'a missing scope', request: (api) => ({ url: '/api/messages', headers: bearer(api, 'openid') }), status: 403, code: 'ERR_INSUFFICIENT_SCOPE' },
+  {
+    name: 'an expired token',
+    request: (api) => ({ url: '/api/me', headers: { authorization: `Bearer ${api.token({ exp: api.now() - 60 })}` } }),
+    status: 401,
+    code: 'ERR_JWT_EXPIRED'
+  },
+  {
+    name: 'a token in the query',
+    request: (api) => ({ url: `/api/me?access_token=${api.token()}` }),
+    status: 400,
+    code: 'ERR_TOKEN_IN_QUERY'
+  },
+  {
+    name: 'a missing scope',
+    request: (api) => ({ url: '/api/messages', headers: bearer(api, 'openid') }),
+    status: 403,
+    code: 'ERR_INSUFFICIENT_SCOPE'
+  },
   { name: 'an unknown route', request: () => ({ url: '/api/nothing-here' }), status: 404, code: 'ERR_ROUTE_NOT_FOUND' },
-  { name: 'an unknown method on a known path', request: () => ({ method: 'PATCH', url: '/api/messages' }), status: 404, code: 'ERR_ROUTE_NOT_FOUND' },
-  { name: 'no such message', request: (api) => ({ url: '/api/messages/00000000-0000-0000-0000-000000000000', headers: bearer(api) }), status: 404, code: 'ERR_MESSAGE_NOT_FOUND' },
-  { name: 'deleting no such message', request: (api) => ({ method: 'DELETE', url: '/api/messages/nope', headers: bearer(api) }), status: 404, code: 'ERR_MESSAGE_NOT_FOUND' },
-  { name: 'a body that fails validation', request: (api) => ({ method: 'POST', url: '/api/messages', headers: bearer(api), payload: { text: '' } }), status: 400, code: 'ERR_VALIDATION' },
-  { name: 'an unknown member', request: (api) => ({ method: 'POST', url: '/api/messages', headers: bearer(api), payload: { text: 'x', admin: true } }), status: 400, code: 'ERR_VALIDATION' },
+  {
+    name: 'an unknown method on a known path',
+    request: () => ({ method: 'PATCH', url: '/api/messages' }),
+    status: 404,
+    code: 'ERR_ROUTE_NOT_FOUND'
+  },
+  {
+    name: 'no such message',
+    request: (api) => ({ url: '/api/messages/00000000-0000-0000-0000-000000000000', headers: bearer(api) }),
+    status: 404,
+    code: 'ERR_MESSAGE_NOT_FOUND'
+  },
+  {
+    name: 'deleting no such message',
+    request: (api) => ({ method: 'DELETE', url: '/api/messages/nope', headers: bearer(api) }),
+    status: 404,
+    code: 'ERR_MESSAGE_NOT_FOUND'
+  },
+  {
+    name: 'a body that fails validation',
+    request: (api) => ({ method: 'POST', url: '/api/messages', headers: bearer(api), payload: { text: '' } }),
+    status: 400,
+    code: 'ERR_VALIDATION'
+  },
+  {
+    name: 'an unknown member',
+    request: (api) => ({ method: 'POST', url: '/api/messages', headers: bearer(api), payload: { text: 'x', admin: true } }),
+    status: 400,
+    code: 'ERR_VALIDATION'
+  },
   {
     name: 'malformed JSON',
-    request: (api) => ({ method: 'POST', url: '/api/messages', headers: { ...bearer(api), 'content-type': 'application/json' }, payload: `{"text": "${SECRET_MESSAGE}"` }),
+    request: (api) => ({
+      method: 'POST',
+      url: '/api/messages',
+      headers: { ...bearer(api), 'content-type': 'application/json' },
+      payload: `{"text": "${SECRET_MESSAGE}"`
+    }),
     status: 400,
     code: 'ERR_MALFORMED_BODY'
   },
-  { name: 'an empty JSON body', request: (api) => ({ method: 'POST', url: '/api/messages', headers: { ...bearer(api), 'content-type': 'application/json' }, payload: '' }), status: 400, code: 'ERR_MALFORMED_BODY' },
+  {
+    name: 'an empty JSON body',
+    request: (api) => ({
+      method: 'POST',
+      url: '/api/messages',
+      headers: { ...bearer(api), 'content-type': 'application/json' },
+      payload: ''
+    }),
+    status: 400,
+    code: 'ERR_MALFORMED_BODY'
+  },
   { name: 'a path that does not decode', request: () => ({ url: '/api/messages/%E0%A4%A' }), status: 400, code: 'ERR_BAD_REQUEST' },
-  { name: 'a body over the limit', request: (api) => ({ method: 'POST', url: '/api/messages', headers: bearer(api), payload: { text: 'x'.repeat(1_100_000) } }), status: 413, code: 'ERR_BODY_TOO_LARGE' },
-  { name: 'a path parameter over the limit', request: () => ({ url: `/api/messages/${'a'.repeat(200)}` }), status: 414, code: 'ERR_URI_TOO_LONG' },
+  {
+    name: 'a body over the limit',
+    request: (api) => ({ method: 'POST', url: '/api/messages', headers: bearer(api), payload: { text: 'x'.repeat(1_100_000) } }),
+    status: 413,
+    code: 'ERR_BODY_TOO_LARGE'
+  },
+  {
+    name: 'a path parameter over the limit',
+    request: () => ({ url: `/api/messages/${'a'.repeat(200)}` }),
+    status: 414,
+    code: 'ERR_URI_TOO_LONG'
+  },
   {
     name: 'a content type no route parses',
-    request: (api) => ({ method: 'POST', url: '/api/messages', headers: { ...bearer(api), 'content-type': 'application/xml' }, payload: '<text>hello</text>' }),
+    request: (api) => ({
+      method: 'POST',
+      url: '/api/messages',
+      headers: { ...bearer(api), 'content-type': 'application/xml' },
+      payload: '<text>hello</text>'
+    }),
     status: 415,
     code: 'ERR_UNSUPPORTED_MEDIA_TYPE'
   },
@@ -59,7 +131,7 @@ const cases: Case[] = [
 ]
 
 /** The common shape of every error answer. */
-function expectProblem (res: { statusCode: number; headers: Record<string, unknown>; body: string }, status: number, code: string): void {
+function expectProblem(res: { statusCode: number; headers: Record<string, unknown>; body: string }, status: number, code: string): void {
   expect(res.statusCode, res.body).toBe(status)
   expect(res.headers['content-type']).toBe('application/problem+json; charset=utf-8')
   const body = JSON.parse(res.body) as Record<string, unknown>
@@ -73,11 +145,15 @@ describe('a problem body with a stable code for every error', () => {
   beforeAll(async () => {
     api = await startTestApi({
       instrument: (app) => {
-        app.get('/test/fails', { config: { public: true } }, async () => { throw new Error(SECRET_MESSAGE) })
+        app.get('/test/fails', { config: { public: true } }, async () => {
+          throw new Error(SECRET_MESSAGE)
+        })
       }
     })
   })
-  afterAll(async () => { await api.close() })
+  afterAll(async () => {
+    await api.close()
+  })
 
   it.each(cases)('$name → $status $code', async ({ request, status, code }) => {
     expectProblem(await api.app.inject(request(api)), status, code)
@@ -107,23 +183,32 @@ describe('readiness before the keys are loaded', () => {
 })
 
 /** Raw HTTP/1.1 on a socket: what reaches the server before Fastify sees a request. */
-function exchange (port: number, write: (send: (text: string) => void) => void | Promise<void>): Promise<string> {
+function exchange(port: number, write: (send: (text: string) => void) => void | Promise<void>): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1')
     let answer = ''
     socket.setEncoding('utf8')
-    socket.on('data', (chunk: string) => { answer += chunk })
+    socket.on('data', (chunk: string) => {
+      answer += chunk
+    })
     socket.on('close', () => resolve(answer))
-    socket.on('error', (error: NodeJS.ErrnoException) => { if (error.code === 'ECONNRESET') resolve(answer); else reject(error) })
-    socket.on('connect', () => { Promise.resolve(write((text) => socket.write(text))).catch(reject) })
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ECONNRESET') resolve(answer)
+      else reject(error)
+    })
+    socket.on('connect', () => {
+      Promise.resolve(write((text) => socket.write(text))).catch(reject)
+    })
   })
 }
 
 /** Status, headers and body of a raw HTTP/1.1 answer. */
-function parse (raw: string): { statusCode: number; headers: Record<string, string>; body: string } {
+function parse(raw: string): { statusCode: number; headers: Record<string, string>; body: string } {
   const [head = '', body = ''] = raw.split('\r\n\r\n')
   const [statusLine = '', ...lines] = head.split('\r\n')
-  const headers = Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]))
+  const headers = Object.fromEntries(
+    lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()])
+  )
   return { statusCode: Number(statusLine.split(' ')[1]), headers, body }
 }
 
@@ -135,7 +220,9 @@ describe('errors before Fastify has a request, on a real socket', () => {
     await api.app.listen({ port: 0, host: '127.0.0.1' })
     port = (api.app.server.address() as AddressInfo).port
   })
-  afterAll(async () => { await api.close() })
+  afterAll(async () => {
+    await api.close()
+  })
 
   it('headers over the limit → 431 ERR_HEADERS_TOO_LARGE', async () => {
     const raw = await exchange(port, (send) => send(`GET /api/me HTTP/1.1\r\nHost: x\r\nX-Padding: ${'a'.repeat(20_000)}\r\n\r\n`))
@@ -150,7 +237,9 @@ describe('errors before Fastify has a request, on a real socket', () => {
   it('a request that arrives while the server drains → 503 ERR_SHUTTING_DOWN with Retry-After', async () => {
     let closed: Promise<void> | undefined
     const received = new Promise<void>((resolve) => {
-      api.app.server.once('connection', (socket) => { socket.once('data', () => resolve()) })
+      api.app.server.once('connection', (socket) => {
+        socket.once('data', () => resolve())
+      })
     })
     const raw = await exchange(port, async (send) => {
       // the request has begun (so the connection is not idle) when the server starts closing
@@ -198,9 +287,21 @@ describe('the error catalogue (src/errors.ts)', () => {
 
   it('words a sentence from the variable parts only, and a problem body from the table', () => {
     const error = new AuthError('ERR_JWT_CLAIM_MISSING', { claim: 'aud', reason: 'aud missing' })
-    expect(error).toMatchObject({ code: 'ERR_JWT_CLAIM_MISSING', status: 401, claim: 'aud', reason: 'aud missing', description: 'The access token has no "aud" claim.' })
+    expect(error).toMatchObject({
+      code: 'ERR_JWT_CLAIM_MISSING',
+      status: 401,
+      claim: 'aud',
+      reason: 'aud missing',
+      description: 'The access token has no "aud" claim.'
+    })
     expect(error.message).toBe(error.description)
-    expect(problem(error)).toEqual({ type: 'https://www.rfc-editor.org/rfc/rfc6750#section-3.1', title: 'Invalid access token', status: 401, detail: error.description, code: 'ERR_JWT_CLAIM_MISSING' })
+    expect(problem(error)).toEqual({
+      type: 'https://www.rfc-editor.org/rfc/rfc6750#section-3.1',
+      title: 'Invalid access token',
+      status: 401,
+      detail: error.description,
+      code: 'ERR_JWT_CLAIM_MISSING'
+    })
     expect(problem('ERR_ROUTE_NOT_FOUND', { method: 'GET' }).detail).toBe('No route serves GET at this path.')
     expect(problem('ERR_ROUTE_NOT_FOUND').detail).toBe('No such route.')
     expect(problem('ERR_NO_CREDENTIALS').type).toBe('https://www.rfc-editor.org/rfc/rfc6750#section-3')
@@ -226,6 +327,10 @@ describe('the error catalogue (src/errors.ts)', () => {
     expect(seen.size).toBe(errors.length)
     // the internal codes never name a client-facing problem
     for (const error of errors.slice(2)) expect(Object.hasOwn(ERRORS, error.code)).toBe(false)
-    expect(problem(new MessageLimitReached(3))).toMatchObject({ status: 409, code: 'ERR_MESSAGE_LIMIT', detail: 'at most 3 messages per user' })
+    expect(problem(new MessageLimitReached(3))).toMatchObject({
+      status: 409,
+      code: 'ERR_MESSAGE_LIMIT',
+      detail: 'at most 3 messages per user'
+    })
   })
 })

@@ -10,9 +10,18 @@ describe('logging', () => {
   let api: TestApi
 
   beforeAll(async () => {
-    api = await startTestApi({ env: { LOG_LEVEL: 'info' }, logStream: { write: (line: string) => { lines.push(line) } } })
+    api = await startTestApi({
+      env: { LOG_LEVEL: 'info' },
+      logStream: {
+        write: (line: string) => {
+          lines.push(line)
+        }
+      }
+    })
   })
-  afterAll(async () => { await api.close() })
+  afterAll(async () => {
+    await api.close()
+  })
 
   it('never writes a token, and logs refusals with their code', async () => {
     const { app, key, issuer } = api
@@ -33,6 +42,8 @@ describe('logging', () => {
     expect(entries.every((entry) => typeof entry.reqId === 'string' || entry.reqId === undefined)).toBe(true)
     const refusals = entries.filter((entry) => entry.msg === 'request refused')
     expect(refusals.map((entry) => (entry.auth as { code: string }).code)).toEqual(['ERR_JWT_EXPIRED', 'ERR_TOKEN_IN_QUERY'])
-    expect(entries.some((entry) => String((entry.req as { url?: string } | undefined)?.url ?? '').includes('access_token=[Redacted]'))).toBe(true)
+    expect(
+      entries.some((entry) => String((entry.req as { url?: string } | undefined)?.url ?? '').includes('access_token=[Redacted]'))
+    ).toBe(true)
   })
 })

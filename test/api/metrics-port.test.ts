@@ -18,9 +18,11 @@ describe('METRICS_PORT', () => {
     apiUrl = `http://127.0.0.1:${(api.app.server.address() as AddressInfo).port}`
     metricsUrl = `http://127.0.0.1:${port}`
   })
-  afterAll(async () => { await api.close() })
+  afterAll(async () => {
+    await api.close()
+  })
 
-  it('serves the metrics on their own port, counting the API\'s requests', async () => {
+  it("serves the metrics on their own port, counting the API's requests", async () => {
     expect((await fetch(`${apiUrl}/api/me`)).status).toBe(401)
     const res = await fetch(`${metricsUrl}/metrics`)
     expect(res.status).toBe(200)
@@ -29,10 +31,10 @@ describe('METRICS_PORT', () => {
     expect((await fetch(`${metricsUrl}/api/me`)).status).toBe(404)
   })
 
-  it('the API\'s own port has no /metrics then, and it is not in the route table', async () => {
+  it("the API's own port has no /metrics then, and it is not in the route table", async () => {
     const res = await fetch(`${apiUrl}/metrics`)
     expect(res.status).toBe(404)
-    expect((await res.json() as { code: string }).code).toBe('ERR_ROUTE_NOT_FOUND')
+    expect(((await res.json()) as { code: string }).code).toBe('ERR_ROUTE_NOT_FOUND')
     expect(api.app.routeTable.some((route) => route.url === '/metrics')).toBe(false)
   })
 
@@ -51,13 +53,21 @@ describe('METRICS_PORT', () => {
 
 describe('scope declarations', () => {
   it('a scope described twice, differently, stops start-up; the same description twice is fine', async () => {
-    await expect(startTestApi({
-      instrument: (app) => { app.describeScopes({ 'read:messages': 'Something else entirely' }) }
-    })).rejects.toThrow('scope read:messages is described twice, differently')
-    const api = await startTestApi({ instrument: (app) => { app.describeScopes({ 'read:messages': 'Read the caller\'s messages' }) } })
+    await expect(
+      startTestApi({
+        instrument: (app) => {
+          app.describeScopes({ 'read:messages': 'Something else entirely' })
+        }
+      })
+    ).rejects.toThrow('scope read:messages is described twice, differently')
+    const api = await startTestApi({
+      instrument: (app) => {
+        app.describeScopes({ 'read:messages': "Read the caller's messages" })
+      }
+    })
     expect(api.app.scopes().find((scope) => scope.name === 'read:messages')).toEqual({
       name: 'read:messages',
-      description: 'Read the caller\'s messages',
+      description: "Read the caller's messages",
       requiredBy: ['GET /api/messages', 'GET /api/messages/:id']
     })
     await api.close()

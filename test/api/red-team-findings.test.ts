@@ -31,14 +31,28 @@ describe('red-team findings', () => {
     issuer = await startTestIssuer({ keys: [key] })
     app = await buildApp({
       config: loadConfig({ AUTH_ISSUER: issuer.url, AUTH_AUDIENCE: 'https://api.example.test', LOG_LEVEL: 'info', CORS_ORIGINS: ORIGIN }),
-      logStream: { write: (line: string) => { lines.push(line) } }
+      logStream: {
+        write: (line: string) => {
+          lines.push(line)
+        }
+      }
     })
     await app.ready()
     await app.keyStore.start()
     const now = Math.floor(Date.now() / 1000)
-    token = signJwt(key, { iss: issuer.url, aud: 'https://api.example.test', sub: 'u', client_id: 'c', exp: now + 300, scope: 'read:messages' })
+    token = signJwt(key, {
+      iss: issuer.url,
+      aud: 'https://api.example.test',
+      sub: 'u',
+      client_id: 'c',
+      exp: now + 300,
+      scope: 'read:messages'
+    })
   })
-  afterAll(async () => { await app.close(); await issuer.close() })
+  afterAll(async () => {
+    await app.close()
+    await issuer.close()
+  })
 
   // F1 — contract violation + token in logs. hasQueryToken() matches the literal bytes
   // "access_token", but Fastify's query parser (and any client library) decodes the name.
@@ -68,7 +82,9 @@ describe('red-team findings', () => {
     const sig = token.split('.')[2] as string
     for (const url of [`/api/me;access_token=${token}`, `/api/${token}`]) {
       let body = ''
-      const out = await logged(async () => { body = (await app.inject({ url })).body })
+      const out = await logged(async () => {
+        body = (await app.inject({ url })).body
+      })
       expect(body, url).not.toContain(sig) // got: "detail":"No route GET /api/me;access_token=eyJ…<whole token>."
       expect(out, url).not.toContain(sig) // got: the whole token in req.url
     }
@@ -96,8 +112,12 @@ describe('red-team findings', () => {
 
 describe('red-team findings (own app per case)', () => {
   let api: TestApi
-  beforeAll(async () => { api = await startTestApi() })
-  afterAll(async () => { await api.close() })
+  beforeAll(async () => {
+    api = await startTestApi()
+  })
+  afterAll(async () => {
+    await api.close()
+  })
 
   // F5 — hygiene: RFC 6750 §2.1 is `"Bearer" 1*SP b64token`. String.prototype.trim() also
   // strips U+00A0 (byte 0xA0 in a latin1-decoded header), and a tab is taken as the separator,
@@ -130,10 +150,19 @@ describe('red-team findings (token formats)', () => {
   // the misleading "not a JWT", and with AUTH_TOKEN_FORMATS=jwt,opaque it is POSTed to the
   // introspection endpoint ("JWTs are never sent to introspection").
   it('F6: a JWS whose header JSON starts with whitespace is handled as a JWT, never introspected', async () => {
-    const api = await startTestApi({ env: { AUTH_TOKEN_FORMATS: 'jwt,opaque', AUTH_INTROSPECTION_CLIENT_ID: 'api', AUTH_INTROSPECTION_CLIENT_SECRET: 'introspection-secret' } })
+    const api = await startTestApi({
+      env: {
+        AUTH_TOKEN_FORMATS: 'jwt,opaque',
+        AUTH_INTROSPECTION_CLIENT_ID: 'api',
+        AUTH_INTROSPECTION_CLIENT_SECRET: 'introspection-secret'
+      }
+    })
     try {
       const introspected: string[] = []
-      api.issuer.onIntrospect = (req) => { introspected.push(req.token); return { body: { active: false } } }
+      api.issuer.onIntrospect = (req) => {
+        introspected.push(req.token)
+        return { body: { active: false } }
+      }
       const header = `{\n"alg":"RS256","typ":"at+jwt","kid":"${api.key.kid}"}`
       const input = `${b64url(header)}.${b64url(JSON.stringify(api.claims()))}`
       const jws = `${input}.${signBytes(api.key, input).toString('base64url')}`

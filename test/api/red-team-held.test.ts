@@ -13,27 +13,43 @@ const ORIGIN = 'https://app.example.test'
 const statuses = (text: string): number[] => [...text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]))
 const ID = '7f8b7a9e-2b1e-4d8e-9a57-0b3c1d2e3f40'
 const calls: string[] = []
-function spy (app: FastifyInstance): void {
+function spy(app: FastifyInstance): void {
   app.addHook('onRoute', (route: RouteOptions) => {
     const name = `${String(route.method)} ${route.url}`
     const handler = route.handler
-    route.handler = function spied (this: FastifyInstance, request, reply) { calls.push(name); return handler.call(this, request, reply) }
+    route.handler = function spied(this: FastifyInstance, request, reply) {
+      calls.push(name)
+      return handler.call(this, request, reply)
+    }
   })
 }
 const protectedCalls = (): string[] => calls.filter((name) => name.includes('/api/'))
 
 /** Writes `data` on one connection; resolves with everything read until close, `answers` responses (+50 ms), or `waitMs`. */
-function raw (port: number, data: string | Buffer, waitMs = 3000, answers = 1): Promise<string> {
+function raw(port: number, data: string | Buffer, waitMs = 3000, answers = 1): Promise<string> {
   return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1', () => { socket.write(data) })
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write(data)
+    })
     let text = ''
-    const timer = setTimeout(() => { socket.destroy(); resolve(text) }, waitMs)
+    const timer = setTimeout(() => {
+      socket.destroy()
+      resolve(text)
+    }, waitMs)
     socket.on('data', (chunk) => {
       text += chunk.toString('latin1')
-      if (statuses(text).length >= answers) setTimeout(() => { clearTimeout(timer); socket.destroy(); resolve(text) }, 50)
+      if (statuses(text).length >= answers)
+        setTimeout(() => {
+          clearTimeout(timer)
+          socket.destroy()
+          resolve(text)
+        }, 50)
     })
     socket.on('error', () => {})
-    socket.on('close', () => { clearTimeout(timer); resolve(text) })
+    socket.on('close', () => {
+      clearTimeout(timer)
+      resolve(text)
+    })
   })
 }
 
@@ -44,18 +60,40 @@ describe('held', () => {
   beforeAll(async () => {
     api = await startTestApi({
       env: { CORS_ORIGINS: ORIGIN },
-      instrument: (app) => { spy(app); app.options('/api/forker', { config: { scopes: [] } }, async () => ({ secret: 'x' })) }
+      instrument: (app) => {
+        spy(app)
+        app.options('/api/forker', { config: { scopes: [] } }, async () => ({ secret: 'x' }))
+      }
     })
     await api.app.listen({ port: 0, host: '127.0.0.1' })
     port = (api.app.server.address() as AddressInfo).port
     token = api.token()
   })
-  afterAll(async () => { await api.close() })
-  beforeEach(() => { calls.length = 0 })
+  afterAll(async () => {
+    await api.close()
+  })
+  beforeEach(() => {
+    calls.length = 0
+  })
 
   it('odd URLs reach no protected handler unauthenticated (double slash, %2F, trailing slash, case, .., encoded letters, absolute-form)', async () => {
-    const targets = ['/api//me', '/api%2Fme', '/api/me/', '/API/me', '/Api/Me', '/health/../api/me', '/api/messages/../me', '/api/m%65', '/api/messages/%2e%2e',
-      `/api/messages/${'a'.repeat(300)}`, '/api/messages/%E0%A4%A', 'http://evil.test/api/me', '/api/me#frag', '/api/me?a=1&a=2', '/api/me?ACCESS_TOKEN=x']
+    const targets = [
+      '/api//me',
+      '/api%2Fme',
+      '/api/me/',
+      '/API/me',
+      '/Api/Me',
+      '/health/../api/me',
+      '/api/messages/../me',
+      '/api/m%65',
+      '/api/messages/%2e%2e',
+      `/api/messages/${'a'.repeat(300)}`,
+      '/api/messages/%E0%A4%A',
+      'http://evil.test/api/me',
+      '/api/me#frag',
+      '/api/me?a=1&a=2',
+      '/api/me?ACCESS_TOKEN=x'
+    ]
     for (const target of targets) {
       const [status] = statuses(await raw(port, `GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`))
       expect([400, 401, 404, 414], target).toContain(status)
@@ -64,7 +102,15 @@ describe('held', () => {
   })
 
   it('odd methods: lowercase, unknown, WebDAV, method-override headers, HEAD, OPTIONS', async () => {
-    const requests = ['get /api/me HTTP/1.1', 'FOO /api/me HTTP/1.1', 'PROPFIND /api/me HTTP/1.1', 'HEAD /api/me HTTP/1.1', 'OPTIONS /api/me HTTP/1.1', 'OPTIONS /api/forker HTTP/1.1', 'OPTIONS * HTTP/1.1']
+    const requests = [
+      'get /api/me HTTP/1.1',
+      'FOO /api/me HTTP/1.1',
+      'PROPFIND /api/me HTTP/1.1',
+      'HEAD /api/me HTTP/1.1',
+      'OPTIONS /api/me HTTP/1.1',
+      'OPTIONS /api/forker HTTP/1.1',
+      'OPTIONS * HTTP/1.1'
+    ]
     for (const line of requests) {
       const [status] = statuses(await raw(port, `${line}\r\nHost: x\r\n\r\n`))
       expect([400, 401, 404], line).toContain(status)
@@ -83,9 +129,18 @@ describe('held', () => {
       ['two tokens', `GET /api/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token} ${token}\r\n\r\n`],
       ['header+query', `GET /api/me?access_token=${token} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n\r\n`],
       ['header+query no value', `GET /api/me?x&access_token HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n\r\n`],
-      ['header+body', `POST /api/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: Application/X-WWW-Form-Urlencoded ; charset=utf-8\r\nContent-Length: 24\r\n\r\ntext=a&access%5Ftoken=yy`],
-      ['header+body DELETE', `DELETE /api/messages/${ID} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 14\r\n\r\naccess_token=x`],
-      ['all three', `POST /api/messages?access_token=x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 14\r\n\r\naccess_token=x`]
+      [
+        'header+body',
+        `POST /api/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: Application/X-WWW-Form-Urlencoded ; charset=utf-8\r\nContent-Length: 24\r\n\r\ntext=a&access%5Ftoken=yy`
+      ],
+      [
+        'header+body DELETE',
+        `DELETE /api/messages/${ID} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 14\r\n\r\naccess_token=x`
+      ],
+      [
+        'all three',
+        `POST /api/messages?access_token=x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 14\r\n\r\naccess_token=x`
+      ]
     ]
     for (const [name, request] of cases) expect(statuses(await raw(port, request))[0], name).toBe(400)
     expect(protectedCalls()).toEqual([])
@@ -95,13 +150,25 @@ describe('held', () => {
     const head = (type: string, extra = ''): string => `POST /api/messages HTTP/1.1\r\nHost: x\r\nContent-Type: ${type}\r\n${extra}`
     const cases: Array<[string, string, number]> = [
       ['chunked json', `${head('application/json', 'Transfer-Encoding: chunked\r\n')}\r\n5\r\n{"tex\r\n`, 401],
-      ['chunked form token', `${head('application/x-www-form-urlencoded', 'Transfer-Encoding: chunked\r\n')}\r\nf\r\naccess_token=x&\r\n0\r\n\r\n`, 400],
+      [
+        'chunked form token',
+        `${head('application/x-www-form-urlencoded', 'Transfer-Encoding: chunked\r\n')}\r\nf\r\naccess_token=x&\r\n0\r\n\r\n`,
+        400
+      ],
       ['CL too big', `${head('application/json', 'Content-Length: 100000\r\n')}\r\n{"text":"a"}`, 401],
       ['gzip', `${head('application/json', 'Content-Encoding: gzip\r\nContent-Length: 3\r\n')}\r\n\x1f\x8b\x08`, 401],
-      ['multipart', `${head('multipart/form-data; boundary=x', 'Content-Length: 60\r\n')}\r\n--x\r\nContent-Disposition: form-data; name="access_token"\r\n\r\ny\r\n--x--`, 401],
+      [
+        'multipart',
+        `${head('multipart/form-data; boundary=x', 'Content-Length: 60\r\n')}\r\n--x\r\nContent-Disposition: form-data; name="access_token"\r\n\r\ny\r\n--x--`,
+        401
+      ],
       ['no content type', 'POST /api/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 14\r\n\r\naccess_token=x', 401],
       ['slow form', `${head('application/x-www-form-urlencoded', 'Content-Length: 1000000\r\n')}\r\ntext=a&`, 401],
-      ['GET with form token', 'GET /api/me HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 14\r\n\r\naccess_token=x', 401]
+      [
+        'GET with form token',
+        'GET /api/me HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 14\r\n\r\naccess_token=x',
+        401
+      ]
     ]
     for (const [name, request, expected] of cases) expect(statuses(await raw(port, request))[0], name).toBe(expected)
     expect(protectedCalls()).toEqual([])
@@ -172,9 +239,17 @@ describe('held', () => {
 
   it('the verified-token cache serves only the exact token, and never past exp', async () => {
     const cached = api.token({ exp: api.now() + 2 })
-    for (let i = 0; i < 3; i++) expect((await api.app.inject({ url: '/api/me', headers: { authorization: `Bearer ${cached}` } })).statusCode).toBe(200)
+    for (let i = 0; i < 3; i++)
+      expect((await api.app.inject({ url: '/api/me', headers: { authorization: `Bearer ${cached}` } })).statusCode).toBe(200)
     const flip = cached.endsWith('A') ? 'B' : 'A'
-    for (const value of [`Bearer ${cached}.`, `Bearer ${cached}=`, `Bearer x${cached}`, `Bearer ${cached},`, `Bearer ${cached.slice(0, -1)}${flip}`, `Bearer ${cached}\u0085`]) {
+    for (const value of [
+      `Bearer ${cached}.`,
+      `Bearer ${cached}=`,
+      `Bearer x${cached}`,
+      `Bearer ${cached},`,
+      `Bearer ${cached.slice(0, -1)}${flip}`,
+      `Bearer ${cached}\u0085`
+    ]) {
       expect((await api.app.inject({ url: '/api/me', headers: { authorization: value } })).statusCode).not.toBe(200)
     }
     await new Promise((resolve) => setTimeout(resolve, 2000 + 5000 + 200)) // exp + clock tolerance
@@ -185,11 +260,19 @@ describe('held', () => {
 
   it('CORS preflight never reaches a handler or returns data, even on a protected OPTIONS route', async () => {
     for (const url of ['/api/me', '/api/forker', '/api/messages', '/nope']) {
-      const res = await api.app.inject({ method: 'OPTIONS', url, headers: { origin: ORIGIN, 'access-control-request-method': 'DELETE', 'access-control-request-headers': 'authorization' } })
+      const res = await api.app.inject({
+        method: 'OPTIONS',
+        url,
+        headers: { origin: ORIGIN, 'access-control-request-method': 'DELETE', 'access-control-request-headers': 'authorization' }
+      })
       expect(res.statusCode, url).toBe(204)
       expect(res.body).toBe('')
     }
-    const foreign = await api.app.inject({ method: 'OPTIONS', url: '/api/forker', headers: { origin: 'https://evil.test', 'access-control-request-method': 'GET' } })
+    const foreign = await api.app.inject({
+      method: 'OPTIONS',
+      url: '/api/forker',
+      headers: { origin: 'https://evil.test', 'access-control-request-method': 'GET' }
+    })
     expect(foreign.statusCode).toBe(401)
     expect(foreign.headers['access-control-allow-origin']).toBeUndefined()
     expect(protectedCalls()).toEqual([])
@@ -205,11 +288,15 @@ describe('held: draining', () => {
     const token = api.token()
     const socket = connect(port, '127.0.0.1')
     let text = ''
-    socket.on('data', (chunk) => { text += chunk.toString('latin1') })
+    socket.on('data', (chunk) => {
+      text += chunk.toString('latin1')
+    })
     await new Promise((resolve) => socket.once('connect', resolve))
     const body = '{"text":"hello"}'
     // an authenticated request in flight (its body not complete) keeps the connection busy
-    socket.write(`POST /api/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 4)}`)
+    socket.write(
+      `POST /api/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 4)}`
+    )
     await new Promise((resolve) => setTimeout(resolve, 200))
     const closing = api.app.close()
     await new Promise((resolve) => setTimeout(resolve, 200))

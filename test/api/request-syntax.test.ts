@@ -6,12 +6,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestApi, type TestApi } from '../helpers/test-api.js'
 
 // PUBLIC_URL defaults to the audience (https://api.example.test), never the request's Host
-const CHALLENGE_NO_ERROR = /^Bearer realm="[^"]+", resource_metadata="https:\/\/api\.example\.test\/\.well-known\/oauth-protected-resource"$/
+const CHALLENGE_NO_ERROR =
+  /^Bearer realm="[^"]+", resource_metadata="https:\/\/api\.example\.test\/\.well-known\/oauth-protected-resource"$/
 
 describe('request syntax and errors', () => {
   let api: TestApi
-  beforeAll(async () => { api = await startTestApi() })
-  afterAll(async () => { await api.close() })
+  beforeAll(async () => {
+    api = await startTestApi()
+  })
+  afterAll(async () => {
+    await api.close()
+  })
 
   const get = (headers: Record<string, string | string[]>, url = '/api/me') => api.app.inject({ url, headers })
 
@@ -29,11 +34,14 @@ describe('request syntax and errors', () => {
     })
   })
 
-  it.each(['Basic dXNlcjpwYXNz', 'Digest username="a"', 'DPoP abc.def.ghi', 'Token abc'])('another scheme (%s) → 401 without error', async (value) => {
-    const res = await get({ authorization: value })
-    expect(res.statusCode).toBe(401)
-    expect(res.headers['www-authenticate']).toMatch(CHALLENGE_NO_ERROR)
-  })
+  it.each(['Basic dXNlcjpwYXNz', 'Digest username="a"', 'DPoP abc.def.ghi', 'Token abc'])(
+    'another scheme (%s) → 401 without error',
+    async (value) => {
+      const res = await get({ authorization: value })
+      expect(res.statusCode).toBe(401)
+      expect(res.headers['www-authenticate']).toMatch(CHALLENGE_NO_ERROR)
+    }
+  )
 
   it.each(['bearer', 'BEARER', 'BeArEr'])('the scheme name is case-insensitive (%s)', async (scheme) => {
     expect((await get({ authorization: `${scheme} ${api.token()}` })).statusCode).toBe(200)
@@ -42,12 +50,17 @@ describe('request syntax and errors', () => {
   it.each(['Bearer', 'Bearer ', 'Bearer    '])('scheme but no token (%j) → 400 invalid_request', async (value) => {
     const res = await get({ authorization: value })
     expect(res.statusCode).toBe(400)
-    expect(res.headers['www-authenticate']).toMatch(/^Bearer realm="[^"]+", error="invalid_request", error_description="[^"]+", resource_metadata="[^"]+"$/)
+    expect(res.headers['www-authenticate']).toMatch(
+      /^Bearer realm="[^"]+", error="invalid_request", error_description="[^"]+", resource_metadata="[^"]+"$/
+    )
     expect(res.json().status).toBe(400)
   })
 
   it('two Authorization headers → 400 invalid_request', async () => {
-    const res = await api.app.inject({ url: '/api/me', headers: { authorization: [`Bearer ${api.token()}`, `Bearer ${api.token()}`] } as unknown as Record<string, string> })
+    const res = await api.app.inject({
+      url: '/api/me',
+      headers: { authorization: [`Bearer ${api.token()}`, `Bearer ${api.token()}`] } as unknown as Record<string, string>
+    })
     expect(res.statusCode).toBe(400)
     expect(res.json().code).toBe('ERR_MULTIPLE_CREDENTIALS')
     expect(res.headers['www-authenticate']).toContain('error="invalid_request"')
@@ -85,7 +98,12 @@ describe('request syntax and errors', () => {
   })
 
   it('a form body without a token and no header → 401', async () => {
-    const res = await api.app.inject({ method: 'POST', url: '/api/messages', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'text=hi' })
+    const res = await api.app.inject({
+      method: 'POST',
+      url: '/api/messages',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: 'text=hi'
+    })
     expect(res.statusCode).toBe(401)
     expect(res.json().code).toBe('ERR_NO_CREDENTIALS')
   })
@@ -102,17 +120,34 @@ describe('request syntax and errors', () => {
   })
 
   it('authenticates before parsing: a bad body without a token gets 401, not 400', async () => {
-    const res = await api.app.inject({ method: 'POST', url: '/api/messages', headers: { 'content-type': 'application/json' }, payload: '{not json' })
+    const res = await api.app.inject({
+      method: 'POST',
+      url: '/api/messages',
+      headers: { 'content-type': 'application/json' },
+      payload: '{not json'
+    })
     expect(res.statusCode).toBe(401)
-    const invalid = await api.app.inject({ method: 'POST', url: '/api/messages', headers: { 'content-type': 'application/json', authorization: 'Bearer nope' }, payload: '{"text": 42}' })
+    const invalid = await api.app.inject({
+      method: 'POST',
+      url: '/api/messages',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer nope' },
+      payload: '{"text": 42}'
+    })
     expect(invalid.statusCode).toBe(401)
   })
 
   it('missing scope → 403 insufficient_scope naming the required scope', async () => {
     const token = api.token({ scope: 'read:messages' })
-    const res = await api.app.inject({ method: 'POST', url: '/api/messages', headers: { authorization: `Bearer ${token}` }, payload: { text: 'x' } })
+    const res = await api.app.inject({
+      method: 'POST',
+      url: '/api/messages',
+      headers: { authorization: `Bearer ${token}` },
+      payload: { text: 'x' }
+    })
     expect(res.statusCode).toBe(403)
-    expect(res.headers['www-authenticate']).toMatch(/^Bearer realm="[^"]+", error="insufficient_scope", error_description="[^"]+", scope="write:messages", resource_metadata="[^"]+"$/)
+    expect(res.headers['www-authenticate']).toMatch(
+      /^Bearer realm="[^"]+", error="insufficient_scope", error_description="[^"]+", scope="write:messages", resource_metadata="[^"]+"$/
+    )
     expect(res.json()).toMatchObject({ status: 403, code: 'ERR_INSUFFICIENT_SCOPE' })
   })
 

@@ -7,20 +7,38 @@ import { AUDIENCE, CLIENT_ID, startTestApi, type TestApi } from '../helpers/test
 
 describe('routes', () => {
   let api: TestApi
-  beforeAll(async () => { api = await startTestApi({ env: { CORS_ORIGINS: 'http://127.0.0.1:5173,https://app.example.test' } }) })
-  afterAll(async () => { await api.close() })
+  beforeAll(async () => {
+    api = await startTestApi({ env: { CORS_ORIGINS: 'http://127.0.0.1:5173,https://app.example.test' } })
+  })
+  afterAll(async () => {
+    await api.close()
+  })
 
   const as = (sub: string, scope = 'read:messages write:messages') => ({ authorization: `Bearer ${api.token({ sub, scope })}` })
 
   it('/api/me describes the caller', async () => {
     const exp = api.now() + 120
-    const res = await api.app.inject({ url: '/api/me', headers: { authorization: `Bearer ${api.token({ sub: 'alice', exp, scope: 'read:messages' })}` } })
+    const res = await api.app.inject({
+      url: '/api/me',
+      headers: { authorization: `Bearer ${api.token({ sub: 'alice', exp, scope: 'read:messages' })}` }
+    })
     expect(res.statusCode).toBe(200)
-    expect(res.json()).toEqual({ sub: 'alice', clientId: CLIENT_ID, scopes: ['read:messages'], issuer: api.issuer.url, expiresAt: new Date(exp * 1000).toISOString() })
+    expect(res.json()).toEqual({
+      sub: 'alice',
+      clientId: CLIENT_ID,
+      scopes: ['read:messages'],
+      issuer: api.issuer.url,
+      expiresAt: new Date(exp * 1000).toISOString()
+    })
   })
 
   it('messages: create, list, read, delete, each user sees only their own', async () => {
-    const created = await api.app.inject({ method: 'POST', url: '/api/messages', headers: as('alice'), payload: { text: 'hello from alice' } })
+    const created = await api.app.inject({
+      method: 'POST',
+      url: '/api/messages',
+      headers: as('alice'),
+      payload: { text: 'hello from alice' }
+    })
     expect(created.statusCode).toBe(201)
     const message = created.json()
     expect(message).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), text: 'hello from alice', createdAt: expect.any(String) })
@@ -56,7 +74,12 @@ describe('routes', () => {
     expect((await api.app.inject({ url: '/api/messages', headers: lookalike })).json()).toEqual([])
     expect((await api.app.inject({ url: `/api/messages/${id}`, headers: lookalike })).statusCode).toBe(404)
     expect((await api.app.inject({ method: 'DELETE', url: `/api/messages/${id}`, headers: lookalike })).statusCode).toBe(404)
-    const mine = await api.app.inject({ method: 'POST', url: '/api/messages', headers: lookalike, payload: { text: 'from the user client:x' } })
+    const mine = await api.app.inject({
+      method: 'POST',
+      url: '/api/messages',
+      headers: lookalike,
+      payload: { text: 'from the user client:x' }
+    })
     expect((await api.app.inject({ url: '/api/messages', headers: client })).json()).toEqual([created.json()])
     expect((await api.app.inject({ url: '/api/messages', headers: lookalike })).json()).toEqual([mine.json()])
   })
@@ -75,7 +98,9 @@ describe('routes', () => {
     expect((await api.app.inject({ url: '/api/messages', headers: readOnly })).statusCode).toBe(200)
     expect((await api.app.inject({ url: '/api/messages', headers: writeOnly })).statusCode).toBe(403)
     expect((await api.app.inject({ method: 'POST', url: '/api/messages', headers: readOnly, payload: { text: 'x' } })).statusCode).toBe(403)
-    expect((await api.app.inject({ method: 'POST', url: '/api/messages', headers: writeOnly, payload: { text: 'x' } })).statusCode).toBe(201)
+    expect((await api.app.inject({ method: 'POST', url: '/api/messages', headers: writeOnly, payload: { text: 'x' } })).statusCode).toBe(
+      201
+    )
     expect((await api.app.inject({ method: 'DELETE', url: '/api/messages/x', headers: readOnly })).statusCode).toBe(403)
   })
 
@@ -85,12 +110,15 @@ describe('routes', () => {
     [{ text: 'x'.repeat(1001) }, 'text over 1000 characters'],
     [{ text: 42 }, 'text not a string'],
     [{ text: 'ok', extra: true }, 'unknown member']
-  ] as Array<[Record<string, unknown>, string]>)('messages: a bad body from an authorised caller is a problem 400 (%j, %s)', async (payload) => {
-    const res = await api.app.inject({ method: 'POST', url: '/api/messages', headers: as('dave'), payload })
-    expect(res.statusCode).toBe(400)
-    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
-    expect(res.json()).toMatchObject({ status: 400, title: 'Bad Request' })
-  })
+  ] as Array<[Record<string, unknown>, string]>)(
+    'messages: a bad body from an authorised caller is a problem 400 (%j, %s)',
+    async (payload) => {
+      const res = await api.app.inject({ method: 'POST', url: '/api/messages', headers: as('dave'), payload })
+      expect(res.statusCode).toBe(400)
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
+      expect(res.json()).toMatchObject({ status: 400, title: 'Bad Request' })
+    }
+  )
 
   it('a text of exactly 1000 characters is accepted', async () => {
     const res = await api.app.inject({ method: 'POST', url: '/api/messages', headers: as('dave'), payload: { text: 'y'.repeat(1000) } })
@@ -120,7 +148,11 @@ describe('routes', () => {
     const res = await api.app.inject({
       method: 'OPTIONS',
       url: '/api/messages',
-      headers: { origin: 'http://127.0.0.1:5173', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' }
+      headers: {
+        origin: 'http://127.0.0.1:5173',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization,content-type'
+      }
     })
     expect(res.statusCode).toBe(204)
     expect(res.headers['access-control-allow-origin']).toBe('http://127.0.0.1:5173')
@@ -136,9 +168,16 @@ describe('routes', () => {
   })
 
   it('CORS: another origin gets no CORS headers', async () => {
-    const res = await api.app.inject({ url: '/api/me', headers: { origin: 'https://evil.example', authorization: `Bearer ${api.token()}` } })
+    const res = await api.app.inject({
+      url: '/api/me',
+      headers: { origin: 'https://evil.example', authorization: `Bearer ${api.token()}` }
+    })
     expect(res.headers['access-control-allow-origin']).toBeUndefined()
-    const preflight = await api.app.inject({ method: 'OPTIONS', url: '/api/me', headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' } })
+    const preflight = await api.app.inject({
+      method: 'OPTIONS',
+      url: '/api/me',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' }
+    })
     expect(preflight.headers['access-control-allow-origin']).toBeUndefined()
   })
 
@@ -155,8 +194,12 @@ describe('routes', () => {
 
 describe('without CORS_ORIGINS and with METRICS_ENABLED=false', () => {
   let api: TestApi
-  beforeAll(async () => { api = await startTestApi({ env: { METRICS_ENABLED: 'false' } }) })
-  afterAll(async () => { await api.close() })
+  beforeAll(async () => {
+    api = await startTestApi({ env: { METRICS_ENABLED: 'false' } })
+  })
+  afterAll(async () => {
+    await api.close()
+  })
 
   it('sends no CORS headers', async () => {
     const res = await api.app.inject({ url: '/api/me', headers: { origin: 'http://127.0.0.1:5173' } })

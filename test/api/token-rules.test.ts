@@ -38,26 +38,113 @@ const cases: Case[] = [
   { name: 'exp as a string', token: (api) => api.token({ exp: String(api.now() + 300) }), status: 401, code: 'ERR_JWT_CLAIM_INVALID' },
   { name: 'aud as a number', token: (api) => api.token({ aud: 42 }), status: 401, code: 'ERR_JWT_CLAIM_INVALID' },
   { name: 'wrong issuer', token: (api) => api.token({ iss: 'https://evil.example' }), status: 401, code: 'ERR_JWT_ISSUER_INVALID' },
-  { name: 'issuer with a trailing slash added', token: (api) => api.token({ iss: `${api.issuer.url}/` }), status: 401, code: 'ERR_JWT_ISSUER_INVALID' },
+  {
+    name: 'issuer with a trailing slash added',
+    token: (api) => api.token({ iss: `${api.issuer.url}/` }),
+    status: 401,
+    code: 'ERR_JWT_ISSUER_INVALID'
+  },
   { name: 'wrong audience', token: (api) => api.token({ aud: 'https://other.example' }), status: 401, code: 'ERR_JWT_AUDIENCE_INVALID' },
-  { name: 'audience differing by a slash', token: (api) => api.token({ aud: `${AUDIENCE}/` }), status: 401, code: 'ERR_JWT_AUDIENCE_INVALID' },
+  {
+    name: 'audience differing by a slash',
+    token: (api) => api.token({ aud: `${AUDIENCE}/` }),
+    status: 401,
+    code: 'ERR_JWT_AUDIENCE_INVALID'
+  },
   { name: 'tampered payload', token: (api) => tamper(api.token(), 'payload'), status: 401, code: 'ERR_JWS_SIGNATURE_INVALID' },
   { name: 'tampered signature', token: (api) => tamper(api.token(), 'signature'), status: 401, code: 'ERR_JWS_SIGNATURE_INVALID' },
-  { name: 'signed by a key the issuer does not publish, same kid', token: (api) => api.token({}, { kid: api.key.kid }, stranger), status: 401, code: 'ERR_JWS_SIGNATURE_INVALID' },
+  {
+    name: 'signed by a key the issuer does not publish, same kid',
+    token: (api) => api.token({}, { kid: api.key.kid }, stranger),
+    status: 401,
+    code: 'ERR_JWS_SIGNATURE_INVALID'
+  },
   { name: 'unknown kid', token: (api) => api.token({}, {}, stranger), status: 401, code: 'ERR_JWKS_NO_MATCHING_KEY' },
-  { name: 'alg none', token: (api) => unsignedJwt({ alg: 'none', typ: 'at+jwt' }, api.claims()), status: 401, code: 'ERR_JWS_SIGNATURE_INVALID' },
-  { name: 'alg none with a signature', token: (api) => `${unsignedJwt({ alg: 'none' }, api.claims())}AAAA`, status: 401, code: 'ERR_JWS_ALG_NOT_ALLOWED' },
-  { name: 'HS256 with the public key as secret (alg confusion)', token: (api) => signJwt({ secret: publicPem(api.key.publicKey), alg: 'HS256' }, api.claims(), { kid: api.key.kid }), status: 401, code: 'ERR_JWS_ALG_NOT_ALLOWED' },
-  { name: 'alg not in AUTH_ALGORITHMS (RS384)', token: (api) => signJwt(makeKey('RS384', { kid: api.key.kid }), api.claims(), { alg: 'RS384' }), status: 401, code: 'ERR_JWS_ALG_NOT_ALLOWED' },
-  { name: 'header alg differs from the key\'s alg', token: (api) => signRaw(api.keys[2] as never, JSON.stringify({ alg: 'RS256', kid: api.keys[2]?.kid }), JSON.stringify(api.claims()), 'ES256'), status: 401, code: 'ERR_JWKS_NO_MATCHING_KEY' },
-  { name: 'unknown crit extension', token: (api) => api.token({}, { crit: ['exp-ext'], 'exp-ext': 1 }), status: 401, code: 'ERR_JWS_CRIT_UNSUPPORTED' },
+  {
+    name: 'alg none',
+    token: (api) => unsignedJwt({ alg: 'none', typ: 'at+jwt' }, api.claims()),
+    status: 401,
+    code: 'ERR_JWS_SIGNATURE_INVALID'
+  },
+  {
+    name: 'alg none with a signature',
+    token: (api) => `${unsignedJwt({ alg: 'none' }, api.claims())}AAAA`,
+    status: 401,
+    code: 'ERR_JWS_ALG_NOT_ALLOWED'
+  },
+  {
+    name: 'HS256 with the public key as secret (alg confusion)',
+    token: (api) => signJwt({ secret: publicPem(api.key.publicKey), alg: 'HS256' }, api.claims(), { kid: api.key.kid }),
+    status: 401,
+    code: 'ERR_JWS_ALG_NOT_ALLOWED'
+  },
+  {
+    name: 'alg not in AUTH_ALGORITHMS (RS384)',
+    token: (api) => signJwt(makeKey('RS384', { kid: api.key.kid }), api.claims(), { alg: 'RS384' }),
+    status: 401,
+    code: 'ERR_JWS_ALG_NOT_ALLOWED'
+  },
+  {
+    name: "header alg differs from the key's alg",
+    token: (api) =>
+      signRaw(api.keys[2] as never, JSON.stringify({ alg: 'RS256', kid: api.keys[2]?.kid }), JSON.stringify(api.claims()), 'ES256'),
+    status: 401,
+    code: 'ERR_JWKS_NO_MATCHING_KEY'
+  },
+  {
+    name: 'unknown crit extension',
+    token: (api) => api.token({}, { crit: ['exp-ext'], 'exp-ext': 1 }),
+    status: 401,
+    code: 'ERR_JWS_CRIT_UNSUPPORTED'
+  },
   { name: 'kid as an array', token: (api) => api.token({}, { kid: [api.key.kid] }), status: 401, code: 'ERR_TOKEN_MALFORMED' },
-  { name: 'jku pointing elsewhere is never used', token: (api) => api.token({}, { jku: 'http://127.0.0.1:1/jwks', kid: 'stranger' }, stranger), status: 401, code: 'ERR_JWKS_NO_MATCHING_KEY' },
-  { name: 'embedded jwk is never used', token: (api) => api.token({}, { jwk: stranger.publicJwk, kid: undefined }, stranger), status: 401, code: 'ERR_JWS_SIGNATURE_INVALID' },
-  { name: 'duplicate claim names', token: (api) => signRaw(api.key, JSON.stringify({ alg: 'RS256', kid: api.key.kid, typ: 'at+jwt' }), JSON.stringify(api.claims()).replace(/^\{/, '{"sub":"admin",')), status: 401, code: 'ERR_TOKEN_MALFORMED' },
-  { name: 'payload is a JSON array', token: (api) => signRaw(api.key, JSON.stringify({ alg: 'RS256', kid: api.key.kid }), '[1,2]'), status: 401, code: 'ERR_TOKEN_MALFORMED' },
-  { name: 'padded base64url', token: (api) => { const [h, p, s] = api.token().split('.'); return `${h}.${p}=.${s}` }, status: 401, code: 'ERR_TOKEN_MALFORMED' },
-  { name: 'base64 (not url) characters', token: (api) => { const [h, p, s] = api.token().split('.'); return `${h}.${p}.${(s ?? '').replace(/-|_/g, '+')}+/` }, status: 401, code: 'ERR_TOKEN_MALFORMED' },
+  {
+    name: 'jku pointing elsewhere is never used',
+    token: (api) => api.token({}, { jku: 'http://127.0.0.1:1/jwks', kid: 'stranger' }, stranger),
+    status: 401,
+    code: 'ERR_JWKS_NO_MATCHING_KEY'
+  },
+  {
+    name: 'embedded jwk is never used',
+    token: (api) => api.token({}, { jwk: stranger.publicJwk, kid: undefined }, stranger),
+    status: 401,
+    code: 'ERR_JWS_SIGNATURE_INVALID'
+  },
+  {
+    name: 'duplicate claim names',
+    token: (api) =>
+      signRaw(
+        api.key,
+        JSON.stringify({ alg: 'RS256', kid: api.key.kid, typ: 'at+jwt' }),
+        JSON.stringify(api.claims()).replace(/^\{/, '{"sub":"admin",')
+      ),
+    status: 401,
+    code: 'ERR_TOKEN_MALFORMED'
+  },
+  {
+    name: 'payload is a JSON array',
+    token: (api) => signRaw(api.key, JSON.stringify({ alg: 'RS256', kid: api.key.kid }), '[1,2]'),
+    status: 401,
+    code: 'ERR_TOKEN_MALFORMED'
+  },
+  {
+    name: 'padded base64url',
+    token: (api) => {
+      const [h, p, s] = api.token().split('.')
+      return `${h}.${p}=.${s}`
+    },
+    status: 401,
+    code: 'ERR_TOKEN_MALFORMED'
+  },
+  {
+    name: 'base64 (not url) characters',
+    token: (api) => {
+      const [h, p, s] = api.token().split('.')
+      return `${h}.${p}.${(s ?? '').replace(/-|_/g, '+')}+/`
+    },
+    status: 401,
+    code: 'ERR_TOKEN_MALFORMED'
+  },
   { name: 'two segments only', token: (api) => api.token().split('.').slice(0, 2).join('.'), status: 401, code: 'ERR_TOKEN_NOT_JWT' },
   { name: 'header not JSON', token: () => `eyJub3QganNvbg.${b64url('{}')}.c2ln`, status: 401, code: 'ERR_TOKEN_MALFORMED' },
   { name: 'not a JWT at all', token: () => 'opaque-token-value', status: 401, code: 'ERR_TOKEN_NOT_JWT' },
@@ -69,7 +156,9 @@ describe('token rules (core)', () => {
   beforeAll(async () => {
     api = await startTestApi({ algs: ['RS256', 'PS256', 'ES256', 'EdDSA'], env: { AUTH_AUDIENCE: `${AUDIENCE},urn:second-api` } })
   })
-  afterAll(async () => { await api.close() })
+  afterAll(async () => {
+    await api.close()
+  })
 
   it.each(cases)('$name → $status $code', async ({ token, status, code }) => {
     const value = token(api)
@@ -82,7 +171,9 @@ describe('token rules (core)', () => {
     const body = res.json()
     expect(body.code).toBe(code)
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
-    expect(res.headers['www-authenticate']).toMatch(/^Bearer realm="[^"]+", error="invalid_token", error_description="[^"]+", resource_metadata="https:\/\/api\.example\.test\/\.well-known\/oauth-protected-resource"$/)
+    expect(res.headers['www-authenticate']).toMatch(
+      /^Bearer realm="[^"]+", error="invalid_token", error_description="[^"]+", resource_metadata="https:\/\/api\.example\.test\/\.well-known\/oauth-protected-resource"$/
+    )
     // the token never comes back
     expect(res.body).not.toContain(value.slice(0, 60))
     expect(res.headers['www-authenticate']).not.toContain(value.slice(0, 60))
@@ -102,7 +193,9 @@ describe('HS256 with a configured shared secret', () => {
   beforeAll(async () => {
     api = await startTestApi({ env: { AUTH_HS_SECRET: secret, AUTH_ALGORITHMS: 'HS256,RS256' } })
   })
-  afterAll(async () => { await api.close() })
+  afterAll(async () => {
+    await api.close()
+  })
 
   it('accepts a token signed with the secret and refuses another secret', async () => {
     const good = signJwt({ secret, alg: 'HS256' }, api.claims())
@@ -116,8 +209,12 @@ describe('HS256 with a configured shared secret', () => {
 
 describe('verified-token cache', () => {
   let api: TestApi
-  beforeAll(async () => { api = await startTestApi({ fakeClock: true }) })
-  afterAll(async () => { await api.close() })
+  beforeAll(async () => {
+    api = await startTestApi({ fakeClock: true })
+  })
+  afterAll(async () => {
+    await api.close()
+  })
 
   it('refuses a cached token once it expires', async () => {
     const token = api.token({ exp: api.now() + 20 })
@@ -137,7 +234,9 @@ describe('verified-token cache', () => {
   it('never admits a stream of one-off tokens', async () => {
     const before = api.app.verifier.cache.size
     for (let i = 0; i < 20; i++) {
-      expect((await api.app.inject({ url: '/api/me', headers: { authorization: `Bearer ${api.token({ jti: `once-${i}` })}` } })).statusCode).toBe(200)
+      expect(
+        (await api.app.inject({ url: '/api/me', headers: { authorization: `Bearer ${api.token({ jti: `once-${i}` })}` } })).statusCode
+      ).toBe(200)
     }
     expect(api.app.verifier.cache.size).toBe(before)
   })

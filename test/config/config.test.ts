@@ -3,7 +3,7 @@ import { ConfigError, loadConfig } from '../../src/config.js'
 
 const base = { AUTH_ISSUER: 'https://issuer.example/', AUTH_AUDIENCE: 'https://api.example' }
 
-function problem (env: Record<string, string>): string {
+function problem(env: Record<string, string>): string {
   try {
     loadConfig(env)
   } catch (error) {
@@ -16,7 +16,14 @@ function problem (env: Record<string, string>): string {
 describe('configuration', () => {
   it('applies the contract defaults', () => {
     const config = loadConfig(base)
-    expect(config).toMatchObject({ port: 3000, host: '127.0.0.1', logLevel: 'info', corsOrigins: [], metricsEnabled: true, devIssuer: false })
+    expect(config).toMatchObject({
+      port: 3000,
+      host: '127.0.0.1',
+      logLevel: 'info',
+      corsOrigins: [],
+      metricsEnabled: true,
+      devIssuer: false
+    })
     expect(config.auth).toMatchObject({
       issuer: 'https://issuer.example/',
       audiences: ['https://api.example'],
@@ -52,7 +59,13 @@ describe('configuration', () => {
       LOG_LEVEL: 'warn',
       METRICS_ENABLED: 'false'
     })
-    expect(config).toMatchObject({ port: 8080, host: '0.0.0.0', logLevel: 'warn', metricsEnabled: false, corsOrigins: ['http://127.0.0.1:5173', 'https://app.example'] })
+    expect(config).toMatchObject({
+      port: 8080,
+      host: '0.0.0.0',
+      logLevel: 'warn',
+      metricsEnabled: false,
+      corsOrigins: ['http://127.0.0.1:5173', 'https://app.example']
+    })
     expect(config.auth).toMatchObject({
       audiences: ['a', 'b'],
       jwksUri: 'https://issuer.example/keys',
@@ -115,8 +128,16 @@ describe('PUBLIC_URL', () => {
     ['the audience when it is an https URL', { AUTH_AUDIENCE: 'https://api.example' }, 'https://api.example'],
     ['its origin and path, without the trailing slash', { AUTH_AUDIENCE: 'https://api.example/v1/' }, 'https://api.example/v1'],
     ['without query or fragment', { AUTH_AUDIENCE: 'https://api.example:8443/v1?x=1#f' }, 'https://api.example:8443/v1'],
-    ['the first audience that is an http(s) URL', { AUTH_AUDIENCE: 'urn:api, api, http://127.0.0.1:3000, https://later.example' }, 'http://127.0.0.1:3000'],
-    ['http://HOST:PORT when no audience is a URL', { AUTH_AUDIENCE: 'urn:api,my-api', HOST: '10.0.0.5', PORT: '8080' }, 'http://10.0.0.5:8080'],
+    [
+      'the first audience that is an http(s) URL',
+      { AUTH_AUDIENCE: 'urn:api, api, http://127.0.0.1:3000, https://later.example' },
+      'http://127.0.0.1:3000'
+    ],
+    [
+      'http://HOST:PORT when no audience is a URL',
+      { AUTH_AUDIENCE: 'urn:api,my-api', HOST: '10.0.0.5', PORT: '8080' },
+      'http://10.0.0.5:8080'
+    ],
     ['http://HOST:PORT with the defaults', { AUTH_AUDIENCE: 'api' }, 'http://127.0.0.1:3000'],
     ['an IPv6 HOST in brackets', { AUTH_AUDIENCE: 'api', HOST: '::1' }, 'http://[::1]:3000']
   ])('defaults to %s', (_name, env, expected) => {
@@ -179,7 +200,7 @@ describe('TRUST_PROXY', () => {
     expect(problem({ ...base, TRUST_PROXY: value })).toMatch(message)
   })
 
-  it('METRICS_PORT: unset by default; a port of its own, never the API\'s', () => {
+  it("METRICS_PORT: unset by default; a port of its own, never the API's", () => {
     expect(loadConfig(base).metricsPort).toBeUndefined()
     expect(loadConfig({ ...base, METRICS_PORT: '9464' }).metricsPort).toBe(9464)
     expect(problem({ ...base, METRICS_PORT: '3000' })).toMatch(/^METRICS_PORT: must differ from PORT/)
@@ -187,11 +208,12 @@ describe('TRUST_PROXY', () => {
     expect(problem({ ...base, METRICS_PORT: '0' })).toMatch(/^METRICS_PORT: must be between 1 and 65535/)
   })
 
-  it('DOCS_OAUTH_CLIENT_ID and DOCS_OAUTH_PARAMS configure /docs; the development issuer\'s client by default with it', () => {
+  it("DOCS_OAUTH_CLIENT_ID and DOCS_OAUTH_PARAMS configure /docs; the development issuer's client by default with it", () => {
     expect(loadConfig(base).docs).toEqual({ clientId: undefined, authorizationParams: {} })
     expect(loadConfig({ AUTH_AUDIENCE: 'x', DEV_ISSUER: '1' }).docs.clientId).toBe('demo-spa')
-    expect(loadConfig({ ...base, DOCS_OAUTH_CLIENT_ID: 'abc', DOCS_OAUTH_PARAMS: 'audience=https%3A%2F%2Fapi.example&prompt=login' }).docs)
-      .toEqual({ clientId: 'abc', authorizationParams: { audience: 'https://api.example', prompt: 'login' } })
+    expect(
+      loadConfig({ ...base, DOCS_OAUTH_CLIENT_ID: 'abc', DOCS_OAUTH_PARAMS: 'audience=https%3A%2F%2Fapi.example&prompt=login' }).docs
+    ).toEqual({ clientId: 'abc', authorizationParams: { audience: 'https://api.example', prompt: 'login' } })
     expect(problem({ ...base, DOCS_OAUTH_PARAMS: 'audience' })).toMatch(/^DOCS_OAUTH_PARAMS: must be form-encoded name=value pairs/)
   })
 })

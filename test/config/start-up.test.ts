@@ -22,7 +22,10 @@ describe('start-up with a bad configuration', () => {
     expect(result.stdout).not.toContain('listening')
     // the port was never taken
     const again = createServer()
-    await new Promise<void>((resolve, reject) => { again.once('error', reject); again.listen(port, '127.0.0.1', () => resolve()) })
+    await new Promise<void>((resolve, reject) => {
+      again.once('error', reject)
+      again.listen(port, '127.0.0.1', () => resolve())
+    })
     await new Promise((resolve) => again.close(resolve))
   })
 })

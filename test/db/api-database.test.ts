@@ -26,17 +26,17 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true })
 })
 
-function auth (token: string): { authorization: string } {
+function auth(token: string): { authorization: string } {
   return { authorization: `Bearer ${token}` }
 }
 
-async function post (app: FastifyInstance, token: string, text: string): Promise<{ id: string }> {
+async function post(app: FastifyInstance, token: string, text: string): Promise<{ id: string }> {
   const res = await app.inject({ method: 'POST', url: '/api/messages', headers: auth(token), payload: { text } })
   expect(res.statusCode, res.body).toBe(201)
   return res.json()
 }
 
-async function eventually (check: () => Promise<boolean>, ms = 15_000): Promise<void> {
+async function eventually(check: () => Promise<boolean>, ms = 15_000): Promise<void> {
   const until = Date.now() + ms
   while (!(await check())) {
     if (Date.now() > until) throw new Error('not within the time allowed')
@@ -96,8 +96,12 @@ describe('the embedded database (DATA_DIR)', () => {
   it('stops start-up with one line naming DATA_DIR when it cannot be written', async () => {
     const file = join(dataDir, 'a-file')
     await (await import('node:fs/promises')).writeFile(file, '')
-    await expect(buildTestApp({ AUTH_ISSUER: 'https://issuer.example.test/', AUTH_AUDIENCE: AUDIENCE, DATA_DIR: join(file, 'below') }, { waitForKeys: false }))
-      .rejects.toThrow(/^DATA_DIR: cannot create or open the database/)
+    await expect(
+      buildTestApp(
+        { AUTH_ISSUER: 'https://issuer.example.test/', AUTH_AUDIENCE: AUDIENCE, DATA_DIR: join(file, 'below') },
+        { waitForKeys: false }
+      )
+    ).rejects.toThrow(/^DATA_DIR: cannot create or open the database/)
   })
 })
 
@@ -109,15 +113,31 @@ describe('PostgreSQL (DATABASE_URL)', () => {
 
   beforeAll(async () => {
     url = await postgres.createDatabase()
-    a = await startTestApi({ env: { DATABASE_URL: url, LOG_LEVEL: 'info' }, logStream: { write: (line) => { lines.push(line) } } })
-    b = await buildTestApp({ AUTH_ISSUER: a.issuer.url, AUTH_AUDIENCE: AUDIENCE, DATABASE_URL: url, LOG_LEVEL: 'info' }, { logStream: { write: (line) => { lines.push(line) } } })
+    a = await startTestApi({
+      env: { DATABASE_URL: url, LOG_LEVEL: 'info' },
+      logStream: {
+        write: (line) => {
+          lines.push(line)
+        }
+      }
+    })
+    b = await buildTestApp(
+      { AUTH_ISSUER: a.issuer.url, AUTH_AUDIENCE: AUDIENCE, DATABASE_URL: url, LOG_LEVEL: 'info' },
+      {
+        logStream: {
+          write: (line) => {
+            lines.push(line)
+          }
+        }
+      }
+    )
   })
   afterAll(async () => {
     await b?.close()
     await a?.close()
   })
 
-  it('two instances on one database see each other\'s writes', async () => {
+  it("two instances on one database see each other's writes", async () => {
     const token = a.token({ sub: 'shared-user' })
     const message = await post(a.app, token, 'written on A')
     const read = await b.inject({ url: `/api/messages/${message.id}`, headers: auth(token) })
@@ -159,7 +179,7 @@ describe('PostgreSQL (DATABASE_URL)', () => {
     expect(list.json().map((m: { text: string }) => m.text)).toEqual(['before the outage'])
   })
 
-  it('never writes the URL\'s password into a log line', () => {
+  it("never writes the URL's password into a log line", () => {
     expect(lines.length).toBeGreaterThan(0)
     expect(lines.some((line) => line.includes('database'))).toBe(true)
     for (const line of lines) expect(line).not.toContain(postgres.password)
@@ -207,7 +227,11 @@ describe('the database variables', () => {
     ['DATABASE_STATEMENT_TIMEOUT_MS', { DATABASE_STATEMENT_TIMEOUT_MS: 'soon' }]
   ] as const)('a bad %s stops start-up with a line naming it, never the password', (variable, env) => {
     let error: unknown
-    try { loadConfig({ ...base, ...env }) } catch (caught) { error = caught }
+    try {
+      loadConfig({ ...base, ...env })
+    } catch (caught) {
+      error = caught
+    }
     expect(error).toBeInstanceOf(ConfigError)
     expect((error as ConfigError).variable).toBe(variable)
     expect((error as Error).message).not.toContain('hunter2')
@@ -215,7 +239,11 @@ describe('the database variables', () => {
 
   it('defaults: embedded in ./data; PostgreSQL with a pool of 10 and TLS from the URL', () => {
     expect(loadConfig(base).database).toEqual({ engine: 'sqlite', dataDir: './data', statementTimeoutMs: 5000 })
-    expect(loadConfig({ ...base, DATABASE_URL: 'postgresql://u:p@db.example:5432/app?sslmode=verify-full' }).database)
-      .toEqual({ engine: 'postgres', url: 'postgresql://u:p@db.example:5432/app?sslmode=verify-full', poolSize: 10, statementTimeoutMs: 5000 })
+    expect(loadConfig({ ...base, DATABASE_URL: 'postgresql://u:p@db.example:5432/app?sslmode=verify-full' }).database).toEqual({
+      engine: 'postgres',
+      url: 'postgresql://u:p@db.example:5432/app?sslmode=verify-full',
+      poolSize: 10,
+      statementTimeoutMs: 5000
+    })
   })
 })

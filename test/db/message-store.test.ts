@@ -19,21 +19,23 @@ import { startTestPostgres, type TestPostgres } from '../helpers/test-postgres.j
 let postgres: TestPostgres
 const dirs: string[] = []
 
-beforeAll(async () => { postgres = await startTestPostgres() })
+beforeAll(async () => {
+  postgres = await startTestPostgres()
+})
 afterAll(async () => {
   await postgres?.close()
   await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })))
 })
 
 /** A fresh, empty database of the engine: its configuration (open it as many times as replicas). */
-async function freshDatabase (engine: 'sqlite' | 'postgres'): Promise<DatabaseConfig> {
+async function freshDatabase(engine: 'sqlite' | 'postgres'): Promise<DatabaseConfig> {
   if (engine === 'postgres') return { engine, url: await postgres.createDatabase(), poolSize: 5, statementTimeoutMs: 5000 }
   const dir = await mkdtemp(join(tmpdir(), 'store-test-'))
   dirs.push(dir)
   return { engine, dataDir: dir, statementTimeoutMs: 5000 }
 }
 
-async function opened (config: DatabaseConfig): Promise<Database> {
+async function opened(config: DatabaseConfig): Promise<Database> {
   const database = openDatabase(config)
   await database.migrate()
   return database
@@ -51,7 +53,9 @@ describe.each(['sqlite', 'postgres'] as const)('the message store on %s', (engin
     database = await opened(config)
     store = new SqlMessageStore(database)
   })
-  afterAll(async () => { await database?.close() })
+  afterAll(async () => {
+    await database?.close()
+  })
 
   it('creates, reads, lists and deletes a message', async () => {
     const owner: Owner = { ...alice, id: 'crud' }
@@ -64,7 +68,7 @@ describe.each(['sqlite', 'postgres'] as const)('the message store on %s', (engin
     expect(await store.get(owner, message.id)).toBeUndefined()
   })
 
-  it('keeps one owner\'s messages from another issuer\'s user with the same sub, and from a client with that id', async () => {
+  it("keeps one owner's messages from another issuer's user with the same sub, and from a client with that id", async () => {
     const mine = await store.create({ ...alice, id: 'same-sub' }, 'issuer A')
     const otherIssuer: Owner = { issuer: 'https://b.example/', kind: 'user', id: 'same-sub' }
     const client: Owner = { ...alice, kind: 'client', id: 'same-sub' }
@@ -105,7 +109,9 @@ describe.each(['sqlite', 'postgres'] as const)('the message store on %s', (engin
       for (let i = 0; i < max - 1; i++) await replicas[i % 2]!.create(owner, `before ${i}`)
       // at the limit minus one: two creates at once, one per replica
       const [first, second] = await Promise.allSettled([replicas[0]!.create(owner, 'a'), replicas[1]!.create(owner, 'b')])
-      const outcomes = [first, second].map((result) => result.status === 'fulfilled' ? 'created' : result.reason instanceof MessageLimitReached ? '409' : String(result.reason))
+      const outcomes = [first, second].map((result) =>
+        result.status === 'fulfilled' ? 'created' : result.reason instanceof MessageLimitReached ? '409' : String(result.reason)
+      )
       expect(outcomes.sort()).toEqual(['409', 'created'])
       // and a burst: none gets past the limit
       const owner2: Owner = { ...alice, id: 'burst' }
@@ -122,7 +128,7 @@ describe.each(['sqlite', 'postgres'] as const)('the message store on %s', (engin
     }
   })
 
-  it('sees another replica\'s writes at once', async () => {
+  it("sees another replica's writes at once", async () => {
     const other = await opened(config)
     try {
       const owner: Owner = { ...alice, id: 'shared' }

@@ -19,49 +19,62 @@ const manifestDir = join(root, 'deploy/kubernetes')
 interface Manifest {
   apiVersion: string
   kind: string
-  metadata: { name: string, labels?: Record<string, string> }
+  metadata: { name: string; labels?: Record<string, string> }
   spec?: Record<string, unknown>
   data?: Record<string, string>
   file: string
 }
 
-interface Probe { httpGet?: { path?: string, port?: string | number } }
-interface ContainerPort { name?: string, containerPort: number }
+interface Probe {
+  httpGet?: { path?: string; port?: string | number }
+}
+interface ContainerPort {
+  name?: string
+  containerPort: number
+}
 interface Container {
   name: string
   image: string
   ports?: ContainerPort[]
-  env?: Array<{ name: string, value?: string, valueFrom?: { secretKeyRef?: { name: string, key: string, optional?: boolean } } }>
-  envFrom?: Array<{ configMapRef?: { name: string }, secretRef?: { name: string, optional?: boolean } }>
+  env?: Array<{ name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean } } }>
+  envFrom?: Array<{ configMapRef?: { name: string }; secretRef?: { name: string; optional?: boolean } }>
   readinessProbe?: Probe
   livenessProbe?: Probe
   startupProbe?: Probe
-  lifecycle?: { preStop?: { exec?: { command?: string[] }, sleep?: { seconds?: number } } }
-  resources?: { requests?: Record<string, string>, limits?: Record<string, string> }
-  securityContext?: { runAsNonRoot?: boolean, runAsUser?: number, readOnlyRootFilesystem?: boolean, allowPrivilegeEscalation?: boolean }
+  lifecycle?: { preStop?: { exec?: { command?: string[] }; sleep?: { seconds?: number } } }
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> }
+  securityContext?: { runAsNonRoot?: boolean; runAsUser?: number; readOnlyRootFilesystem?: boolean; allowPrivilegeEscalation?: boolean }
 }
 interface PodSpec {
   containers: Container[]
   terminationGracePeriodSeconds?: number
-  securityContext?: { runAsNonRoot?: boolean, runAsUser?: number }
+  securityContext?: { runAsNonRoot?: boolean; runAsUser?: number }
 }
 
-function loadManifests (): Manifest[] {
-  const files = readdirSync(manifestDir).filter((name) => /\.ya?ml$/.test(name)).sort()
-  return files.flatMap((file) => parseAllDocuments(readFileSync(join(manifestDir, file), 'utf8')).map((doc) => {
-    if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors.map((e) => e.message).join('; ')}`)
-    return { ...(doc.toJS() as Omit<Manifest, 'file'>), file }
-  })).filter((manifest) => manifest.kind !== undefined)
+function loadManifests(): Manifest[] {
+  const files = readdirSync(manifestDir)
+    .filter((name) => /\.ya?ml$/.test(name))
+    .sort()
+  return files
+    .flatMap((file) =>
+      parseAllDocuments(readFileSync(join(manifestDir, file), 'utf8')).map((doc) => {
+        if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors.map((e) => e.message).join('; ')}`)
+        return { ...(doc.toJS() as Omit<Manifest, 'file'>), file }
+      })
+    )
+    .filter((manifest) => manifest.kind !== undefined)
 }
 
 /** The environment variable names the app reads: parsed from the sources, not restated here. */
-function namesTheAppReads (): Set<string> {
+function namesTheAppReads(): Set<string> {
   const names = new Set<string>()
   // src/config.ts names each variable as a string literal ('AUTH_ISSUER', 'PORT', ...).
   for (const match of readFileSync(join(root, 'src/config.ts'), 'utf8').matchAll(/'([A-Z][A-Z0-9_]*)'/g)) names.add(match[1] as string)
   // Elsewhere: process.env.NAME / env.NAME (NODE_ENV, DEV_ISSUER_PORT, UV_THREADPOOL_SIZE, ...).
-  const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
-    entry.isDirectory() ? walk(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [join(dir, entry.name)] : [])
+  const walk = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+      entry.isDirectory() ? walk(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [join(dir, entry.name)] : []
+    )
   for (const file of walk(join(root, 'src'))) {
     for (const match of readFileSync(file, 'utf8').matchAll(/\benv\.([A-Z][A-Z0-9_]*)\b/g)) names.add(match[1] as string)
   }
@@ -69,7 +82,7 @@ function namesTheAppReads (): Set<string> {
 }
 
 /** The server's shutdown grace period (GRACE_MS in server.ts), 10 s if not found. */
-function graceSeconds (): number {
+function graceSeconds(): number {
   const match = /GRACE_MS\s*=\s*([\d_]+)/.exec(readFileSync(join(root, 'server.ts'), 'utf8'))
   return match === null ? 10 : Number((match[1] as string).replaceAll('_', '')) / 1000
 }
@@ -81,22 +94,28 @@ const only = (kind: string): Manifest => {
   return found[0] as Manifest
 }
 const deployment = only('Deployment')
-const podTemplate = (deployment.spec?.template ?? {}) as { metadata?: { labels?: Record<string, string> }, spec: PodSpec }
+const podTemplate = (deployment.spec?.template ?? {}) as { metadata?: { labels?: Record<string, string> }; spec: PodSpec }
 const pod = podTemplate.spec
 const api = pod.containers[0] as Container
 
-function portNumber (port: string | number | undefined): number | undefined {
+function portNumber(port: string | number | undefined): number | undefined {
   if (typeof port === 'number') return port
   return api.ports?.find((candidate) => candidate.name === port)?.containerPort
 }
 
 describe('deploy/kubernetes manifests', () => {
   let testApi: TestApi
-  beforeAll(async () => { testApi = await startTestApi() })
-  afterAll(async () => { await testApi.close() })
+  beforeAll(async () => {
+    testApi = await startTestApi()
+  })
+  afterAll(async () => {
+    await testApi.close()
+  })
 
   it('has a Deployment, Service, HorizontalPodAutoscaler and ConfigMap, one container in the pod', () => {
-    expect(manifests.map((manifest) => manifest.kind)).toEqual(expect.arrayContaining(['Deployment', 'Service', 'HorizontalPodAutoscaler', 'ConfigMap']))
+    expect(manifests.map((manifest) => manifest.kind)).toEqual(
+      expect.arrayContaining(['Deployment', 'Service', 'HorizontalPodAutoscaler', 'ConfigMap'])
+    )
     expect(pod.containers).toHaveLength(1)
     for (const manifest of manifests) expect(manifest.metadata?.name, `${manifest.file}: metadata.name`).toMatch(/^[a-z0-9-]+$/)
   })
@@ -125,18 +144,26 @@ describe('deploy/kubernetes manifests', () => {
 
   it('every environment variable set by the ConfigMap and the Deployment is one the app reads', () => {
     const known = namesTheAppReads()
-    for (const required of ['AUTH_ISSUER', 'AUTH_AUDIENCE', 'PORT', 'HOST', 'LOG_LEVEL', 'NODE_ENV']) expect(known, 'the name scan of src/ works').toContain(required)
+    for (const required of ['AUTH_ISSUER', 'AUTH_AUDIENCE', 'PORT', 'HOST', 'LOG_LEVEL', 'NODE_ENV'])
+      expect(known, 'the name scan of src/ works').toContain(required)
     const configMap = only('ConfigMap')
     const set = [...Object.keys(configMap.data ?? {}), ...(api.env ?? []).map((variable) => variable.name)]
     expect(set.length).toBeGreaterThan(0)
     for (const name of set) expect(known, `${name} is not read by the app (src/config.ts)`).toContain(name)
-    expect(configMap.data, 'the required settings are in the ConfigMap').toEqual(expect.objectContaining({ AUTH_ISSUER: expect.any(String), AUTH_AUDIENCE: expect.any(String) }))
+    expect(configMap.data, 'the required settings are in the ConfigMap').toEqual(
+      expect.objectContaining({ AUTH_ISSUER: expect.any(String), AUTH_AUDIENCE: expect.any(String) })
+    )
     expect(set, 'the development issuer never runs in a deployment').not.toContain('DEV_ISSUER')
-    for (const name of Object.keys(configMap.data ?? {})) expect(name, 'secrets go in a Secret, not the ConfigMap').not.toMatch(/SECRET|PASSWORD|PRIVATE/)
+    for (const name of Object.keys(configMap.data ?? {}))
+      expect(name, 'secrets go in a Secret, not the ConfigMap').not.toMatch(/SECRET|PASSWORD|PRIVATE/)
   })
 
-  it('the ConfigMap\'s values pass the app\'s own configuration check', () => {
-    const env = { ...only('ConfigMap').data, ...Object.fromEntries((api.env ?? []).map((variable) => [variable.name, variable.value])), NODE_ENV: 'production' }
+  it("the ConfigMap's values pass the app's own configuration check", () => {
+    const env = {
+      ...only('ConfigMap').data,
+      ...Object.fromEntries((api.env ?? []).map((variable) => [variable.name, variable.value])),
+      NODE_ENV: 'production'
+    }
     const config = loadConfig(env)
     expect(config.host).toBe('0.0.0.0')
     expect(config.devIssuer).toBe(false)
@@ -145,7 +172,8 @@ describe('deploy/kubernetes manifests', () => {
   it('the Deployment reads the ConfigMap by its name, and the server listens on the declared container port', () => {
     const configMap = only('ConfigMap')
     expect(api.envFrom?.map((source) => source.configMapRef?.name)).toContain(configMap.metadata.name)
-    for (const source of api.envFrom ?? []) if (source.secretRef !== undefined) expect(source.secretRef.optional, 'a missing Secret must not stop the pod').toBe(true)
+    for (const source of api.envFrom ?? [])
+      if (source.secretRef !== undefined) expect(source.secretRef.optional, 'a missing Secret must not stop the pod').toBe(true)
     const portVar = api.env?.find((variable) => variable.name === 'PORT')?.value ?? configMap.data?.PORT ?? '3000'
     expect(api.ports?.map((port) => port.containerPort)).toContain(Number(portVar))
     const hostVar = api.env?.find((variable) => variable.name === 'HOST')?.value ?? configMap.data?.HOST ?? '0.0.0.0'
@@ -166,14 +194,14 @@ describe('deploy/kubernetes manifests', () => {
     expect(api.resources?.limits?.memory).toBeDefined()
   })
 
-  it('pauses in preStop so load balancers drain, and the pause plus the server\'s grace fit the termination grace period', () => {
+  it("pauses in preStop so load balancers drain, and the pause plus the server's grace fit the termination grace period", () => {
     const preStop = api.lifecycle?.preStop
     const pause = preStop?.sleep?.seconds ?? Number(preStop?.exec?.command?.[0] === 'sleep' ? preStop.exec.command[1] : NaN)
     expect(pause, 'preStop is a sleep (exec sleep N or sleep.seconds)').toBeGreaterThan(0)
     expect(pod.terminationGracePeriodSeconds ?? 30).toBeGreaterThan(pause + graceSeconds())
   })
 
-  it('the Service selects the pods and targets the container\'s port', () => {
+  it("the Service selects the pods and targets the container's port", () => {
     const service = only('Service')
     const labels = podTemplate.metadata?.labels ?? {}
     const selector = (service.spec?.selector ?? {}) as Record<string, string>
@@ -194,14 +222,19 @@ describe('deploy/kubernetes manifests', () => {
     expect(ref?.optional, 'without it a pod would fall back to an embedded file on a read-only root').not.toBe(true)
     expect(Object.keys(only('ConfigMap').data ?? {})).not.toContain('DATABASE_URL')
     // the demo (postgres-demo/) provides that Secret, with a URL the app accepts, naming the demo's Service
-    const demo = parseAllDocuments(readFileSync(join(manifestDir, 'postgres-demo/postgres.yaml'), 'utf8')).map((doc) => doc.toJS() as Manifest & { stringData?: Record<string, string> })
+    const demo = parseAllDocuments(readFileSync(join(manifestDir, 'postgres-demo/postgres.yaml'), 'utf8')).map(
+      (doc) => doc.toJS() as Manifest & { stringData?: Record<string, string> }
+    )
     const secret = demo.find((manifest) => manifest.kind === 'Secret' && manifest.metadata.name === ref?.name)
     const url = secret?.stringData?.[ref?.key ?? '']
     expect(url, `postgres-demo/ has the Secret ${ref?.name}`).toBeDefined()
     const config = loadConfig({ ...only('ConfigMap').data, DATABASE_URL: url as string })
     expect(config.database.engine).toBe('postgres')
     const host = new URL(url as string).hostname
-    expect(demo.some((manifest) => manifest.kind === 'Service' && manifest.metadata.name === host), `a Service named ${host}`).toBe(true)
+    expect(
+      demo.some((manifest) => manifest.kind === 'Service' && manifest.metadata.name === host),
+      `a Service named ${host}`
+    ).toBe(true)
     expect(demo.some((manifest) => manifest.kind === 'StatefulSet')).toBe(true)
     // every pod's pool at the HPA's maximum fits PostgreSQL's default max_connections (100), with room to spare
     const pool = config.database.engine === 'postgres' ? config.database.poolSize : 0
@@ -212,7 +245,7 @@ describe('deploy/kubernetes manifests', () => {
   it('the HorizontalPodAutoscaler scales this Deployment with at least two replicas', () => {
     const hpa = only('HorizontalPodAutoscaler')
     expect(hpa.apiVersion).toBe('autoscaling/v2')
-    const spec = hpa.spec as { scaleTargetRef: { kind: string, name: string }, minReplicas: number, maxReplicas: number }
+    const spec = hpa.spec as { scaleTargetRef: { kind: string; name: string }; minReplicas: number; maxReplicas: number }
     expect(spec.scaleTargetRef).toEqual(expect.objectContaining({ kind: 'Deployment', name: deployment.metadata.name }))
     expect(spec.minReplicas).toBeGreaterThanOrEqual(2)
     expect(spec.maxReplicas).toBeGreaterThan(spec.minReplicas)

@@ -33,13 +33,13 @@ const TEST_SCOPE = 'test:dev-scope'
 /** A scope that no route declares, and none ever will. */
 const UNDECLARED = 'test:never-declared-by-any-route'
 
-function testRoute (app: FastifyInstance): void {
-  app.describeScopes({ [TEST_SCOPE]: 'A scope of the test\'s own route' })
+function testRoute(app: FastifyInstance): void {
+  app.describeScopes({ [TEST_SCOPE]: "A scope of the test's own route" })
   app.get(TEST_PATH, { config: { scopes: [TEST_SCOPE] } }, async () => ({ reached: true }))
 }
 
 /** The scopes the API's own routes declare (`app.scopes()`), whatever they are: the expectations come from here. */
-async function apiScopes (): Promise<ScopeDeclaration[]> {
+async function apiScopes(): Promise<ScopeDeclaration[]> {
   const app = await buildTestApp({ ...EXAMPLE_ENV }, { waitForKeys: false })
   try {
     return [...app.scopes()]
@@ -48,13 +48,13 @@ async function apiScopes (): Promise<ScopeDeclaration[]> {
   }
 }
 
-function escapeRegExp (text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
 }
 
 const sorted = (names: Iterable<string>): string[] => [...names].sort()
 
-function decodePayload (token: string): Record<string, unknown> {
+function decodePayload(token: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>
 }
 
@@ -63,22 +63,33 @@ describe('npm run dev (startDevStack): the issuer issues the scopes the routes d
   let own: string[]
   beforeAll(async () => {
     own = (await apiScopes()).map((scope) => scope.name)
-    stack = await startDevStack({ apiPort: 0, issuerPort: 0, spaPort: 0, logger: false, buildSpa: 'never', env: { LOG_LEVEL: 'silent' }, instrument: testRoute })
+    stack = await startDevStack({
+      apiPort: 0,
+      issuerPort: 0,
+      spaPort: 0,
+      logger: false,
+      buildSpa: 'never',
+      env: { LOG_LEVEL: 'silent' },
+      instrument: testRoute
+    })
   })
-  afterAll(async () => { await stack?.close() })
-
-  const token = (scope: string) => clientCredentialsToken({
-    tokenEndpoint: stack.tokenEndpoint,
-    clientId: stack.cliClient.clientId,
-    clientSecret: stack.cliClient.clientSecret,
-    resource: stack.audience,
-    scope
+  afterAll(async () => {
+    await stack?.close()
   })
 
-  it('knows the new route\'s scope beside the API\'s own, as the RFC 9728 metadata does', async () => {
+  const token = (scope: string) =>
+    clientCredentialsToken({
+      tokenEndpoint: stack.tokenEndpoint,
+      clientId: stack.cliClient.clientId,
+      clientSecret: stack.cliClient.clientSecret,
+      resource: stack.audience,
+      scope
+    })
+
+  it("knows the new route's scope beside the API's own, as the RFC 9728 metadata does", async () => {
     expect(own).not.toContain(TEST_SCOPE)
     expect(sorted(stack.scopes)).toEqual(sorted([...own, TEST_SCOPE]))
-    const metadata = await (await fetch(`${stack.apiUrl}/.well-known/oauth-protected-resource`)).json() as { scopes_supported: string[] }
+    const metadata = (await (await fetch(`${stack.apiUrl}/.well-known/oauth-protected-resource`)).json()) as { scopes_supported: string[] }
     expect([...metadata.scopes_supported].sort()).toEqual([...stack.scopes].sort())
   })
 
@@ -100,10 +111,15 @@ describe('npm run dev (startDevStack): the issuer issues the scopes the routes d
     const refused = await token(`${TEST_SCOPE} ${UNDECLARED}`).catch((error: unknown) => error)
     expect(refused).toBeInstanceOf(OAuthHttpError)
     expect((refused as OAuthHttpError).status).toBe(400)
-    expect((refused as OAuthHttpError).body).toMatchObject({ error: 'invalid_scope', error_description: expect.stringContaining(UNDECLARED) })
+    expect((refused as OAuthHttpError).body).toMatchObject({
+      error: 'invalid_scope',
+      error_description: expect.stringContaining(UNDECLARED)
+    })
 
     const redirectUri = `${stack.spaUrl}/callback`
-    const discovery = await (await fetch(`${stack.issuerUrl}/.well-known/openid-configuration`)).json() as { authorization_endpoint: string }
+    const discovery = (await (await fetch(`${stack.issuerUrl}/.well-known/openid-configuration`)).json()) as {
+      authorization_endpoint: string
+    }
     const authorize = new URL(discovery.authorization_endpoint)
     authorize.search = new URLSearchParams({
       client_id: stack.spaClientId,
@@ -121,8 +137,8 @@ describe('npm run dev (startDevStack): the issuer issues the scopes the routes d
     expect(Object.fromEntries(location.searchParams)).toMatchObject({ error: 'invalid_scope', state: 's1' })
   })
 
-  it('asks for every scope of the API in the SPA\'s configuration and in the printed curl, which works as pasted', async () => {
-    const spaConfig = await (await fetch(`${stack.spaUrl}/config.json`)).json() as { scope: string }
+  it("asks for every scope of the API in the SPA's configuration and in the printed curl, which works as pasted", async () => {
+    const spaConfig = (await (await fetch(`${stack.spaUrl}/config.json`)).json()) as { scope: string }
     expect(spaConfig.scope.split(' ')).toEqual(['openid', 'profile', 'email', ...stack.scopes])
 
     const { stdout } = await run('bash', ['-c', curlCommands(stack).join('\n')], { timeout: 10_000 })
@@ -132,8 +148,8 @@ describe('npm run dev (startDevStack): the issuer issues the scopes the routes d
 })
 
 describe('DEV_ISSUER=1 (startApiDevIssuer): the issuer issues the scopes the routes declare', () => {
-  let devIssuer: { issuer: string, close(): Promise<void> }
-  let endpoints: { token_endpoint: string, authorization_endpoint: string }
+  let devIssuer: { issuer: string; close(): Promise<void> }
+  let endpoints: { token_endpoint: string; authorization_endpoint: string }
   let printed: string[]
   let own: ScopeDeclaration[]
 
@@ -147,7 +163,7 @@ describe('DEV_ISSUER=1 (startApiDevIssuer): the issuer issues the scopes the rou
     } finally {
       log.mockRestore()
     }
-    endpoints = await (await fetch(`${devIssuer.issuer}/.well-known/openid-configuration`)).json() as typeof endpoints
+    endpoints = (await (await fetch(`${devIssuer.issuer}/.well-known/openid-configuration`)).json()) as typeof endpoints
   })
   afterAll(async () => {
     vi.unstubAllEnvs()
@@ -160,10 +176,14 @@ describe('DEV_ISSUER=1 (startApiDevIssuer): the issuer issues the scopes the rou
   it('says which scopes it issues', () => {
     expect(own.length).toBeGreaterThan(0)
     const list = own.map((scope) => scope.name).join(' ')
-    expect(printed).toEqual([expect.stringMatching(new RegExp(`^development issuer: ${escapeRegExp(devIssuer.issuer)} \\(.*; API scopes ${escapeRegExp(list)}\\)$`))])
+    expect(printed).toEqual([
+      expect.stringMatching(
+        new RegExp(`^development issuer: ${escapeRegExp(devIssuer.issuer)} \\(.*; API scopes ${escapeRegExp(list)}\\)$`)
+      )
+    ])
   })
 
-  it('issues the routes\' scopes and refuses one they do not declare with invalid_scope', async () => {
+  it("issues the routes' scopes and refuses one they do not declare with invalid_scope", async () => {
     const names = own.map((scope) => scope.name)
     expect(sorted((await token(names.join(' '))).scope?.split(' ') ?? [])).toEqual(sorted(names))
     const refused = await token(UNDECLARED).catch((error: unknown) => error)
@@ -171,7 +191,7 @@ describe('DEV_ISSUER=1 (startApiDevIssuer): the issuer issues the scopes the rou
     expect((refused as OAuthHttpError).error).toBe('invalid_scope')
   })
 
-  it('shows the routes\' descriptions of the scopes on its sign-in page', async () => {
+  it("shows the routes' descriptions of the scopes on its sign-in page", async () => {
     const described = own.find((scope) => scope.description !== undefined)
     if (described === undefined) throw new Error('no route of the API describes its scope (app.describeScopes)')
     const authorize = new URL(endpoints.authorization_endpoint)
@@ -186,7 +206,12 @@ describe('DEV_ISSUER=1 (startApiDevIssuer): the issuer issues the scopes the rou
     const redirect = await fetch(authorize, { redirect: 'manual' })
     expect(redirect.status).toBe(303)
     const page = await fetch(new URL(redirect.headers.get('location') ?? '', devIssuer.issuer), {
-      headers: { cookie: redirect.headers.getSetCookie().map((line) => line.split(';')[0]).join('; ') }
+      headers: {
+        cookie: redirect.headers
+          .getSetCookie()
+          .map((line) => line.split(';')[0])
+          .join('; ')
+      }
     })
     // the route's plugin says what the scope means (describeScopes), and the page shows it
     expect(await page.text()).toContain(`<li><code>${escapeHtml(described.name)}</code> ${escapeHtml(described.description ?? '')}</li>`)

@@ -138,15 +138,23 @@ describe('development issuer', () => {
   })
 
   it('issues the API scopes it is given, and no other', async () => {
-    const issuer = await start({ scopes: [{ name: 'read:notes', description: 'Read notes' }, { name: 'https://api.example.test/notes.write' }] })
-    expect(issuer.scopes).toEqual([{ name: 'read:notes', description: 'Read notes' }, { name: 'https://api.example.test/notes.write', description: undefined }])
+    const issuer = await start({
+      scopes: [{ name: 'read:notes', description: 'Read notes' }, { name: 'https://api.example.test/notes.write' }]
+    })
+    expect(issuer.scopes).toEqual([
+      { name: 'read:notes', description: 'Read notes' },
+      { name: 'https://api.example.test/notes.write', description: undefined }
+    ])
     const tokens = await clientCredentialsToken({
       tokenEndpoint: issuer.tokenEndpoint,
       clientId: issuer.cliClient.clientId,
       clientSecret: issuer.cliClient.clientSecret,
       scope: 'read:notes https://api.example.test/notes.write'
     })
-    expect(decodeJwt(tokens.access_token).payload).toMatchObject({ aud: AUDIENCE, scope: 'read:notes https://api.example.test/notes.write' })
+    expect(decodeJwt(tokens.access_token).payload).toMatchObject({
+      aud: AUDIENCE,
+      scope: 'read:notes https://api.example.test/notes.write'
+    })
 
     const notGiven = await clientCredentialsToken({
       tokenEndpoint: issuer.tokenEndpoint,
@@ -155,10 +163,13 @@ describe('development issuer', () => {
       scope: 'read:notes read:messages'
     }).catch((error: unknown) => error)
     expect((notGiven as OAuthHttpError).status).toBe(400)
-    expect((notGiven as OAuthHttpError).body).toMatchObject({ error: 'invalid_scope', error_description: expect.stringContaining('read:messages') })
+    expect((notGiven as OAuthHttpError).body).toMatchObject({
+      error: 'invalid_scope',
+      error_description: expect.stringContaining('read:messages')
+    })
   })
 
-  it('answers invalid_scope for a scope that is neither OpenID nor the API\'s, at the token endpoint', async () => {
+  it("answers invalid_scope for a scope that is neither OpenID nor the API's, at the token endpoint", async () => {
     const issuer = await start()
     const request = (scope: string, resource?: string) =>
       clientCredentialsToken({
@@ -171,7 +182,10 @@ describe('development issuer', () => {
     for (const refused of [await request('read:messages unknown:scope'), await request('unknown:scope', AUDIENCE)]) {
       expect(refused).toBeInstanceOf(OAuthHttpError)
       expect((refused as OAuthHttpError).status).toBe(400)
-      expect((refused as OAuthHttpError).body).toMatchObject({ error: 'invalid_scope', error_description: expect.stringContaining('unknown:scope') })
+      expect((refused as OAuthHttpError).body).toMatchObject({
+        error: 'invalid_scope',
+        error_description: expect.stringContaining('unknown:scope')
+      })
     }
 
     // refresh: a scope the refresh token does not hold, unknown ones included, is invalid_scope too
@@ -449,7 +463,12 @@ describe('development issuer', () => {
     const redirect = await fetch(authorize, { redirect: 'manual' })
     expect(redirect.status).toBe(303)
     const page = await fetch(new URL(redirect.headers.get('location') ?? '', issuer.issuer), {
-      headers: { cookie: redirect.headers.getSetCookie().map((line) => line.split(';')[0]).join('; ') }
+      headers: {
+        cookie: redirect.headers
+          .getSetCookie()
+          .map((line) => line.split(';')[0])
+          .join('; ')
+      }
     })
     expect(page.status).toBe(200)
     expect(page.headers.get('content-type')).toMatch(/^text\/html/)
@@ -475,10 +494,17 @@ describe('development issuer', () => {
     }).toString()
     const redirect = await fetch(authorize, { redirect: 'manual' })
     const page = await fetch(new URL(redirect.headers.get('location') ?? '', issuer.issuer), {
-      headers: { cookie: redirect.headers.getSetCookie().map((line) => line.split(';')[0]).join('; ') }
+      headers: {
+        cookie: redirect.headers
+          .getSetCookie()
+          .map((line) => line.split(';')[0])
+          .join('; ')
+      }
     })
     const html = await page.text()
-    expect(html).toContain('<ul class="scopes"><li><code>openid</code> Sign you in</li><li><code>read:notes</code> Read &lt;your&gt; notes</li><li><code>write:notes</code></li></ul>')
+    expect(html).toContain(
+      '<ul class="scopes"><li><code>openid</code> Sign you in</li><li><code>read:notes</code> Read &lt;your&gt; notes</li><li><code>write:notes</code></li></ul>'
+    )
   })
 
   it('refuses PKCE-less authorization requests from the SPA', async () => {

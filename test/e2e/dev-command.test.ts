@@ -78,7 +78,10 @@ async function startDev([command, args]: [string, string[]], extra: Record<strin
     if (match?.[1] === undefined) throw new Error(`no ${label} URL in:\n${banner}`)
     return match[1]
   }
-  const curl = banner.split('\n').filter((line) => /^ {2}(TOKEN=\$\(curl|curl) /.test(line)).map((line) => line.trim())
+  const curl = banner
+    .split('\n')
+    .filter((line) => /^ {2}(TOKEN=\$\(curl|curl) /.test(line))
+    .map((line) => line.trim())
   return { child, output, urls: { spa: url('SPA'), api: url('API'), issuer: url('Issuer') }, curl }
 }
 
@@ -125,7 +128,11 @@ describe('npm run dev', () => {
     const spa = await fetch(urls.spa)
     expect(spa.status).toBe(200)
     expect(await spa.text()).toContain('Demo SPA')
-    expect(await (await fetch(`${urls.spa}/config.json`)).json()).toMatchObject({ issuer: urls.issuer, apiUrl: urls.api, resource: urls.api })
+    expect(await (await fetch(`${urls.spa}/config.json`)).json()).toMatchObject({
+      issuer: urls.issuer,
+      apiUrl: urls.api,
+      resource: urls.api
+    })
     expect((await fetch(`${urls.issuer}/.well-known/openid-configuration`)).status).toBe(200)
     expect((await fetch(`${urls.api}/health/ready`)).status).toBe(200)
 

@@ -16,7 +16,9 @@ describe('npm run dev with opaque access tokens', () => {
       env: { LOG_LEVEL: 'silent', AUTH_INTROSPECTION_CACHE_TTL: '1' }
     })
   })
-  afterAll(async () => { await stack.close() })
+  afterAll(async () => {
+    await stack.close()
+  })
 
   it('issues an opaque token the API accepts through introspection, until it is revoked', async () => {
     expect(stack.tokenFormat).toBe('opaque')

@@ -37,7 +37,7 @@ describe('/docs in a browser with no internet', () => {
     await dev?.close()
   })
 
-  async function open (): Promise<Page> {
+  async function open(): Promise<Page> {
     const context = await browser.newContext()
     context.setDefaultTimeout(15_000)
     await context.route('**/*', async (route) => {
@@ -49,7 +49,9 @@ describe('/docs in a browser with no internet', () => {
     })
     context.on('page', (page) => {
       page.on('pageerror', (error) => errors.push(error.message))
-      page.on('console', (message) => { if (message.type() === 'error' && !/status of 401/.test(message.text())) errors.push(message.text()) })
+      page.on('console', (message) => {
+        if (message.type() === 'error' && !/status of 401/.test(message.text())) errors.push(message.text())
+      })
     })
     const page = await context.newPage()
     await page.goto(`${origin}/docs`)
@@ -79,7 +81,9 @@ describe('/docs in a browser with no internet', () => {
     const page = await open()
     await page.locator('button.authorize').first().click()
     const oauth2 = page.locator('.auth-container', { hasText: 'oauth2' })
-    await expect.poll(() => oauth2.locator('input#client_id_authorizationCode, input[data-name="clientId"]').first().inputValue()).toBe('demo-spa')
+    await expect
+      .poll(() => oauth2.locator('input#client_id_authorizationCode, input[data-name="clientId"]').first().inputValue())
+      .toBe('demo-spa')
     await oauth2.getByText('select all', { exact: true }).click()
     await expect.poll(() => oauth2.locator('input[type="checkbox"]:checked').count()).toBe(2)
 
@@ -109,7 +113,11 @@ describe('/docs in a browser with no internet', () => {
     const answer = me.locator('.live-responses-table tbody tr.response')
     await expect.poll(() => answer.locator('td.response-col_status').textContent()).toMatch(/^\s*200\s*$/)
     const body = await answer.locator('td.response-col_description pre').first().textContent()
-    expect(JSON.parse(body ?? '{}')).toMatchObject({ sub: expect.any(String), scopes: ['read:messages', 'write:messages'], issuer: issuer.issuer })
+    expect(JSON.parse(body ?? '{}')).toMatchObject({
+      sub: expect.any(String),
+      scopes: ['read:messages', 'write:messages'],
+      issuer: issuer.issuer
+    })
     expect(offline).toEqual([])
     expect(errors).toEqual([])
     await page.context().close()

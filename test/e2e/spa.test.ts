@@ -19,8 +19,7 @@ interface Session {
 /** Polls until the value matches; generous, because a loaded CI machine can be slow. */
 const eventually = <T>(value: () => Promise<T>) => expect.poll(value, { timeout: 15_000, interval: 50 })
 const button = (page: Page, name: string) => page.getByRole('button', { name, exact: true })
-const claim = (page: Page, table: string, name: string) =>
-  page.getByRole('table', { name: table }).locator(`tr[data-claim="${name}"] td`)
+const claim = (page: Page, table: string, name: string) => page.getByRole('table', { name: table }).locator(`tr[data-claim="${name}"] td`)
 
 describe('demo SPA in Chromium', () => {
   let stack: DevStack
@@ -31,10 +30,7 @@ describe('demo SPA in Chromium', () => {
 
   beforeAll(async () => {
     await resetScreenshots()
-    ;[stack, browser] = await Promise.all([
-      startDevStack({ apiPort: 0, issuerPort: 0, spaPort: 0, logger: false }),
-      launchChromium()
-    ])
+    ;[stack, browser] = await Promise.all([startDevStack({ apiPort: 0, issuerPort: 0, spaPort: 0, logger: false }), launchChromium()])
   })
 
   afterAll(async () => {
@@ -64,7 +60,10 @@ describe('demo SPA in Chromium', () => {
   }
 
   async function messageTexts(page: Page): Promise<string[]> {
-    await page.locator('#messages-status').filter({ hasText: /message/ }).waitFor()
+    await page
+      .locator('#messages-status')
+      .filter({ hasText: /message/ })
+      .waitFor()
     return page.getByRole('list', { name: 'Messages' }).locator('.message-text').allTextContents()
   }
 
@@ -98,7 +97,7 @@ describe('demo SPA in Chromium', () => {
     expect(alice.errors).toEqual([])
   })
 
-  it('bob logs in in another browser context and does not see alice\'s message', async () => {
+  it("bob logs in in another browser context and does not see alice's message", async () => {
     const bob = await newSession()
     const { page } = bob
     await logIn(page, 'bob', 'bob')

@@ -45,15 +45,18 @@ export interface DevIssuerApi extends DevApi {
   close(): Promise<void>
 }
 
-async function startDevApi (issuer: DevIssuer, audience: string, options: DevApiOptions): Promise<DevApi> {
+async function startDevApi(issuer: DevIssuer, audience: string, options: DevApiOptions): Promise<DevApi> {
   let offset = 0
-  const app = await buildTestApp({
-    AUTH_ISSUER: issuer.issuer,
-    AUTH_AUDIENCE: audience,
-    AUTH_INTROSPECTION_CLIENT_ID: issuer.introspectionClient.clientId,
-    AUTH_INTROSPECTION_CLIENT_SECRET: issuer.introspectionClient.clientSecret,
-    ...options.env
-  }, { now: options.fakeClock === true ? () => Date.now() + offset : undefined })
+  const app = await buildTestApp(
+    {
+      AUTH_ISSUER: issuer.issuer,
+      AUTH_AUDIENCE: audience,
+      AUTH_INTROSPECTION_CLIENT_ID: issuer.introspectionClient.clientId,
+      AUTH_INTROSPECTION_CLIENT_SECRET: issuer.introspectionClient.clientSecret,
+      ...options.env
+    },
+    { now: options.fakeClock === true ? () => Date.now() + offset : undefined }
+  )
   let url: string | undefined
   if (options.listen !== undefined && options.listen !== false) {
     try {
@@ -65,15 +68,17 @@ async function startDevApi (issuer: DevIssuer, audience: string, options: DevApi
   }
   return {
     app,
-    get url () {
+    get url() {
       if (url === undefined) throw new Error('this app is not listening (start it with `listen`)')
       return url
     },
-    advance: (ms) => { offset += ms }
+    advance: (ms) => {
+      offset += ms
+    }
   }
 }
 
-export async function startDevIssuerApi (options: DevIssuerApiOptions = {}): Promise<DevIssuerApi> {
+export async function startDevIssuerApi(options: DevIssuerApiOptions = {}): Promise<DevIssuerApi> {
   const audience = options.issuer?.audience ?? AUDIENCE
   const issuer = await startDevIssuer({ ...options.issuer, audience })
   const apis: DevApi[] = []
@@ -93,10 +98,12 @@ export async function startDevIssuerApi (options: DevIssuerApiOptions = {}): Pro
   return {
     issuer,
     app: first.app,
-    get url () { return first.url },
+    get url() {
+      return first.url
+    },
     advance: (ms) => first.advance(ms),
     startApi,
-    async clientToken (scope) {
+    async clientToken(scope) {
       const response = await clientCredentialsToken({
         tokenEndpoint: issuer.tokenEndpoint,
         clientId: issuer.cliClient.clientId,
@@ -106,7 +113,7 @@ export async function startDevIssuerApi (options: DevIssuerApiOptions = {}): Pro
       })
       return response.access_token
     },
-    async login (username, scope) {
+    async login(username, scope) {
       const user = issuer.users.find((each) => each.username === username)
       if (user === undefined) throw new Error(`the development issuer has no user ${username}`)
       const tokens = await authorizationCodeLogin({
@@ -119,7 +126,7 @@ export async function startDevIssuerApi (options: DevIssuerApiOptions = {}): Pro
       })
       return { ...tokens, user }
     },
-    async close () {
+    async close() {
       await Promise.all(apis.map((api) => api.app.close()))
       await issuer.close()
     }

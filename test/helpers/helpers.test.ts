@@ -9,7 +9,7 @@ import type { TestIssuer } from './test-issuer.js'
 import { fixtureHeader, getFixture, providerFixtures } from '../fixtures/providers.js'
 import type { FixtureContext } from '../fixtures/providers.js'
 
-function decodePart (token: string, index: 0 | 1): Record<string, unknown> {
+function decodePart(token: string, index: 0 | 1): Record<string, unknown> {
   const part = token.split('.')[index] ?? ''
   return JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>
 }
@@ -21,7 +21,7 @@ const HASH: Record<string, { name: string; bytes: number }> = {
 }
 
 /** Independent JOSE verification with node:crypto. */
-function joseVerify (alg: string, publicKey: KeyObject, token: string): boolean {
+function joseVerify(alg: string, publicKey: KeyObject, token: string): boolean {
   const [h, p, s] = token.split('.')
   const input = Buffer.from(`${h}.${p}`)
   const sig = Buffer.from(s ?? '', 'base64url')
@@ -118,8 +118,13 @@ describe('jwt-sign', () => {
     const key = makeKey('PS384')
     const token = signJwt(key, { a: 1 })
     const [h, p, s] = token.split('.')
-    const ok = (saltLength: number): boolean => verify('sha384', Buffer.from(`${h}.${p}`),
-      { key: key.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength }, Buffer.from(s!, 'base64url'))
+    const ok = (saltLength: number): boolean =>
+      verify(
+        'sha384',
+        Buffer.from(`${h}.${p}`),
+        { key: key.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength },
+        Buffer.from(s!, 'base64url')
+      )
     expect(ok(48)).toBe(true)
     expect(ok(32)).toBe(false)
   })
@@ -145,7 +150,9 @@ describe('jwt-sign', () => {
     const token = signJwt({ secret: 'shh', alg }, { sub: 'x' })
     expect(decodePart(token, 0)).toEqual({ alg, typ: 'at+jwt' })
     const [h, p, s] = token.split('.')
-    const expected = createHmac(`sha${alg.slice(2)}`, 'shh').update(`${h}.${p}`).digest('base64url')
+    const expected = createHmac(`sha${alg.slice(2)}`, 'shh')
+      .update(`${h}.${p}`)
+      .digest('base64url')
     expect(s).toBe(expected)
   })
 
@@ -156,7 +163,9 @@ describe('jwt-sign', () => {
     const [h, p, s] = token.split('.')
     expect(s).toBe(createHmac('sha256', publicPem(key.publicKey)).update(`${h}.${p}`).digest('base64url'))
     const raw = signRaw(key, '{"alg":"HS256"}', '{}', 'HS256')
-    expect(raw.split('.')[2]).toBe(createHmac('sha256', publicPem(key.publicKey)).update(raw.split('.').slice(0, 2).join('.')).digest('base64url'))
+    expect(raw.split('.')[2]).toBe(
+      createHmac('sha256', publicPem(key.publicKey)).update(raw.split('.').slice(0, 2).join('.')).digest('base64url')
+    )
   })
 
   it('signRaw signs the exact strings', () => {
@@ -207,7 +216,11 @@ describe('test issuer', () => {
     const res = await fetch(url, { signal: AbortSignal.timeout(5000) })
     const text = await res.text()
     let body: unknown = text
-    try { body = JSON.parse(text) } catch { /* not JSON */ }
+    try {
+      body = JSON.parse(text)
+    } catch {
+      /* not JSON */
+    }
     return { status: res.status, body, headers: res.headers }
   }
 
@@ -315,7 +328,10 @@ describe('test issuer', () => {
     await expect(fetch(issuer.jwksUri, { signal: AbortSignal.timeout(200) })).rejects.toThrow()
     expect(Date.now() - t0).toBeLessThan(2000)
     issuer.setDiscoveryFault({ hang: true })
-    const pending = fetch(`${issuer.url}/.well-known/openid-configuration`).then(() => 'answered', () => 'failed')
+    const pending = fetch(`${issuer.url}/.well-known/openid-configuration`).then(
+      () => 'answered',
+      () => 'failed'
+    )
     await new Promise((resolve) => setTimeout(resolve, 50))
     await issuer.close()
     expect(await pending).toBe('failed')
@@ -328,7 +344,10 @@ describe('test issuer', () => {
     const port = issuer.port
     expect((await getJson(issuer.jwksUri)).status).toBe(200)
     await issuer.stop()
-    const err = await fetch(issuer.jwksUri).then(() => null, (e: unknown) => e)
+    const err = await fetch(issuer.jwksUri).then(
+      () => null,
+      (e: unknown) => e
+    )
     expect(err).toBeInstanceOf(Error)
     expect(String((err as Error & { cause?: unknown }).cause)).toMatch(/ECONNREFUSED/)
     await issuer.start()
@@ -348,11 +367,12 @@ describe('test issuer', () => {
   it('serves introspection through onIntrospect', async () => {
     const issuer = await start({ keys: [makeKey('ES256')] })
     const seen: unknown[] = []
-    const post = (body: string): Promise<Response> => fetch(issuer.introspectionUri, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'Basic YXBpOnNlY3JldA==' },
-      body
-    })
+    const post = (body: string): Promise<Response> =>
+      fetch(issuer.introspectionUri, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'Basic YXBpOnNlY3JldA==' },
+        body
+      })
     // default: inactive
     expect(await (await post('token=abc')).json()).toEqual({ active: false })
     issuer.onIntrospect = (req) => {

@@ -8,25 +8,28 @@ import type { KeyObject } from 'node:crypto'
 import type { TestKey } from './keys.js'
 
 export type HmacAlg = 'HS256' | 'HS384' | 'HS512'
-export interface HmacKey { secret: Buffer | string; alg: HmacAlg }
+export interface HmacKey {
+  secret: Buffer | string
+  alg: HmacAlg
+}
 export type SigningKey = TestKey | HmacKey
 
-export function b64url (input: string | Buffer): string {
+export function b64url(input: string | Buffer): string {
   return (typeof input === 'string' ? Buffer.from(input, 'utf8') : input).toString('base64url')
 }
 
 /** SPKI PEM of a public key (what an alg-confusion attacker uses as an HMAC secret). */
-export function publicPem (publicKey: KeyObject): string {
+export function publicPem(publicKey: KeyObject): string {
   return publicKey.export({ format: 'pem', type: 'spki' }).toString()
 }
 
-function isHmacKey (key: SigningKey): key is HmacKey {
+function isHmacKey(key: SigningKey): key is HmacKey {
   return 'secret' in key
 }
 
 const HASH_BYTES: Record<string, number> = { '256': 32, '384': 48, '512': 64 }
 
-function hashOf (alg: string): { name: string; bytes: number } {
+function hashOf(alg: string): { name: string; bytes: number } {
   const bits = alg.slice(2)
   const bytes = HASH_BYTES[bits]
   if (bytes === undefined) throw new Error(`unsupported alg ${alg}`)
@@ -34,7 +37,7 @@ function hashOf (alg: string): { name: string; bytes: number } {
 }
 
 /** Signs `input` with the JOSE algorithm `alg` (defaults to the key's own alg). */
-export function signBytes (key: SigningKey, input: string | Buffer, alg?: string): Buffer {
+export function signBytes(key: SigningKey, input: string | Buffer, alg?: string): Buffer {
   const data = typeof input === 'string' ? Buffer.from(input, 'utf8') : input
   const algorithm = alg ?? key.alg
   if (algorithm.startsWith('HS')) {
@@ -61,7 +64,7 @@ export function signBytes (key: SigningKey, input: string | Buffer, alg?: string
  * The signature is always made with the key's own algorithm, whatever the header says (so a
  * test can put a misleading `alg` in the header).
  */
-export function signJwt (key: SigningKey, payload: Record<string, unknown>, header: Record<string, unknown> = {}): string {
+export function signJwt(key: SigningKey, payload: Record<string, unknown>, header: Record<string, unknown> = {}): string {
   const merged: Record<string, unknown> = { alg: key.alg, typ: 'at+jwt' }
   if (!isHmacKey(key)) merged.kid = key.kid
   for (const [name, value] of Object.entries(header)) {
@@ -76,17 +79,17 @@ export function signJwt (key: SigningKey, payload: Record<string, unknown>, head
  * Signs the exact JSON strings given (duplicate members, odd whitespace, odd unicode, invalid
  * JSON...). `alg` chooses the signing algorithm (default: the key's).
  */
-export function signRaw (key: SigningKey, headerJson: string, payloadJson: string, alg?: string): string {
+export function signRaw(key: SigningKey, headerJson: string, payloadJson: string, alg?: string): string {
   const input = `${b64url(headerJson)}.${b64url(payloadJson)}`
   return `${input}.${b64url(signBytes(key, input, alg))}`
 }
 
 /** An unsecured JWT ("h.p." with an empty signature), e.g. for alg none tests. */
-export function unsignedJwt (header: Record<string, unknown>, payload: Record<string, unknown>): string {
+export function unsignedJwt(header: Record<string, unknown>, payload: Record<string, unknown>): string {
   return `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}.`
 }
 
-function flipByte (segment: string): string {
+function flipByte(segment: string): string {
   const bytes = Buffer.from(segment, 'base64url')
   if (bytes.length === 0) return 'AAAA'
   bytes[0] = (bytes[0] ?? 0) ^ 0x01
@@ -99,7 +102,7 @@ function flipByte (segment: string): string {
  * gains a member, the payload's `sub` changes or gains a member); the signature keeps its
  * length (one bit flipped).
  */
-export function tamper (token: string, part: 'header' | 'payload' | 'signature'): string {
+export function tamper(token: string, part: 'header' | 'payload' | 'signature'): string {
   const parts = token.split('.')
   if (parts.length !== 3) throw new Error('tamper: not a compact JWS')
   const index = part === 'header' ? 0 : part === 'payload' ? 1 : 2

@@ -13,15 +13,9 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 
-export type TestAlg =
-  | 'RS256' | 'RS384' | 'RS512'
-  | 'PS256' | 'PS384' | 'PS512'
-  | 'ES256' | 'ES384' | 'ES512'
-  | 'EdDSA'
+export type TestAlg = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA'
 
-export const ALL_TEST_ALGS: readonly TestAlg[] = [
-  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'
-]
+export const ALL_TEST_ALGS: readonly TestAlg[] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']
 
 export interface TestKey {
   kid: string
@@ -49,23 +43,26 @@ export interface MakeKeyOptions {
 
 const POOL_SIZE = 8
 
-interface KeyPair { privateKey: KeyObject; publicKey: KeyObject }
+interface KeyPair {
+  privateKey: KeyObject
+  publicKey: KeyObject
+}
 
 const rsaPool = new Map<string, { pairs: KeyPair[]; next: number }>()
 
 const EC_CURVES = { ES256: 'P-256', ES384: 'P-384', ES512: 'P-521' } as const
 
-function isRsa (alg: TestAlg): boolean {
+function isRsa(alg: TestAlg): boolean {
   return alg.startsWith('RS') || alg.startsWith('PS')
 }
 
-function generate (alg: TestAlg, modulusLength: number): KeyPair {
+function generate(alg: TestAlg, modulusLength: number): KeyPair {
   if (isRsa(alg)) return generateKeyPairSync('rsa', { modulusLength, publicExponent: 0x10001 })
   if (alg === 'EdDSA') return generateKeyPairSync('ed25519')
   return generateKeyPairSync('ec', { namedCurve: EC_CURVES[alg as keyof typeof EC_CURVES] })
 }
 
-function pooledRsa (alg: TestAlg, modulusLength: number): KeyPair {
+function pooledRsa(alg: TestAlg, modulusLength: number): KeyPair {
   const id = `${alg}:${modulusLength}`
   let entry = rsaPool.get(id)
   if (entry === undefined) {
@@ -85,12 +82,12 @@ function pooledRsa (alg: TestAlg, modulusLength: number): KeyPair {
 
 let kidCounter = 0
 
-function randomKid (alg: TestAlg): string {
+function randomKid(alg: TestAlg): string {
   kidCounter++
   return `test-${alg.toLowerCase()}-${kidCounter}-${randomBytes(6).toString('hex')}`
 }
 
-export function makeKey (alg: TestAlg, opts: MakeKeyOptions = {}): TestKey {
+export function makeKey(alg: TestAlg, opts: MakeKeyOptions = {}): TestKey {
   if (!ALL_TEST_ALGS.includes(alg)) throw new Error(`makeKey: unsupported alg ${String(alg)}`)
   const modulusLength = opts.modulusLength ?? 2048
   const pair = isRsa(alg) && opts.fresh !== true ? pooledRsa(alg, modulusLength) : generate(alg, modulusLength)
@@ -107,6 +104,6 @@ export function makeKey (alg: TestAlg, opts: MakeKeyOptions = {}): TestKey {
 }
 
 /** A JWK Set of the keys' public JWKs (copies, so a test may mutate them freely). */
-export function jwks (...keys: TestKey[]): { keys: Record<string, unknown>[] } {
+export function jwks(...keys: TestKey[]): { keys: Record<string, unknown>[] } {
   return { keys: keys.map((k) => structuredClone(k.publicJwk)) }
 }

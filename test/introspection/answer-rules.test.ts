@@ -13,15 +13,30 @@ const ISSUER = 'https://issuer.example.test'
 const AUDIENCE = 'https://api.example.test'
 const NOW = 1_700_000_000
 
-function rulesOf (overrides: Partial<AuthConfig> = {}): ReturnType<typeof claimRulesFor> {
-  const auth = { audiences: [AUDIENCE], clockTolerance: 5, clientIds: [], provider: 'generic', profile: 'auto', ...overrides } as unknown as AuthConfig
+function rulesOf(overrides: Partial<AuthConfig> = {}): ReturnType<typeof claimRulesFor> {
+  const auth = {
+    audiences: [AUDIENCE],
+    clockTolerance: 5,
+    clientIds: [],
+    provider: 'generic',
+    profile: 'auto',
+    ...overrides
+  } as unknown as AuthConfig
   return claimRulesFor(auth, ISSUER)
 }
 
 /** The claims of a valid access token at NOW. */
-const VALID = { iss: ISSUER, aud: AUDIENCE, sub: 'user-1', client_id: 'test-client', scope: 'read:messages write:messages', exp: NOW + 300, iat: NOW - 10 }
+const VALID = {
+  iss: ISSUER,
+  aud: AUDIENCE,
+  sub: 'user-1',
+  client_id: 'test-client',
+  scope: 'read:messages write:messages',
+  exp: NOW + 300,
+  iat: NOW - 10
+}
 
-function outcome (answer: Record<string, unknown>, rules = rulesOf()): { code: string; description: string } | 'accepted' {
+function outcome(answer: Record<string, unknown>, rules = rulesOf()): { code: string; description: string } | 'accepted' {
   try {
     checkIntrospectionAnswer(answer, rules, NOW)
     return 'accepted'
@@ -36,9 +51,18 @@ function outcome (answer: Record<string, unknown>, rules = rulesOf()): { code: s
 const INACTIVE = { code: 'ERR_TOKEN_INACTIVE', description: 'The access token is not active (it is unknown, expired or revoked).' }
 const EXPIRED = { code: 'ERR_JWT_EXPIRED', description: 'The access token has expired.' }
 const WRONG_ISSUER = { code: 'ERR_JWT_ISSUER_INVALID', description: 'The access token was not issued by the issuer this API trusts.' }
-const WRONG_AUDIENCE = { code: 'ERR_JWT_AUDIENCE_INVALID', description: 'The access token is not meant for this API (its audience does not name this API).' }
-const BOUND = { code: 'ERR_TOKEN_SENDER_CONSTRAINED', description: 'This access token is bound to a key ("cnf", e.g. DPoP) and cannot be used with the Bearer scheme.' }
-const otherType = (type: string): { code: string; description: string } => ({ code: 'ERR_NOT_ACCESS_TOKEN', description: `A token of type "${type}" was presented where an access token is required; send the access token instead.` })
+const WRONG_AUDIENCE = {
+  code: 'ERR_JWT_AUDIENCE_INVALID',
+  description: 'The access token is not meant for this API (its audience does not name this API).'
+}
+const BOUND = {
+  code: 'ERR_TOKEN_SENDER_CONSTRAINED',
+  description: 'This access token is bound to a key ("cnf", e.g. DPoP) and cannot be used with the Bearer scheme.'
+}
+const otherType = (type: string): { code: string; description: string } => ({
+  code: 'ERR_NOT_ACCESS_TOKEN',
+  description: `A token of type "${type}" was presented where an access token is required; send the access token instead.`
+})
 
 describe('answers refused', () => {
   const refused: Array<[string, Record<string, unknown>, { code: string; description: string }]> = [
@@ -49,20 +73,51 @@ describe('answers refused', () => {
     ['active 1', activeAnswer(VALID, { active: 1 }), INACTIVE],
     ['exp past beyond the tolerance', activeAnswer(VALID, { exp: NOW - 6 }), EXPIRED],
     ['exp long past', activeAnswer(VALID, { exp: NOW - 3600 }), EXPIRED],
-    ['exp not a number', activeAnswer(VALID, { exp: String(NOW + 300) }), { code: 'ERR_JWT_CLAIM_INVALID', description: 'The access token\'s "exp" is not a NumericDate.' }],
-    ['exp past the year 9999', activeAnswer(VALID, { exp: 1e20 }), { code: 'ERR_JWT_CLAIM_INVALID', description: 'The access token\'s "exp" is not a valid date (a NumericDate from 1970 to the year 9999).' }],
-    ['nbf in the future beyond the tolerance', activeAnswer(VALID, { nbf: NOW + 60 }), { code: 'ERR_JWT_NOT_YET_VALID', description: 'The access token is not valid yet (nbf).' }],
-    ['nbf not a number', activeAnswer(VALID, { nbf: 'yesterday' }), { code: 'ERR_JWT_CLAIM_INVALID', description: 'The access token\'s "nbf" is not a NumericDate.' }],
+    [
+      'exp not a number',
+      activeAnswer(VALID, { exp: String(NOW + 300) }),
+      { code: 'ERR_JWT_CLAIM_INVALID', description: 'The access token\'s "exp" is not a NumericDate.' }
+    ],
+    [
+      'exp past the year 9999',
+      activeAnswer(VALID, { exp: 1e20 }),
+      {
+        code: 'ERR_JWT_CLAIM_INVALID',
+        description: 'The access token\'s "exp" is not a valid date (a NumericDate from 1970 to the year 9999).'
+      }
+    ],
+    [
+      'nbf in the future beyond the tolerance',
+      activeAnswer(VALID, { nbf: NOW + 60 }),
+      { code: 'ERR_JWT_NOT_YET_VALID', description: 'The access token is not valid yet (nbf).' }
+    ],
+    [
+      'nbf not a number',
+      activeAnswer(VALID, { nbf: 'yesterday' }),
+      { code: 'ERR_JWT_CLAIM_INVALID', description: 'The access token\'s "nbf" is not a NumericDate.' }
+    ],
     ['iss of another issuer', activeAnswer(VALID, { iss: 'https://evil.example.test' }), WRONG_ISSUER],
     ['iss with a trailing slash added', activeAnswer(VALID, { iss: `${ISSUER}/` }), WRONG_ISSUER],
     ['iss null', activeAnswer(VALID, { iss: null }), WRONG_ISSUER],
     ['aud missing', activeAnswer(VALID, { aud: undefined }), WRONG_AUDIENCE],
     ['aud of another API', activeAnswer(VALID, { aud: 'https://other.example.test' }), WRONG_AUDIENCE],
-    ['aud an array without this API', activeAnswer(VALID, { aud: ['https://other.example.test', 'https://third.example.test'] }), WRONG_AUDIENCE],
+    [
+      'aud an array without this API',
+      activeAnswer(VALID, { aud: ['https://other.example.test', 'https://third.example.test'] }),
+      WRONG_AUDIENCE
+    ],
     ['aud an empty array', activeAnswer(VALID, { aud: [] }), WRONG_AUDIENCE],
     ['aud a prefix of this API', activeAnswer(VALID, { aud: AUDIENCE.slice(0, -1) }), WRONG_AUDIENCE],
-    ['cnf with a DPoP key thumbprint', activeAnswer(VALID, { cnf: { jkt: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I' }, token_type: 'DPoP' }), BOUND],
-    ['cnf with a certificate thumbprint', activeAnswer(VALID, { cnf: { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' } }), BOUND],
+    [
+      'cnf with a DPoP key thumbprint',
+      activeAnswer(VALID, { cnf: { jkt: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I' }, token_type: 'DPoP' }),
+      BOUND
+    ],
+    [
+      'cnf with a certificate thumbprint',
+      activeAnswer(VALID, { cnf: { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' } }),
+      BOUND
+    ],
     ['token_type DPoP (sender-constrained) without cnf', activeAnswer(VALID, { token_type: 'DPoP' }), BOUND],
     ['token_type refresh_token', activeAnswer(VALID, { token_type: 'refresh_token' }), otherType('refresh_token')],
     ['token_type id_token', activeAnswer(VALID, { token_type: 'id_token' }), otherType('id_token')]
@@ -93,12 +148,27 @@ describe('answers accepted', () => {
 
 describe('the identity of an accepted answer', () => {
   it('has the shape a JWT gives: sub, client_id, scope (space-separated, each once), the configured issuer, exp', () => {
-    const identity = checkIntrospectionAnswer(activeAnswer(VALID, { iss: undefined, scope: '  read:messages   profile read:messages ' }), rulesOf(), NOW)
-    expect(identity).toMatchObject({ sub: 'user-1', clientId: 'test-client', scopes: ['read:messages', 'profile'], issuer: ISSUER, expiresAt: NOW + 300, format: 'opaque' })
+    const identity = checkIntrospectionAnswer(
+      activeAnswer(VALID, { iss: undefined, scope: '  read:messages   profile read:messages ' }),
+      rulesOf(),
+      NOW
+    )
+    expect(identity).toMatchObject({
+      sub: 'user-1',
+      clientId: 'test-client',
+      scopes: ['read:messages', 'profile'],
+      issuer: ISSUER,
+      expiresAt: NOW + 300,
+      format: 'opaque'
+    })
   })
 
   it('leaves what the answer lacks undefined, and grants no scope without a scope string', () => {
-    const identity = checkIntrospectionAnswer(activeAnswer(VALID, { exp: undefined, sub: undefined, client_id: undefined, scope: undefined, scp: 'read:messages' }), rulesOf(), NOW)
+    const identity = checkIntrospectionAnswer(
+      activeAnswer(VALID, { exp: undefined, sub: undefined, client_id: undefined, scope: undefined, scp: 'read:messages' }),
+      rulesOf(),
+      NOW
+    )
     expect(identity).toMatchObject({ sub: undefined, clientId: undefined, scopes: [], expiresAt: undefined })
   })
 

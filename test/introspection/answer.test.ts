@@ -9,7 +9,7 @@ import { AUDIENCE, startTestApi, type TestApi } from '../helpers/test-api.js'
 type Inject = Awaited<ReturnType<TestApi['app']['inject']>>
 
 /** Opaque tokens whose introspection answers the test chooses, one fresh token per answer. */
-function answers (api: TestApi): (answer: Record<string, unknown>) => string {
+function answers(api: TestApi): (answer: Record<string, unknown>) => string {
   const table = new Map<string, Record<string, unknown>>()
   api.issuer.onIntrospect = (req) => ({ body: table.get(req.token) ?? { active: false } })
   return (answer) => {
@@ -19,11 +19,11 @@ function answers (api: TestApi): (answer: Record<string, unknown>) => string {
   }
 }
 
-function get (api: TestApi, url: string, token: string): Promise<Inject> {
+function get(api: TestApi, url: string, token: string): Promise<Inject> {
   return api.app.inject({ url, headers: { authorization: `Bearer ${token}` } })
 }
 
-function expectInvalidToken (res: Inject, token: string): void {
+function expectInvalidToken(res: Inject, token: string): void {
   expect(res.statusCode).toBe(401)
   expect(res.headers['www-authenticate']).toMatch(/^Bearer .*error="invalid_token"/)
   expect(res.headers['www-authenticate']).toMatch(/error_description="[^"]+"/)
@@ -41,7 +41,9 @@ describe('validation of the introspection answer', () => {
     api = await startTestApi({ env: { AUTH_TOKEN_FORMATS: 'jwt,opaque', ...INTROSPECTION_CREDENTIALS } })
     tokenFor = answers(api)
   })
-  afterAll(async () => { await api.close() })
+  afterAll(async () => {
+    await api.close()
+  })
 
   const refused: Array<[string, (api: TestApi) => Record<string, unknown>]> = [
     ['active false', () => ({ active: false })],
@@ -58,11 +60,20 @@ describe('validation of the introspection answer', () => {
     ['iss null', (a) => activeAnswer(a.claims(), { iss: null })],
     ['aud missing', (a) => activeAnswer(a.claims(), { aud: undefined })],
     ['aud of another API', (a) => activeAnswer(a.claims(), { aud: 'https://other.example.test' })],
-    ['aud an array without this API', (a) => activeAnswer(a.claims(), { aud: ['https://other.example.test', 'https://third.example.test'] })],
+    [
+      'aud an array without this API',
+      (a) => activeAnswer(a.claims(), { aud: ['https://other.example.test', 'https://third.example.test'] })
+    ],
     ['aud an empty array', (a) => activeAnswer(a.claims(), { aud: [] })],
     ['aud a prefix of this API', (a) => activeAnswer(a.claims(), { aud: AUDIENCE.slice(0, -1) })],
-    ['cnf with a DPoP key thumbprint', (a) => activeAnswer(a.claims(), { cnf: { jkt: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I' }, token_type: 'DPoP' })],
-    ['cnf with a certificate thumbprint', (a) => activeAnswer(a.claims(), { cnf: { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' } })],
+    [
+      'cnf with a DPoP key thumbprint',
+      (a) => activeAnswer(a.claims(), { cnf: { jkt: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I' }, token_type: 'DPoP' })
+    ],
+    [
+      'cnf with a certificate thumbprint',
+      (a) => activeAnswer(a.claims(), { cnf: { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' } })
+    ],
     ['token_type DPoP (sender-constrained) without cnf', (a) => activeAnswer(a.claims(), { token_type: 'DPoP' })],
     ['nbf not a number', (a) => activeAnswer(a.claims(), { nbf: 'yesterday' })],
     ['token_type refresh_token', (a) => activeAnswer(a.claims(), { token_type: 'refresh_token' })],
@@ -105,13 +116,23 @@ describe('validation of the introspection answer', () => {
   it('takes the scopes from scope: 200 with the scope, 403 insufficient_scope without', async () => {
     const reader = tokenFor(activeAnswer(api.claims(), { scope: 'read:messages' }))
     expect((await get(api, '/api/messages', reader)).statusCode).toBe(200)
-    const write = await api.app.inject({ method: 'POST', url: '/api/messages', headers: { authorization: `Bearer ${reader}` }, payload: { text: 'hi' } })
+    const write = await api.app.inject({
+      method: 'POST',
+      url: '/api/messages',
+      headers: { authorization: `Bearer ${reader}` },
+      payload: { text: 'hi' }
+    })
     expect(write.statusCode).toBe(403)
     expect(write.headers['www-authenticate']).toContain('error="insufficient_scope"')
     expect(write.headers['www-authenticate']).toContain('scope="write:messages"')
 
     const writer = tokenFor(activeAnswer(api.claims(), { scope: 'write:messages' }))
-    const created = await api.app.inject({ method: 'POST', url: '/api/messages', headers: { authorization: `Bearer ${writer}` }, payload: { text: 'hi' } })
+    const created = await api.app.inject({
+      method: 'POST',
+      url: '/api/messages',
+      headers: { authorization: `Bearer ${writer}` },
+      payload: { text: 'hi' }
+    })
     expect(created.statusCode).toBe(201)
     expect((await get(api, '/api/messages', writer)).statusCode).toBe(403)
 
@@ -149,7 +170,13 @@ describe('validation of the introspection answer', () => {
   it('gives expiresAt null when the answer has no exp, and sub/clientId null when absent', async () => {
     const res = await get(api, '/api/me', tokenFor(activeAnswer(api.claims(), { exp: undefined, sub: undefined, client_id: undefined })))
     expect(res.statusCode).toBe(200)
-    expect(res.json()).toEqual({ sub: null, clientId: null, scopes: ['read:messages', 'write:messages'], issuer: api.issuer.url, expiresAt: null })
+    expect(res.json()).toEqual({
+      sub: null,
+      clientId: null,
+      scopes: ['read:messages', 'write:messages'],
+      issuer: api.issuer.url,
+      expiresAt: null
+    })
   })
 
   it('reports the configured issuer even when the answer has no iss', async () => {
@@ -159,7 +186,12 @@ describe('validation of the introspection answer', () => {
 
   it('gives the same owner to an opaque token and a JWT with the same sub', async () => {
     const opaqueToken = tokenFor(activeAnswer(api.claims(), { sub: 'bob' }))
-    const created = await api.app.inject({ method: 'POST', url: '/api/messages', headers: { authorization: `Bearer ${opaqueToken}` }, payload: { text: 'from an opaque token' } })
+    const created = await api.app.inject({
+      method: 'POST',
+      url: '/api/messages',
+      headers: { authorization: `Bearer ${opaqueToken}` },
+      payload: { text: 'from an opaque token' }
+    })
     expect(created.statusCode).toBe(201)
     const { id } = created.json<{ id: string }>()
     const viaJwt = await get(api, `/api/messages/${id}`, api.token({ sub: 'bob' }))
@@ -185,11 +217,17 @@ describe('validation with several audiences and AUTH_CLIENT_IDS', () => {
     })
     tokenFor = answers(api)
   })
-  afterAll(async () => { await api.close() })
+  afterAll(async () => {
+    await api.close()
+  })
 
   it('accepts any configured audience', async () => {
-    expect((await get(api, '/api/me', tokenFor(activeAnswer(api.claims(), { aud: 'urn:api:second', client_id: 'allowed-client' })))).statusCode).toBe(200)
-    expect((await get(api, '/api/me', tokenFor(activeAnswer(api.claims(), { aud: ['x', AUDIENCE], client_id: 'other-allowed' })))).statusCode).toBe(200)
+    expect(
+      (await get(api, '/api/me', tokenFor(activeAnswer(api.claims(), { aud: 'urn:api:second', client_id: 'allowed-client' })))).statusCode
+    ).toBe(200)
+    expect(
+      (await get(api, '/api/me', tokenFor(activeAnswer(api.claims(), { aud: ['x', AUDIENCE], client_id: 'other-allowed' })))).statusCode
+    ).toBe(200)
   })
 
   it('refuses a client that is not in AUTH_CLIENT_IDS, or no client_id at all', async () => {

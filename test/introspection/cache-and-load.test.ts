@@ -12,12 +12,16 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 type Inject = Awaited<ReturnType<TestApi['app']['inject']>>
 
-async function startOpaqueApi (env: Record<string, string> = {}, options: TestApiOptions = {}): Promise<TestApi> {
+async function startOpaqueApi(env: Record<string, string> = {}, options: TestApiOptions = {}): Promise<TestApi> {
   return startTestApi({ ...options, env: { AUTH_TOKEN_FORMATS: 'jwt,opaque', ...INTROSPECTION_CREDENTIALS, ...env } })
 }
 
 /** Answers through `answer`, counting the calls the endpoint is working on at once. */
-function instrument (api: TestApi, answer: (req: IntrospectionRequest) => IntrospectionAnswer, delayMs = 0): { max: () => number; current: () => number } {
+function instrument(
+  api: TestApi,
+  answer: (req: IntrospectionRequest) => IntrospectionAnswer,
+  delayMs = 0
+): { max: () => number; current: () => number } {
   let current = 0
   let max = 0
   api.issuer.onIntrospect = async (req) => {
@@ -33,9 +37,10 @@ function instrument (api: TestApi, answer: (req: IntrospectionRequest) => Intros
   return { max: () => max, current: () => current }
 }
 
-function expectUnavailable (res: Inject | Response): void {
+function expectUnavailable(res: Inject | Response): void {
   const status = 'statusCode' in res ? res.statusCode : res.status
-  const header = (name: string): string | undefined => ('statusCode' in res ? res.headers[name] as string | undefined : res.headers.get(name) ?? undefined)
+  const header = (name: string): string | undefined =>
+    'statusCode' in res ? (res.headers[name] as string | undefined) : (res.headers.get(name) ?? undefined)
   expect(status).toBe(503)
   expect(header('retry-after')).toMatch(/^[1-9]\d*$/)
   expect(header('content-type')).toMatch(/^application\/problem\+json/)
@@ -44,8 +49,12 @@ function expectUnavailable (res: Inject | Response): void {
 
 describe('caching', () => {
   let api: TestApi
-  beforeAll(async () => { api = await startOpaqueApi({}, { fakeClock: true }) })
-  afterAll(async () => { await api.close() })
+  beforeAll(async () => {
+    api = await startOpaqueApi({}, { fakeClock: true })
+  })
+  afterAll(async () => {
+    await api.close()
+  })
 
   it('reuses an answer within AUTH_INTROSPECTION_CACHE_TTL (default 30 s) and asks again after it', async () => {
     const before = api.issuer.hits.introspection
@@ -63,7 +72,7 @@ describe('caching', () => {
     expect(api.issuer.hits.introspection).toBe(before + 2)
   })
 
-  it('never reuses an answer past the token\'s exp, even within the TTL', async () => {
+  it("never reuses an answer past the token's exp, even within the TTL", async () => {
     const before = api.issuer.hits.introspection
     const exp = api.now() + 10
     api.issuer.onIntrospect = () => ({ body: activeAnswer(api.claims(), { exp }) })
@@ -151,8 +160,12 @@ describe('AUTH_INTROSPECTION_CACHE_TTL', () => {
 
 describe('merging and bounding calls', () => {
   let api: TestApi
-  beforeAll(async () => { api = await startOpaqueApi({ AUTH_INTROSPECTION_MAX_IN_FLIGHT: '2' }) })
-  afterAll(async () => { await api.close() })
+  beforeAll(async () => {
+    api = await startOpaqueApi({ AUTH_INTROSPECTION_MAX_IN_FLIGHT: '2' })
+  })
+  afterAll(async () => {
+    await api.close()
+  })
 
   it('merges 20 concurrent lookups of one token into one call', async () => {
     const before = api.issuer.hits.introspection
@@ -200,8 +213,9 @@ describe('merging and bounding calls', () => {
     {
       const before = api.issuer.hits.introspection
       const load = instrument(api, () => ({ body: activeAnswer(api.claims()) }), 300)
-      const results = await Promise.all(Array.from({ length: 10 }, () =>
-        fetch(`http://127.0.0.1:${port}/api/me`, { headers: { authorization: `Bearer ${opaque()}` } })))
+      const results = await Promise.all(
+        Array.from({ length: 10 }, () => fetch(`http://127.0.0.1:${port}/api/me`, { headers: { authorization: `Bearer ${opaque()}` } }))
+      )
       const statuses = results.map((res) => res.status)
       expect(statuses.filter((status) => status === 200).length).toBeLessThanOrEqual(2)
       expect(statuses.filter((status) => status === 503).length).toBeGreaterThanOrEqual(8)
@@ -226,13 +240,17 @@ describe('merging and bounding calls', () => {
 
 describe('the endpoint fails: 503 with Retry-After, never 500, never a hang', () => {
   let api: TestApi
-  beforeAll(async () => { api = await startOpaqueApi({ AUTH_INTROSPECTION_TIMEOUT_MS: '200' }) })
-  afterAll(async () => { await api.close() })
+  beforeAll(async () => {
+    api = await startOpaqueApi({ AUTH_INTROSPECTION_TIMEOUT_MS: '200' })
+  })
+  afterAll(async () => {
+    await api.close()
+  })
 
   const failures: Array<[string, () => IntrospectionAnswer]> = [
     ['500', () => ({ status: 500, body: { error: 'server_error' } })],
     ['502 with HTML', () => ({ status: 502, body: '<html>bad gateway</html>' })],
-    ['401 (the API\'s credentials refused)', () => ({ status: 401, body: { error: 'invalid_client' } })],
+    ["401 (the API's credentials refused)", () => ({ status: 401, body: { error: 'invalid_client' } })],
     ['400', () => ({ status: 400, body: { error: 'invalid_request' } })],
     ['200 with a body that is not JSON', () => ({ body: 'active=true' })],
     ['200 with an empty body', () => ({ body: '' })],
@@ -268,8 +286,12 @@ describe('the endpoint fails: 503 with Retry-After, never 500, never a hang', ()
 
 describe('the cache is bounded in entries (AUTH_INTROSPECTION_CACHE_SIZE)', () => {
   let api: TestApi
-  beforeAll(async () => { api = await startOpaqueApi({ AUTH_INTROSPECTION_CACHE_SIZE: '3' }) })
-  afterAll(async () => { await api.close() })
+  beforeAll(async () => {
+    api = await startOpaqueApi({ AUTH_INTROSPECTION_CACHE_SIZE: '3' })
+  })
+  afterAll(async () => {
+    await api.close()
+  })
 
   it('evicts the oldest answer: an evicted token is introspected again, a kept one is not', async () => {
     api.issuer.onIntrospect = () => ({ body: activeAnswer(api.claims()) })
@@ -287,11 +309,13 @@ describe('the cache is bounded in entries (AUTH_INTROSPECTION_CACHE_SIZE)', () =
     api.issuer.onIntrospect = () => ({ body: { active: false } })
     const flood = Array.from({ length: 120 }, () => randomBytes(24).toString('base64url'))
     for (let i = 0; i < flood.length; i += 40) {
-      await Promise.all(flood.slice(i, i + 40).map(async (token) => {
-        // 40 at once: past the default in-flight bound (32) some are shed with 503, never cached
-        const res = await me(api, token)
-        expect([401, 503]).toContain(res.statusCode)
-      }))
+      await Promise.all(
+        flood.slice(i, i + 40).map(async (token) => {
+          // 40 at once: past the default in-flight bound (32) some are shed with 503, never cached
+          const res = await me(api, token)
+          expect([401, 503]).toContain(res.statusCode)
+        })
+      )
     }
     api.issuer.onIntrospect = () => ({ body: activeAnswer(api.claims()) })
     const hits = api.issuer.hits.introspection

@@ -48,7 +48,7 @@ interface Recorder {
 }
 
 /** An RFC 7662 endpoint on another origin (another loopback port) that records what it receives. */
-async function startRecorder (): Promise<Recorder> {
+async function startRecorder(): Promise<Recorder> {
   const requests: Recorder['requests'] = []
   const server: Server = createServer((req, res) => {
     requests.push({ path: req.url ?? '', headers: req.headers })
@@ -62,13 +62,23 @@ async function startRecorder (): Promise<Recorder> {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/oauth2/introspect`,
     requests,
-    close: () => new Promise((resolve) => { server.close(() => resolve()); server.closeAllConnections() })
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      })
   }
 }
 
-interface LogEntry { msg?: string; component?: string; reason?: string; endpoint?: string; err?: string }
+interface LogEntry {
+  msg?: string
+  component?: string
+  reason?: string
+  endpoint?: string
+  err?: string
+}
 
-describe('an introspection_endpoint that the issuer\'s metadata puts elsewhere', () => {
+describe("an introspection_endpoint that the issuer's metadata puts elsewhere", () => {
   let issuer: TestIssuer
   let recorder: Recorder
   let api: TestApi | undefined
@@ -92,11 +102,15 @@ describe('an introspection_endpoint that the issuer\'s metadata puts elsewhere',
   })
 
   /** An app on the shared issuer (closed after each test), its warnings logged into `lines`. */
-  async function start (env: Record<string, string> = {}): Promise<TestApi> {
+  async function start(env: Record<string, string> = {}): Promise<TestApi> {
     api = await startTestApi({
       issuer,
       env: { AUTH_TOKEN_FORMATS: 'jwt,opaque', LOG_LEVEL: 'warn', ...INTROSPECTION_CREDENTIALS, ...env },
-      logStream: { write: (line: string) => { lines.push(line) } },
+      logStream: {
+        write: (line: string) => {
+          lines.push(line)
+        }
+      },
       waitForKeys: false
     })
     return api
@@ -104,8 +118,12 @@ describe('an introspection_endpoint that the issuer\'s metadata puts elsewhere',
 
   it.each([
     ['on another origin', () => recorder.url, /not on the issuer's origin/],
-    ['on the issuer\'s server under another name (localhost)', () => `http://localhost:${issuer.port}/introspect`, /not on the issuer's origin/],
-    ['on the issuer\'s origin with credentials in the URL', () => `http://user:pass@127.0.0.1:${issuer.port}/introspect`, /credentials/],
+    [
+      "on the issuer's server under another name (localhost)",
+      () => `http://localhost:${issuer.port}/introspect`,
+      /not on the issuer's origin/
+    ],
+    ["on the issuer's origin with credentials in the URL", () => `http://user:pass@127.0.0.1:${issuer.port}/introspect`, /credentials/],
     ['on another origin over https', () => 'https://introspection.attacker.example/introspect', /not on the issuer's origin/]
   ])('%s: 503 ERR_INTROSPECTION_UNAVAILABLE, nothing sent, a log line saying why', async (_name, endpoint, reason) => {
     issuer.metadata.introspection_endpoint = endpoint()
@@ -142,9 +160,11 @@ describe('an introspection_endpoint that the issuer\'s metadata puts elsewhere',
     expect(recorder.requests[0]?.headers.authorization).toMatch(/^Basic /)
   })
 
-  it('the issuer\'s own endpoint (loopback http, same origin) is used', async () => {
+  it("the issuer's own endpoint (loopback http, same origin) is used", async () => {
     issuer.metadata.introspection_endpoint = issuer.introspectionUri
-    issuer.onIntrospect = () => ({ body: { active: true, iss: issuer.url, aud: AUDIENCE, exp: Math.floor(Date.now() / 1000) + 60, sub: 'user-home' } })
+    issuer.onIntrospect = () => ({
+      body: { active: true, iss: issuer.url, aud: AUDIENCE, exp: Math.floor(Date.now() / 1000) + 60, sub: 'user-home' }
+    })
     const target = await start()
     const res = await me(target, opaque())
     expect(res.statusCode, res.body).toBe(200)

@@ -28,11 +28,13 @@ interface RecordingEndpoint {
   close(): Promise<void>
 }
 
-async function startRecordingEndpoint (): Promise<RecordingEndpoint> {
+async function startRecordingEndpoint(): Promise<RecordingEndpoint> {
   const endpoint: RecordingEndpoint = {
     url: '',
     requests: [],
-    respond: (_req, res) => { res.writeHead(200, { 'content-type': 'application/json' }).end('{"active":false}') },
+    respond: (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"active":false}')
+    },
     close: async () => {}
   }
   const server: Server = createServer((req, res) => {
@@ -46,12 +48,16 @@ async function startRecordingEndpoint (): Promise<RecordingEndpoint> {
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   endpoint.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/oauth2/introspect`
-  endpoint.close = () => new Promise((resolve) => { server.close(() => resolve()); server.closeAllConnections() })
+  endpoint.close = () =>
+    new Promise((resolve) => {
+      server.close(() => resolve())
+      server.closeAllConnections()
+    })
   return endpoint
 }
 
 /** Splits an HTTP Basic header the RFC 6749 §2.3.1 way: base64, first ':', then form-decoding of each part. */
-function decodeBasic (header: string | undefined): { id: string; secret: string; rawId: string; rawSecret: string } {
+function decodeBasic(header: string | undefined): { id: string; secret: string; rawId: string; rawSecret: string } {
   expect(header).toMatch(/^Basic [A-Za-z0-9+/]+=*$/)
   const decoded = Buffer.from((header ?? '').slice('Basic '.length), 'base64').toString('utf8')
   const colon = decoded.indexOf(':')
@@ -67,7 +73,9 @@ describe('the exchange with the endpoint from the issuer metadata', () => {
   beforeAll(async () => {
     api = await startTestApi({ env: { AUTH_TOKEN_FORMATS: 'jwt,opaque', ...INTROSPECTION_CREDENTIALS } })
   })
-  afterAll(async () => { await api.close() })
+  afterAll(async () => {
+    await api.close()
+  })
 
   it('posts token and token_type_hint=access_token with HTTP Basic to introspection_endpoint', async () => {
     const seen: Array<{ token: string; tokenTypeHint?: string; authorization?: string; form: Record<string, string> }> = []
@@ -93,7 +101,7 @@ describe('the exchange with the endpoint from the issuer metadata', () => {
 describe('the exchange with AUTH_INTROSPECTION_URL', () => {
   let endpoint: RecordingEndpoint
   let api: TestApi
-  const clientId = 'api:client/é+ &%~!*\'()'
+  const clientId = "api:client/é+ &%~!*'()"
   const clientSecret = 'p@ss:w0rd+/=&% ~!*\'()"\\ü'
 
   beforeAll(async () => {
@@ -111,7 +119,9 @@ describe('the exchange with AUTH_INTROSPECTION_URL', () => {
     await api.close()
     await endpoint.close()
   })
-  afterEach(() => { endpoint.requests.length = 0 })
+  afterEach(() => {
+    endpoint.requests.length = 0
+  })
 
   it('uses the configured URL rather than the metadata, with method POST and a form body', async () => {
     const token = `tok+/${randomBytes(8).toString('hex')}~.-_==`
@@ -161,7 +171,9 @@ describe('the exchange with AUTH_INTROSPECTION_URL', () => {
     }
     try {
       for (const status of [301, 302, 307, 308]) {
-        endpoint.respond = (_req, res) => { res.writeHead(status, { location: target.url }).end() }
+        endpoint.respond = (_req, res) => {
+          res.writeHead(status, { location: target.url }).end()
+        }
         const res = await me(api, opaque())
         expect(res.statusCode).toBe(503)
         expect(res.headers['retry-after']).toMatch(/^\d+$/)
@@ -212,9 +224,15 @@ describe('where the endpoint comes from', () => {
   it('still finds introspection_endpoint in the metadata when AUTH_JWKS_URI is set', async () => {
     const issuer: TestIssuer = await startTestIssuer({ keys: [makeKey('RS256')], discovery: 'openid' })
     // the issuer is the test's own: AUTH_JWKS_URI names its JWKS before the app starts
-    const api = await startTestApi({ issuer, env: { AUTH_JWKS_URI: issuer.jwksUri, AUTH_TOKEN_FORMATS: 'opaque', ...INTROSPECTION_CREDENTIALS }, waitForKeys: false })
+    const api = await startTestApi({
+      issuer,
+      env: { AUTH_JWKS_URI: issuer.jwksUri, AUTH_TOKEN_FORMATS: 'opaque', ...INTROSPECTION_CREDENTIALS },
+      waitForKeys: false
+    })
     try {
-      issuer.onIntrospect = () => ({ body: { active: true, iss: issuer.url, aud: AUDIENCE, exp: Math.floor(Date.now() / 1000) + 60, sub: 'user-3' } })
+      issuer.onIntrospect = () => ({
+        body: { active: true, iss: issuer.url, aud: AUDIENCE, exp: Math.floor(Date.now() / 1000) + 60, sub: 'user-3' }
+      })
       const res = await me(api, opaque())
       expect(res.statusCode).toBe(200)
       expect(res.json()).toMatchObject({ sub: 'user-3' })
@@ -277,12 +295,25 @@ describe('introspection credentials are required when opaque tokens are accepted
 
   it('refuses an unknown format and a bad introspection URL, naming the variable', () => {
     expect(() => loadConfig({ ...base, AUTH_TOKEN_FORMATS: 'jwt,reference' })).toThrow(/AUTH_TOKEN_FORMATS/)
-    expect(() => loadConfig({ ...base, AUTH_TOKEN_FORMATS: 'opaque', AUTH_INTROSPECTION_URL: 'not a url', ...INTROSPECTION_CREDENTIALS })).toThrow(/AUTH_INTROSPECTION_URL/)
+    expect(() =>
+      loadConfig({ ...base, AUTH_TOKEN_FORMATS: 'opaque', AUTH_INTROSPECTION_URL: 'not a url', ...INTROSPECTION_CREDENTIALS })
+    ).toThrow(/AUTH_INTROSPECTION_URL/)
   })
 
   it('the server exits non-zero with one line naming the variable, without listening', async () => {
     // NODE_ENV=production: a developer's .env is not read; an empty secret counts as missing
-    const result = await runServer({ NODE_ENV: 'production', AUTH_INTROSPECTION_CLIENT_SECRET: '', AUTH_ISSUER: 'https://issuer.example.test', AUTH_AUDIENCE: AUDIENCE, AUTH_TOKEN_FORMATS: 'opaque', AUTH_INTROSPECTION_CLIENT_ID: 'api', PORT: '0' }, 10_000)
+    const result = await runServer(
+      {
+        NODE_ENV: 'production',
+        AUTH_INTROSPECTION_CLIENT_SECRET: '',
+        AUTH_ISSUER: 'https://issuer.example.test',
+        AUTH_AUDIENCE: AUDIENCE,
+        AUTH_TOKEN_FORMATS: 'opaque',
+        AUTH_INTROSPECTION_CLIENT_ID: 'api',
+        PORT: '0'
+      },
+      10_000
+    )
     expect(result.code).not.toBe(0)
     expect(result.code).not.toBeNull()
     const lines = result.stderr.trim().split('\n')

@@ -29,7 +29,9 @@ describe('AUTH_TOKEN_FORMATS=jwt (default): an opaque token is refused with an e
     // were anything sent to introspection, it would be accepted: the refusal must come first
     api.issuer.onIntrospect = () => ({ body: { active: true, aud: AUDIENCE, exp: api.now() + 300, sub: 'x' } })
   })
-  afterAll(async () => { await api.close() })
+  afterAll(async () => {
+    await api.close()
+  })
 
   it.each(OPAQUE_SHAPES)('refuses %s with 401 invalid_token saying it is not a JWT and to request an audience', async (token) => {
     const res = await me(api, token)
@@ -62,9 +64,13 @@ describe('AUTH_TOKEN_FORMATS=jwt,opaque: JWTs are never sent to introspection', 
   beforeAll(async () => {
     api = await startTestApi({ env: { AUTH_TOKEN_FORMATS: 'jwt,opaque', ...INTROSPECTION_CREDENTIALS } })
     // an introspection endpoint that would accept anything: a JWT refused here was verified locally
-    api.issuer.onIntrospect = () => ({ body: { active: true, iss: api.issuer.url, aud: AUDIENCE, exp: api.now() + 300, sub: 'introspected', scope: 'read:messages' } })
+    api.issuer.onIntrospect = () => ({
+      body: { active: true, iss: api.issuer.url, aud: AUDIENCE, exp: api.now() + 300, sub: 'introspected', scope: 'read:messages' }
+    })
   })
-  afterAll(async () => { await api.close() })
+  afterAll(async () => {
+    await api.close()
+  })
 
   it('verifies a valid JWT locally', async () => {
     const res = await me(api, api.token({ sub: 'jwt-user' }))
@@ -75,7 +81,13 @@ describe('AUTH_TOKEN_FORMATS=jwt,opaque: JWTs are never sent to introspection', 
 
   const invalid: Array<[string, (api: TestApi) => string]> = [
     ['signed by an unknown key', (a) => a.token({}, {}, stranger)],
-    ['with a tampered payload', (a) => { const [h, , s] = a.token().split('.'); return `${h}.${b64(a.claims({ sub: 'admin' }))}.${s}` }],
+    [
+      'with a tampered payload',
+      (a) => {
+        const [h, , s] = a.token().split('.')
+        return `${h}.${b64(a.claims({ sub: 'admin' }))}.${s}`
+      }
+    ],
     ['with a truncated signature', (a) => a.token().slice(0, -10)],
     ['expired', (a) => a.token({ exp: a.now() - 3600, iat: a.now() - 7200 })],
     ['for another audience', (a) => a.token({ aud: 'https://other.example.test' })],
@@ -123,9 +135,13 @@ describe('AUTH_TOKEN_FORMATS=opaque: JWT-shaped tokens are still never sent to i
   let api: TestApi
   beforeAll(async () => {
     api = await startTestApi({ env: { AUTH_TOKEN_FORMATS: 'opaque', ...INTROSPECTION_CREDENTIALS } })
-    api.issuer.onIntrospect = () => ({ body: { active: true, iss: api.issuer.url, aud: AUDIENCE, exp: api.now() + 300, sub: 'introspected' } })
+    api.issuer.onIntrospect = () => ({
+      body: { active: true, iss: api.issuer.url, aud: AUDIENCE, exp: api.now() + 300, sub: 'introspected' }
+    })
   })
-  afterAll(async () => { await api.close() })
+  afterAll(async () => {
+    await api.close()
+  })
 
   it.each([
     ['a malformed JWT', (): string => 'eyJ.eyJ.eyJ'],

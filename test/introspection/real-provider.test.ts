@@ -9,11 +9,16 @@ import type { DevApi, DevIssuerApi } from '../helpers/dev-issuer-api.js'
 import { startDevIssuerApi } from '../helpers/dev-issuer-api.js'
 import { introspectToken, revokeToken } from '../helpers/oidc-flow.js'
 
-function call (api: DevApi, token: string, url = '/api/me', method: 'GET' | 'POST' = 'GET'): Promise<LightMyRequestResponse> {
-  return api.app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(method === 'POST' ? { payload: { text: 'hello' } } : {}) })
+function call(api: DevApi, token: string, url = '/api/me', method: 'GET' | 'POST' = 'GET'): Promise<LightMyRequestResponse> {
+  return api.app.inject({
+    method,
+    url,
+    headers: { authorization: `Bearer ${token}` },
+    ...(method === 'POST' ? { payload: { text: 'hello' } } : {})
+  })
 }
 
-describe('opaque access tokens from oidc-provider, introspected with the API\'s registered client', () => {
+describe("opaque access tokens from oidc-provider, introspected with the API's registered client", () => {
   let dev: DevIssuerApi
   let issuer: DevIssuerApi['issuer']
 
@@ -27,7 +32,9 @@ describe('opaque access tokens from oidc-provider, introspected with the API\'s 
     })
     issuer = dev.issuer
   })
-  afterAll(async () => { await dev?.close() })
+  afterAll(async () => {
+    await dev?.close()
+  })
 
   /** An app of its own on the provider, with a clock the test moves (the provider keeps real time). */
   const api = (env: Record<string, string>): Promise<DevApi> => dev.startApi({ env, fakeClock: true })
@@ -107,7 +114,7 @@ describe('opaque access tokens from oidc-provider, introspected with the API\'s 
     expect(refused.headers['www-authenticate']).toMatch(/error_description="[^"]*not a JWT/i)
   })
 
-  it('answers 503 (not 401) when the provider refuses the API\'s introspection credentials', async () => {
+  it("answers 503 (not 401) when the provider refuses the API's introspection credentials", async () => {
     const a = await api({ AUTH_TOKEN_FORMATS: 'opaque', AUTH_INTROSPECTION_CLIENT_SECRET: 'wrong-secret' })
     const res = await call(a, await token())
     expect(res.statusCode).toBe(503)

@@ -18,22 +18,22 @@ afterEach(async () => {
   for (const resource of opened.splice(0).reverse()) await resource.close()
 })
 
-async function api (options: TestApiOptions = {}): Promise<TestApi> {
+async function api(options: TestApiOptions = {}): Promise<TestApi> {
   const started = await startTestApi(options)
   opened.push(started)
   return started
 }
 
-function me (target: TestApi, token = target.token()): Promise<LightMyRequestResponse> {
+function me(target: TestApi, token = target.token()): Promise<LightMyRequestResponse> {
   return target.app.inject({ url: '/api/me', headers: { authorization: `Bearer ${token}` } })
 }
 
-function readiness (target: TestApi): Promise<LightMyRequestResponse> {
+function readiness(target: TestApi): Promise<LightMyRequestResponse> {
   return target.app.inject({ url: '/health/ready' })
 }
 
 /** 503 with Retry-After, a problem body, no Bearer challenge: the client should retry, not re-authenticate. */
-function expectKeysUnavailable (res: LightMyRequestResponse): void {
+function expectKeysUnavailable(res: LightMyRequestResponse): void {
   expect(res.statusCode).toBe(503)
   expect(res.headers['retry-after']).toMatch(/^[1-9]\d*$/)
   expect(res.headers['www-authenticate']).toBeUndefined()
@@ -42,7 +42,7 @@ function expectKeysUnavailable (res: LightMyRequestResponse): void {
 }
 
 /** The value of one Prometheus sample, 0 when absent. */
-function sample (text: string, name: string, labels: Record<string, string>): number {
+function sample(text: string, name: string, labels: Record<string, string>): number {
   for (const line of text.split('\n')) {
     if (!line.startsWith(`${name}{`)) continue
     if (!Object.entries(labels).every(([label, value]) => line.includes(`${label}="${value}"`))) continue
@@ -51,7 +51,7 @@ function sample (text: string, name: string, labels: Record<string, string>): nu
   return 0
 }
 
-async function metrics (target: TestApi): Promise<string> {
+async function metrics(target: TestApi): Promise<string> {
   const res = await target.app.inject({ url: '/metrics' })
   expect(res.statusCode).toBe(200)
   return res.body
@@ -65,7 +65,10 @@ const FAULTS: Array<[string, Fault]> = [
   ['refused connections', (issuer) => issuer.stop()],
   ['a hanging JWKS', (issuer) => issuer.setJwksFault({ hang: true })],
   ['a hanging discovery', (issuer) => issuer.setDiscoveryFault({ hang: true })],
-  ['a JWKS that is not JSON', (issuer) => issuer.setJwksFault({ body: '<html>maintenance</html>', headers: { 'content-type': 'text/html' } })],
+  [
+    'a JWKS that is not JSON',
+    (issuer) => issuer.setJwksFault({ body: '<html>maintenance</html>', headers: { 'content-type': 'text/html' } })
+  ],
   ['a redirected JWKS', (issuer) => issuer.setJwksFault({ status: 302, redirectTo: 'http://127.0.0.1:9/jwks' })],
   ['an oversized JWKS', (issuer) => issuer.setJwksFault({ body: JSON.stringify({ keys: [], padding: 'x'.repeat(600 * 1024) }) })]
 ]
@@ -113,7 +116,12 @@ describe('start-up', () => {
     expect((await readiness(target)).statusCode).toBe(503)
     target.issuer.setJwksFault(null)
     // the background retry after the first failure comes 1 s later (real time)
-    await vi.waitFor(async () => { expect((await readiness(target)).statusCode).toBe(200) }, { timeout: 5000, interval: 50 })
+    await vi.waitFor(
+      async () => {
+        expect((await readiness(target)).statusCode).toBe(200)
+      },
+      { timeout: 5000, interval: 50 }
+    )
     expect((await me(target)).statusCode).toBe(200)
   })
 
@@ -149,16 +157,19 @@ describe('after warm-up', () => {
     expect(sample(await metrics(target), 'auth_key_fetches_total', { kind: 'jwks', outcome: 'failure' })).toBeGreaterThanOrEqual(1)
   })
 
-  it.each(FAULTS.filter(([name]) => name.includes('discovery')))('with %s, refreshes go on: discovery is not repeated once known', async (_name, fault) => {
-    const target = await api({ fakeClock: true, discovery: 'openid' })
-    await fault(target.issuer)
-    target.advance(700_000)
-    expect((await me(target)).statusCode).toBe(200)
-    await target.app.keyStore.refresh('test')
-    expect(target.issuer.hits.openid).toBe(1)
-    expect(target.issuer.hits.jwks).toBeGreaterThanOrEqual(2)
-    expect((await readiness(target)).statusCode).toBe(200)
-  })
+  it.each(FAULTS.filter(([name]) => name.includes('discovery')))(
+    'with %s, refreshes go on: discovery is not repeated once known',
+    async (_name, fault) => {
+      const target = await api({ fakeClock: true, discovery: 'openid' })
+      await fault(target.issuer)
+      target.advance(700_000)
+      expect((await me(target)).statusCode).toBe(200)
+      await target.app.keyStore.refresh('test')
+      expect(target.issuer.hits.openid).toBe(1)
+      expect(target.issuer.hits.jwks).toBeGreaterThanOrEqual(2)
+      expect((await readiness(target)).statusCode).toBe(200)
+    }
+  )
 
   it('an unknown kid while the issuer hangs is 401 within the fetch timeout, not 503', async () => {
     const target = await api({ env: FAST })

@@ -11,21 +11,25 @@ import { makeKey, type TestKey } from '../helpers/keys.js'
 import { startTestApi, type TestApi } from '../helpers/test-api.js'
 
 let api: TestApi
-beforeEach(async () => { api = await startTestApi({ algs: ['RS256', 'ES256'] }) })
-afterEach(async () => { await api.close() })
+beforeEach(async () => {
+  api = await startTestApi({ algs: ['RS256', 'ES256'] })
+})
+afterEach(async () => {
+  await api.close()
+})
 
-function me (token: string): Promise<LightMyRequestResponse> {
+function me(token: string): Promise<LightMyRequestResponse> {
   return api.app.inject({ url: '/api/me', headers: { authorization: `Bearer ${token}` } })
 }
 
-function expectNoMatchingKey (res: LightMyRequestResponse): void {
+function expectNoMatchingKey(res: LightMyRequestResponse): void {
   expect(res.statusCode).toBe(401)
   expect(res.headers['www-authenticate']).toMatch(/error="invalid_token"/)
   expect(res.json()).toMatchObject({ code: 'ERR_JWKS_NO_MATCHING_KEY' })
 }
 
 /** The JWK an issuer that leaks its key publishes: the private JWK, with kid, alg and use. */
-function leaked (key: TestKey): Record<string, unknown> {
+function leaked(key: TestKey): Record<string, unknown> {
   return { ...(key.privateKey.export({ format: 'jwk' }) as Record<string, unknown>), kid: key.kid, alg: key.alg, use: 'sig' }
 }
 
@@ -33,7 +37,7 @@ function leaked (key: TestKey): Record<string, unknown> {
  * An RS256 signature that holds under e = 1, made without any private key: s^1 mod n = s, so
  * the signature is the PKCS #1 v1.5 block itself (RFC 8017 §9.2), which anyone can write.
  */
-function forgeForExponentOne (signingInput: string, modulusBytes: number): Buffer {
+function forgeForExponentOne(signingInput: string, modulusBytes: number): Buffer {
   const digestInfo = Buffer.concat([
     Buffer.from('3031300d060960864801650304020105000420', 'hex'), // DigestInfo prefix, SHA-256
     createHash('sha256').update(signingInput).digest()

@@ -16,7 +16,9 @@ const createPublicKey = vi.mocked(crypto.createPublicKey)
 
 describe('converted key objects', () => {
   let api: TestApi
-  afterAll(async () => { await api.close() })
+  afterAll(async () => {
+    await api.close()
+  })
 
   it('are built once per key at the fetch', async () => {
     api = await startTestApi({ algs: ['RS256', 'ES256', 'EdDSA'], waitForKeys: false })
@@ -28,10 +30,14 @@ describe('converted key objects', () => {
   it('are not built again per request', async () => {
     createPublicKey.mockClear()
     for (const key of api.keys) {
-      const responses = await Promise.all(Array.from({ length: 30 }, () => api.app.inject({
-        url: '/api/me',
-        headers: { authorization: `Bearer ${api.token({}, {}, key)}` }
-      })))
+      const responses = await Promise.all(
+        Array.from({ length: 30 }, () =>
+          api.app.inject({
+            url: '/api/me',
+            headers: { authorization: `Bearer ${api.token({}, {}, key)}` }
+          })
+        )
+      )
       expect(responses.every((res) => res.statusCode === 200)).toBe(true)
     }
     expect(createPublicKey).not.toHaveBeenCalled()

@@ -8,7 +8,14 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
-import { KeyStore, MAX_KEYS_WITHOUT_KID, type FetchEvent, type KeyStoreLogger, type KeyStoreOptions, type KeyStoreTimers } from '../../src/keys/key-store.js'
+import {
+  KeyStore,
+  MAX_KEYS_WITHOUT_KID,
+  type FetchEvent,
+  type KeyStoreLogger,
+  type KeyStoreOptions,
+  type KeyStoreTimers
+} from '../../src/keys/key-store.js'
 import { makeKey, type TestKey } from '../helpers/keys.js'
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.js'
 
@@ -20,23 +27,23 @@ const ALGORITHMS = new Set(['RS256', 'PS256', 'ES256', 'EdDSA'])
 class ManualTimers implements KeyStoreTimers {
   readonly pending = new Map<number, { callback: () => void; delayMs: number }>()
   #next = 0
-  set (callback: () => void, delayMs: number): number {
+  set(callback: () => void, delayMs: number): number {
     this.#next++
     this.pending.set(this.#next, { callback, delayMs })
     return this.#next
   }
 
-  clear (handle: unknown): void {
+  clear(handle: unknown): void {
     this.pending.delete(handle as number)
   }
 
   /** Delay of the one pending timer (the store keeps at most one). */
-  get delay (): number | undefined {
+  get delay(): number | undefined {
     expect(this.pending.size).toBeLessThanOrEqual(1)
     return [...this.pending.values()][0]?.delayMs
   }
 
-  fire (): void {
+  fire(): void {
     const due = [...this.pending.values()]
     this.pending.clear()
     for (const timer of due) timer.callback()
@@ -59,13 +66,13 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
 
-async function issuerWith (keys: TestKey[], discovery: 'openid' | 'none' = 'none'): Promise<TestIssuer> {
+async function issuerWith(keys: TestKey[], discovery: 'openid' | 'none' = 'none'): Promise<TestIssuer> {
   const issuer = await startTestIssuer({ keys, discovery })
   cleanups.push(() => issuer.close())
   return issuer
 }
 
-async function harness (options: Partial<KeyStoreOptions> & { discovery?: 'openid' | 'none'; keys?: TestKey[] } = {}): Promise<Harness> {
+async function harness(options: Partial<KeyStoreOptions> & { discovery?: 'openid' | 'none'; keys?: TestKey[] } = {}): Promise<Harness> {
   const keys = options.keys ?? [makeKey('ES256')]
   const issuer = await issuerWith(keys, options.discovery ?? 'none')
   let clock = Date.now()
@@ -88,41 +95,51 @@ async function harness (options: Partial<KeyStoreOptions> & { discovery?: 'openi
     key: keys[0] as TestKey,
     timers,
     events,
-    advance: (ms) => { clock += ms },
+    advance: (ms) => {
+      clock += ms
+    },
     settle: () => store.refresh('test: join the fetch in flight').catch(() => undefined)
   }
 }
 
 /** select() as a promise, whether it answers synchronously, throws or rejects. */
-function selectAsync (store: KeyStore, kid: string | undefined, alg: string): Promise<unknown> {
+function selectAsync(store: KeyStore, kid: string | undefined, alg: string): Promise<unknown> {
   return Promise.resolve().then(() => store.select(kid, alg))
 }
 
-function randomKid (): string {
+function randomKid(): string {
   return `flood-${Math.random().toString(36).slice(2)}`
 }
 
-interface LogLine { level: 'info' | 'warn'; fields: Record<string, unknown>; msg: string }
+interface LogLine {
+  level: 'info' | 'warn'
+  fields: Record<string, unknown>
+  msg: string
+}
 
 /** A KeyStoreLogger that keeps every line. */
-function recordingLog (): KeyStoreLogger & { lines: LogLine[] } {
+function recordingLog(): KeyStoreLogger & { lines: LogLine[] } {
   const lines: LogLine[] = []
   return {
     lines,
-    info: (fields, msg) => { lines.push({ level: 'info', fields: fields as Record<string, unknown>, msg }) },
-    warn: (fields, msg) => { lines.push({ level: 'warn', fields: fields as Record<string, unknown>, msg }) }
+    info: (fields, msg) => {
+      lines.push({ level: 'info', fields: fields as Record<string, unknown>, msg })
+    },
+    warn: (fields, msg) => {
+      lines.push({ level: 'warn', fields: fields as Record<string, unknown>, msg })
+    }
   }
 }
 
 /** The public JWK of an RSA test key with its exponent replaced (base64url of the big-endian bytes). */
-function rsaWithExponent (kid: string, e: bigint): Record<string, unknown> {
+function rsaWithExponent(kid: string, e: bigint): Record<string, unknown> {
   let hex = e.toString(16)
   if (hex.length % 2 === 1) hex = `0${hex}`
   return { ...makeKey('RS256').publicJwk, kid, e: Buffer.from(hex, 'hex').toString('base64url') }
 }
 
 /** A test key's private JWK, as an issuer that leaks it would publish it. */
-function privateJwk (key: TestKey): Record<string, unknown> {
+function privateJwk(key: TestKey): Record<string, unknown> {
   return { ...(key.privateKey.export({ format: 'jwk' }) as Record<string, unknown>), kid: key.kid, alg: key.alg, use: 'sig' }
 }
 
@@ -134,7 +151,10 @@ describe('a fetch', () => {
     expect(h.store.ready).toBe(true)
     expect(h.store.keyCount).toBe(1)
     expect(h.issuer.hits).toMatchObject({ openid: 1, jwks: 1 })
-    expect(h.events).toEqual([{ kind: 'discovery', outcome: 'success' }, { kind: 'jwks', outcome: 'success' }])
+    expect(h.events).toEqual([
+      { kind: 'discovery', outcome: 'success' },
+      { kind: 'jwks', outcome: 'success' }
+    ])
     const selected = h.store.select(h.key.kid, 'ES256')
     expect(Array.isArray(selected)).toBe(true) // synchronous once loaded
   })
@@ -194,7 +214,10 @@ describe('a fetch', () => {
       res.write(`{"keys":[${JSON.stringify(key.publicJwk)}],"padding":"`)
       const chunk = 'x'.repeat(64 * 1024)
       const pump = (): void => {
-        if (res.destroyed || chunksSent > 64) { res.end('"}'); return }
+        if (res.destroyed || chunksSent > 64) {
+          res.end('"}')
+          return
+        }
         chunksSent++
         if (res.write(chunk)) setImmediate(pump)
         else res.once('drain', pump)
@@ -202,9 +225,20 @@ describe('a fetch', () => {
       pump()
     })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    cleanups.push(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }))
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections()
+          server.close(() => resolve())
+        })
+    )
     const { port } = server.address() as AddressInfo
-    const store = new KeyStore({ issuer: `http://127.0.0.1:${port}`, jwksUri: `http://127.0.0.1:${port}/jwks`, algorithms: ALGORITHMS, ...DEFAULTS })
+    const store = new KeyStore({
+      issuer: `http://127.0.0.1:${port}`,
+      jwksUri: `http://127.0.0.1:${port}/jwks`,
+      algorithms: ALGORITHMS,
+      ...DEFAULTS
+    })
     cleanups.push(() => store.close())
     await expect(store.refresh('test')).rejects.toThrow(/response exceeds 524288 bytes/)
   })
@@ -401,9 +435,22 @@ describe('key hygiene', () => {
     expect(h.store.select('no-alg', 'RS256')).toHaveLength(1)
     expect(h.store.select('no-alg', 'PS256')).toHaveLength(1)
     expect(() => h.store.select('no-alg', 'ES256')).toThrow(expect.objectContaining({ code: 'ERR_JWKS_NO_MATCHING_KEY' }))
-    for (const kid of ['enc', 'encrypt-ops', 'ops-string', 'rsa-1024', 'ec-as-rs256', 'rsa-as-es256', 'p384-as-es256', 'okp-as-es256', 'oct', 'es384']) {
+    for (const kid of [
+      'enc',
+      'encrypt-ops',
+      'ops-string',
+      'rsa-1024',
+      'ec-as-rs256',
+      'rsa-as-es256',
+      'p384-as-es256',
+      'okp-as-es256',
+      'oct',
+      'es384'
+    ]) {
       h.advance(31_000) // let each unknown kid refetch: the key is still not there afterwards
-      await expect(selectAsync(h.store, kid, kid === 'rsa-1024' || kid === 'ec-as-rs256' ? 'RS256' : 'ES256')).rejects.toMatchObject({ code: 'ERR_JWKS_NO_MATCHING_KEY' })
+      await expect(selectAsync(h.store, kid, kid === 'rsa-1024' || kid === 'ec-as-rs256' ? 'RS256' : 'ES256')).rejects.toMatchObject({
+        code: 'ERR_JWKS_NO_MATCHING_KEY'
+      })
     }
     // a non-string kid never matches: a token's kid is a string, and the key is not kept without it
     expect(() => h.store.select('42', 'ES256')).toThrow(expect.objectContaining({ code: 'ERR_JWKS_NO_MATCHING_KEY' }))
@@ -413,7 +460,10 @@ describe('key hygiene', () => {
     ['an RSA private key (d, p, q, dp, dq, qi)', () => privateJwk(makeKey('RS256', { fresh: true }))],
     ['an EC private key (d)', () => privateJwk(makeKey('ES256'))],
     ['an Ed25519 private key (d)', () => privateJwk(makeKey('EdDSA'))],
-    ...['d', 'p', 'q', 'dp', 'dq', 'qi'].map((member): [string, () => Record<string, unknown>] => [`an RSA key with "${member}" alone`, () => ({ ...makeKey('RS256').publicJwk, [member]: 'AQAB' })]),
+    ...['d', 'p', 'q', 'dp', 'dq', 'qi'].map((member): [string, () => Record<string, unknown>] => [
+      `an RSA key with "${member}" alone`,
+      () => ({ ...makeKey('RS256').publicJwk, [member]: 'AQAB' })
+    ]),
     ['an RSA key with "oth"', () => ({ ...makeKey('RS256').publicJwk, oth: [{ r: 'AQAB', d: 'AQAB', t: 'AQAB' }] })],
     ['a public key that also carries "k"', () => ({ ...makeKey('ES256').publicJwk, k: 'c2VjcmV0' })]
   ])('refuses %s instead of using its public half, and logs it once as a warning', async (_name, leaky) => {
@@ -428,13 +478,29 @@ describe('key hygiene', () => {
       await expect(selectAsync(h.store, 'leaky', alg)).rejects.toMatchObject({ code: 'ERR_JWKS_NO_MATCHING_KEY' })
     }
     const ignored = log.lines.filter((line) => line.msg === 'issuer key ignored')
-    expect(ignored).toEqual([{ level: 'warn', msg: 'issuer key ignored', fields: { kid: 'leaky', why: expect.stringMatching(/^private or symmetric key material published \(/) } }])
+    expect(ignored).toEqual([
+      {
+        level: 'warn',
+        msg: 'issuer key ignored',
+        fields: { kid: 'leaky', why: expect.stringMatching(/^private or symmetric key material published \(/) }
+      }
+    ])
   })
 
   it.each([
-    ['0', 0n, false], ['1', 1n, false], ['2', 2n, false], ['4', 4n, false], ['65536', 65_536n, false], ['65538', 65_538n, false],
-    ['2^32', 2n ** 32n, false], ['2^32 + 1', 2n ** 32n + 1n, false], ['2^256 + 1', 2n ** 256n + 1n, false],
-    ['3', 3n, true], ['17', 17n, true], ['65537', 65_537n, true], ['2^32 − 1', 2n ** 32n - 1n, true]
+    ['0', 0n, false],
+    ['1', 1n, false],
+    ['2', 2n, false],
+    ['4', 4n, false],
+    ['65536', 65_536n, false],
+    ['65538', 65_538n, false],
+    ['2^32', 2n ** 32n, false],
+    ['2^32 + 1', 2n ** 32n + 1n, false],
+    ['2^256 + 1', 2n ** 256n + 1n, false],
+    ['3', 3n, true],
+    ['17', 17n, true],
+    ['65537', 65_537n, true],
+    ['2^32 − 1', 2n ** 32n - 1n, true]
   ])('RSA public exponent %s: accepted %s (odd, 3 ≤ e < 2^32)', async (_name, e, accepted) => {
     const log = recordingLog()
     const good = makeKey('ES256', { kid: 'good' })
@@ -447,7 +513,11 @@ describe('key hygiene', () => {
     } else {
       await expect(selectAsync(h.store, 'rsa', 'RS256')).rejects.toMatchObject({ code: 'ERR_JWKS_NO_MATCHING_KEY' })
       expect(log.lines.filter((line) => line.msg === 'issuer key ignored')).toEqual([
-        { level: 'warn', msg: 'issuer key ignored', fields: { kid: 'rsa', why: expect.stringMatching(/^RSA public exponent .* \(odd, 3 ≤ e < 2\^32 required\)$/) } }
+        {
+          level: 'warn',
+          msg: 'issuer key ignored',
+          fields: { kid: 'rsa', why: expect.stringMatching(/^RSA public exponent .* \(odd, 3 ≤ e < 2\^32 required\)$/) }
+        }
       ])
     }
   })
@@ -463,12 +533,16 @@ describe('key hygiene', () => {
     ]
     const h = await harness({ keys: [good], log })
     h.issuer.setKeys([good, ...refused])
-    const ignored = (): Array<[string, unknown]> => log.lines
-      .filter((line) => line.msg === 'issuer key ignored')
-      .map((line) => [line.level, line.fields.kid])
+    const ignored = (): Array<[string, unknown]> =>
+      log.lines.filter((line) => line.msg === 'issuer key ignored').map((line) => [line.level, line.fields.kid])
     await h.store.start()
     // unsafe keys are warnings; a key meant for encryption is merely not for us
-    expect(ignored()).toEqual([['warn', 'leaky'], ['warn', 'e-one'], ['warn', 'rsa-1024'], ['info', 'enc']])
+    expect(ignored()).toEqual([
+      ['warn', 'leaky'],
+      ['warn', 'e-one'],
+      ['warn', 'rsa-1024'],
+      ['info', 'enc']
+    ])
     for (let i = 0; i < 3; i++) await h.store.refresh('test')
     h.timers.fire()
     await h.settle()
@@ -481,7 +555,13 @@ describe('key hygiene', () => {
     h.issuer.setKeys([good, renamed, ...refused.slice(1)])
     await h.store.refresh('test')
     await h.store.refresh('test')
-    expect(ignored()).toEqual([['warn', 'leaky'], ['warn', 'e-one'], ['warn', 'rsa-1024'], ['info', 'enc'], ['warn', 'leaky-2']])
+    expect(ignored()).toEqual([
+      ['warn', 'leaky'],
+      ['warn', 'e-one'],
+      ['warn', 'rsa-1024'],
+      ['info', 'enc'],
+      ['warn', 'leaky-2']
+    ])
   })
 
   it('a set whose every key is refused logs them once, though each retry fails again', async () => {
@@ -523,7 +603,9 @@ describe('converted keys', () => {
   it('announce keys that disappear (rotation), and not keys that are added', async () => {
     const h = await harness()
     let removed = 0
-    h.store.onKeysChanged(() => { removed++ })
+    h.store.onKeysChanged(() => {
+      removed++
+    })
     await h.store.start()
     const next = makeKey('ES256')
     h.issuer.setKeys([h.key, next])
@@ -552,7 +634,9 @@ describe('key changes', () => {
   ])('a key that changes %s is announced once', async (_name, republished) => {
     const h = await harness({ keys: [rsa, other] })
     let changes = 0
-    h.store.onKeysChanged(() => { changes++ })
+    h.store.onKeysChanged(() => {
+      changes++
+    })
     await h.store.start()
     h.issuer.setKeys(republished === undefined ? [other] : [JSON.parse(JSON.stringify(republished)) as Record<string, unknown>, other])
     await h.store.refresh('test')
@@ -565,7 +649,9 @@ describe('key changes', () => {
   it('a set refetched unchanged, reordered, or with keys added is not announced', async () => {
     const h = await harness({ keys: [rsa, other] })
     let changes = 0
-    h.store.onKeysChanged(() => { changes++ })
+    h.store.onKeysChanged(() => {
+      changes++
+    })
     await h.store.start()
     await h.store.refresh('test')
     h.issuer.setKeys([other, rsa])
@@ -580,7 +666,9 @@ describe('key changes', () => {
     const [a, b, c] = [makeKey('ES256'), makeKey('ES256'), makeKey('ES256')]
     const h = await harness({ keys: [a, b, c] })
     let changes = 0
-    h.store.onKeysChanged(() => { changes++ })
+    h.store.onKeysChanged(() => {
+      changes++
+    })
     await h.store.start()
     const kids = (): unknown[] => (h.store.select(undefined, 'ES256') as Array<{ kid: unknown }>).map((key) => key.kid)
     expect(kids()).toEqual([a.kid, b.kid, c.kid])

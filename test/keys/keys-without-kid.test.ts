@@ -9,14 +9,18 @@ import { MAX_KEYS_WITHOUT_KID } from '../../src/keys/key-store.js'
 import { startTestApi, type TestApi } from '../helpers/test-api.js'
 
 let api: TestApi
-beforeAll(async () => { api = await startTestApi({ algs: Array.from({ length: 20 }, () => 'ES256' as const) }) })
-afterAll(async () => { await api.close() })
+beforeAll(async () => {
+  api = await startTestApi({ algs: Array.from({ length: 20 }, () => 'ES256' as const) })
+})
+afterAll(async () => {
+  await api.close()
+})
 
-function me (token: string): Promise<LightMyRequestResponse> {
+function me(token: string): Promise<LightMyRequestResponse> {
   return api.app.inject({ url: '/api/me', headers: { authorization: `Bearer ${token}` } })
 }
 
-function withoutKid (index: number): string {
+function withoutKid(index: number): string {
   return api.token({}, { kid: undefined }, api.keys[index])
 }
 

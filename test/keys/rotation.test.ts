@@ -10,25 +10,29 @@ import { startTestApi, type TestApi } from '../helpers/test-api.js'
 import { makeKey, type TestKey } from '../helpers/keys.js'
 
 let api: TestApi
-beforeEach(async () => { api = await startTestApi({ fakeClock: true }) })
-afterEach(async () => { await api.close() })
+beforeEach(async () => {
+  api = await startTestApi({ fakeClock: true })
+})
+afterEach(async () => {
+  await api.close()
+})
 
-function me (token: string): Promise<LightMyRequestResponse> {
+function me(token: string): Promise<LightMyRequestResponse> {
   return api.app.inject({ url: '/api/me', headers: { authorization: `Bearer ${token}` } })
 }
 
-function randomKidToken (): string {
+function randomKidToken(): string {
   return api.token({}, { kid: `flood-${Math.random().toString(36).slice(2)}` })
 }
 
-function expectNoMatchingKey (res: LightMyRequestResponse): void {
+function expectNoMatchingKey(res: LightMyRequestResponse): void {
   expect(res.statusCode).toBe(401)
   expect(res.headers['www-authenticate']).toMatch(/error="invalid_token"/)
   expect(res.json()).toMatchObject({ code: 'ERR_JWKS_NO_MATCHING_KEY' })
 }
 
 /** A key whose material differs from every other test key (EC keys are never pooled). */
-function newKey (kid?: string): TestKey {
+function newKey(kid?: string): TestKey {
   return makeKey('ES256', kid === undefined ? {} : { kid })
 }
 
@@ -58,7 +62,8 @@ describe('a flood of unknown kids', () => {
     const short = await startTestApi({ fakeClock: true, env: { AUTH_JWKS_COOLDOWN: '5' } })
     try {
       const token = (): string => short.token({}, { kid: `flood-${Math.random()}` })
-      const inject = (t: string): Promise<LightMyRequestResponse> => short.app.inject({ url: '/api/me', headers: { authorization: `Bearer ${t}` } })
+      const inject = (t: string): Promise<LightMyRequestResponse> =>
+        short.app.inject({ url: '/api/me', headers: { authorization: `Bearer ${t}` } })
       await inject(token())
       expect(short.issuer.hits.jwks).toBe(2)
       short.advance(3000)

@@ -11,7 +11,17 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { PROBLEM_CODES } from '../../src/http/problem.js'
 import type { OpenApiDocument } from '../../src/openapi/document.js'
 import { startTestApi, type TestApi } from '../helpers/test-api.js'
-import { exampleBody, nameOf, namedCodes, operations, requiredHeaders, requiredScopes, resolve, type DocumentedOperation, type Json } from './document-helpers.js'
+import {
+  exampleBody,
+  nameOf,
+  namedCodes,
+  operations,
+  requiredHeaders,
+  requiredScopes,
+  resolve,
+  type DocumentedOperation,
+  type Json
+} from './document-helpers.js'
 
 const UNKNOWN_ID = '0b6c5c49-6f6e-4d55-9a8e-0b1b0b6a3f0e'
 /** Over Fastify's body limit (1 MiB). */
@@ -71,16 +81,25 @@ const PROVOCATIONS: Provocation[] = [
       return typeof max === 'number' ? { pathValue: 'a'.repeat(max + 1) } : undefined
     }
   },
-  { name: 'a path parameter over the server\'s limit', twist: (_api, operation) => (hasPathParameters(operation) ? { pathValue: 'a'.repeat(OVERLONG) } : undefined) },
-  { name: 'a path that does not decode', twist: (_api, operation) => (hasPathParameters(operation) ? { pathValue: '%E0%A4%A' } : undefined) },
+  {
+    name: "a path parameter over the server's limit",
+    twist: (_api, operation) => (hasPathParameters(operation) ? { pathValue: 'a'.repeat(OVERLONG) } : undefined)
+  },
+  {
+    name: 'a path that does not decode',
+    twist: (_api, operation) => (hasPathParameters(operation) ? { pathValue: '%E0%A4%A' } : undefined)
+  },
   { name: 'a JSON body its schema refuses', twist: () => ({ body: { type: 'application/json', payload: '{"unexpected":true}' } }) },
   { name: 'a body that is not JSON', twist: () => ({ body: { type: 'application/json', payload: '{"text": "unfinished' } }) },
-  { name: 'a body over the limit', twist: () => ({ body: { type: 'application/json', payload: JSON.stringify({ text: 'x'.repeat(OVERSIZED) }) } }) },
+  {
+    name: 'a body over the limit',
+    twist: () => ({ body: { type: 'application/json', payload: JSON.stringify({ text: 'x'.repeat(OVERSIZED) }) } })
+  },
   { name: 'a body of a type no route reads', twist: () => ({ body: { type: 'application/xml', payload: '<text>hello</text>' } }) }
 ]
 
 /** The request a provocation makes of an operation. */
-function requestFor (api: TestApi, document: OpenApiDocument, op: DocumentedOperation, twist: Twist, caller: string): InjectOptions {
+function requestFor(api: TestApi, document: OpenApiDocument, op: DocumentedOperation, twist: Twist, caller: string): InjectOptions {
   const scopes = requiredScopes(op.operation) ?? []
   const token = 'token' in twist ? twist.token : api.token({ sub: caller, scope: scopes.join(' ') })
   const path = op.path.replace(/\{[^}]+\}/g, twist.pathValue ?? UNKNOWN_ID)
@@ -98,17 +117,26 @@ function requestFor (api: TestApi, document: OpenApiDocument, op: DocumentedOper
 }
 
 /** The request as HTTP/1.1 text, cut before the blank line that ends its head. */
-function rawRequest (request: InjectOptions): { head: string; rest: string } {
+function rawRequest(request: InjectOptions): { head: string; rest: string } {
   const payload = typeof request.payload === 'string' ? request.payload : ''
-  const headers = { host: 'localhost', ...(request.headers as Record<string, string>), ...(payload === '' ? {} : { 'content-length': String(Buffer.byteLength(payload)) }) }
-  const lines = [`${request.method ?? 'GET'} ${String(request.url)} HTTP/1.1`, ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`)]
+  const headers = {
+    host: 'localhost',
+    ...(request.headers as Record<string, string>),
+    ...(payload === '' ? {} : { 'content-length': String(Buffer.byteLength(payload)) })
+  }
+  const lines = [
+    `${request.method ?? 'GET'} ${String(request.url)} HTTP/1.1`,
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`)
+  ]
   return { head: lines.join('\r\n'), rest: `\r\n\r\n${payload}` }
 }
 
-function parseRaw (text: string): { status: number; headers: Record<string, string>; body: string } {
+function parseRaw(text: string): { status: number; headers: Record<string, string>; body: string } {
   const end = text.indexOf('\r\n\r\n')
   const [statusLine = '', ...lines] = text.slice(0, end).split('\r\n')
-  const headers = Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]))
+  const headers = Object.fromEntries(
+    lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()])
+  )
   return { status: Number(statusLine.split(' ')[1]), headers, body: text.slice(end + 4) }
 }
 
@@ -116,25 +144,32 @@ function parseRaw (text: string): { status: number; headers: Record<string, stri
  * Each request begun on its own connection before the server starts closing, and finished
  * once it has stopped listening: what a client meets while the server drains.
  */
-async function duringDrain (api: TestApi, requests: InjectOptions[]): Promise<Array<ReturnType<typeof parseRaw>>> {
+async function duringDrain(api: TestApi, requests: InjectOptions[]): Promise<Array<ReturnType<typeof parseRaw>>> {
   await api.app.listen({ port: 0, host: '127.0.0.1' })
   const port = (api.app.server.address() as AddressInfo).port
   let begun = 0
   const allBegun = new Promise<void>((resolve) => {
     api.app.server.on('connection', (socket) => {
-      socket.once('data', () => { begun += 1; if (begun === requests.length) resolve() })
+      socket.once('data', () => {
+        begun += 1
+        if (begun === requests.length) resolve()
+      })
     })
   })
-  const clients = await Promise.all(requests.map(async (request) => {
-    const socket = connect(port, '127.0.0.1')
-    await once(socket, 'connect')
-    let text = ''
-    socket.on('data', (chunk: Buffer) => { text += chunk.toString('latin1') })
-    const ended = once(socket, 'close')
-    const { head, rest } = rawRequest(request)
-    socket.write(head)
-    return { socket, rest, ended, text: () => text }
-  }))
+  const clients = await Promise.all(
+    requests.map(async (request) => {
+      const socket = connect(port, '127.0.0.1')
+      await once(socket, 'connect')
+      let text = ''
+      socket.on('data', (chunk: Buffer) => {
+        text += chunk.toString('latin1')
+      })
+      const ended = once(socket, 'close')
+      const { head, rest } = rawRequest(request)
+      socket.write(head)
+      return { socket, rest, ended, text: () => text }
+    })
+  )
   await allBegun
   const closed = api.app.close()
   while (api.app.server.listening) await new Promise((resolve) => setTimeout(resolve, 5))
@@ -153,7 +188,11 @@ describe('what the document says each operation answers', () => {
     const api = await startTestApi()
     document = (await api.app.inject({ url: '/openapi.json' })).json<OpenApiDocument>()
     let callers = 0
-    const record = (op: DocumentedOperation, provocation: string, res: { statusCode?: number; status?: number; headers: Record<string, unknown>; body: string }): void => {
+    const record = (
+      op: DocumentedOperation,
+      provocation: string,
+      res: { statusCode?: number; status?: number; headers: Record<string, unknown>; body: string }
+    ): void => {
       answers.push({ operation: op, provocation, status: res.statusCode ?? res.status ?? 0, headers: res.headers, body: res.body })
     }
     try {
@@ -167,13 +206,19 @@ describe('what the document says each operation answers', () => {
           // (`/api/messages` for `/api/messages/{id}`) answer with an `id`, never another resource's
           const caller = `caller-${callers++}`
           let id: unknown
-          for (const other of operations(document).filter((candidate) => !hasPathParameters(candidate) && candidate.path === collectionOf(op))) {
+          for (const other of operations(document).filter(
+            (candidate) => !hasPathParameters(candidate) && candidate.path === collectionOf(op)
+          )) {
             const res = await api.app.inject(requestFor(api, document, other, {}, caller))
             const body: unknown = res.statusCode < 300 && res.body.startsWith('{') ? res.json() : undefined
             if (typeof (body as { id?: unknown } | undefined)?.id === 'string') id = (body as { id: string }).id
           }
           expect(id, `${nameOf(op)}: some operation on ${collectionOf(op)} hands out an id`).toBeTypeOf('string')
-          record(op, 'an ordinary request for an id the caller was given', await api.app.inject(requestFor(api, document, op, { pathValue: String(id) }, caller)))
+          record(
+            op,
+            'an ordinary request for an id the caller was given',
+            await api.app.inject(requestFor(api, document, op, { pathValue: String(id) }, caller))
+          )
         }
         // the same ordinary request again from one caller; where the operation documents a 409,
         // repeated while it succeeds, until it meets the caller's limit (or another conflict)
@@ -184,7 +229,11 @@ describe('what the document says each operation answers', () => {
           res = await api.app.inject(again)
           if (res.statusCode >= 300) break
         }
-        record(op, repeats === 1 ? 'an ordinary request, again' : `the ordinary request repeated (up to ${MAX_REPEATS} times) from one caller`, res)
+        record(
+          op,
+          repeats === 1 ? 'an ordinary request, again' : `the ordinary request repeated (up to ${MAX_REPEATS} times) from one caller`,
+          res
+        )
       }
     } finally {
       await api.close()
@@ -194,7 +243,8 @@ describe('what the document says each operation answers', () => {
     const down = await startTestApi({ waitForKeys: false })
     await down.issuer.close()
     try {
-      for (const op of operations(document)) record(op, 'an ordinary request while the issuer is down', await down.app.inject(requestFor(down, document, op, {}, 'caller-down')))
+      for (const op of operations(document))
+        record(op, 'an ordinary request while the issuer is down', await down.app.inject(requestFor(down, document, op, {}, 'caller-down')))
     } finally {
       await down.app.close()
     }
@@ -202,7 +252,10 @@ describe('what the document says each operation answers', () => {
     const draining = await startTestApi()
     try {
       const ops = operations(document)
-      const raw = await duringDrain(draining, ops.map((op) => requestFor(draining, document, op, {}, 'caller-drain')))
+      const raw = await duringDrain(
+        draining,
+        ops.map((op) => requestFor(draining, document, op, {}, 'caller-drain'))
+      )
       raw.forEach((res, i) => record(ops[i] as DocumentedOperation, 'an ordinary request while the server drains', res))
     } finally {
       await draining.issuer.close()
@@ -210,7 +263,7 @@ describe('what the document says each operation answers', () => {
   }, 60_000)
 
   it('documents every answer: its status, a code its response names, and the headers it says are always sent', () => {
-    expect(answers.length).toBeGreaterThan(operations(document).length * PROVOCATIONS.length / 2)
+    expect(answers.length).toBeGreaterThan((operations(document).length * PROVOCATIONS.length) / 2)
     for (const { operation: op, provocation, status, headers, body } of answers) {
       const where = `${nameOf(op)}, ${provocation}: ${status} ${body.slice(0, 200)}`
       const response = op.operation.responses[String(status)]
@@ -221,7 +274,8 @@ describe('what the document says each operation answers', () => {
       expect(String(headers['content-type']), where).toMatch(/^application\/problem\+json/)
       const { code } = JSON.parse(body) as { code: string }
       const named = namedCodes(response)
-      const anyOfStatus = new RegExp(`any other ${status} code`).test(String(response.description)) &&
+      const anyOfStatus =
+        new RegExp(`any other ${status} code`).test(String(response.description)) &&
         PROBLEM_CODES.some((entry) => entry.code === code && entry.status === String(status))
       expect(named.includes(code) || anyOfStatus, `${where}: code ${code} is one of ${named.join(', ')}`).toBe(true)
     }
@@ -230,7 +284,8 @@ describe('what the document says each operation answers', () => {
   it('documents only what some request provokes: every documented status of every operation was answered', () => {
     for (const op of operations(document)) {
       const given = new Set(answers.filter((answer) => nameOf(answer.operation) === nameOf(op)).map((answer) => String(answer.status)))
-      for (const status of Object.keys(op.operation.responses)) expect(given.has(status), `${nameOf(op)} ${status} was never answered`).toBe(true)
+      for (const status of Object.keys(op.operation.responses))
+        expect(given.has(status), `${nameOf(op)} ${status} was never answered`).toBe(true)
     }
   })
 
@@ -238,15 +293,22 @@ describe('what the document says each operation answers', () => {
     for (const { operation: op, status, body } of answers) {
       if (status < 400) continue
       const { code } = JSON.parse(body) as { code: string }
-      expect(Object.keys(resolve(document, op.operation.responses[String(status)]).content as Json), nameOf(op)).toEqual(['application/problem+json'])
-      const examples = ((op.operation.responses[String(status)]?.content as Record<string, { examples?: Json }>)['application/problem+json']?.examples) ?? {}
+      expect(Object.keys(resolve(document, op.operation.responses[String(status)]).content as Json), nameOf(op)).toEqual([
+        'application/problem+json'
+      ])
+      const examples =
+        (op.operation.responses[String(status)]?.content as Record<string, { examples?: Json }>)['application/problem+json']?.examples ?? {}
       expect(Object.keys(examples), `${nameOf(op)} ${status}`).toContain(code)
     }
   })
 
   it('answers every operation with 503 ERR_SHUTTING_DOWN and Retry-After while the server drains', () => {
     const drained = answers.filter((answer) => answer.provocation.includes('drains'))
-    expect(drained.map((answer) => answer.operation.operation.operationId).sort()).toEqual(operations(document).map(({ operation }) => operation.operationId).sort())
+    expect(drained.map((answer) => answer.operation.operation.operationId).sort()).toEqual(
+      operations(document)
+        .map(({ operation }) => operation.operationId)
+        .sort()
+    )
     for (const answer of drained) {
       expect(answer.status, nameOf(answer.operation)).toBe(503)
       expect(JSON.parse(answer.body)).toMatchObject({ code: 'ERR_SHUTTING_DOWN' })

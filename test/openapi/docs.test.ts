@@ -5,15 +5,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestApi, type TestApi } from '../helpers/test-api.js'
 
 /** The src and href attributes of a page. */
-function references (html: string): string[] {
+function references(html: string): string[] {
   return [...html.matchAll(/\b(?:src|href)="([^"]*)"/g)].map((match) => match[1] ?? '')
 }
 
 describe('/docs', () => {
   let api: TestApi
   // as the development stack configures it (npm run dev, DEV_ISSUER=1)
-  beforeAll(async () => { api = await startTestApi({ env: { DOCS_OAUTH_CLIENT_ID: 'demo-spa' } }) })
-  afterAll(async () => { await api.close() })
+  beforeAll(async () => {
+    api = await startTestApi({ env: { DOCS_OAUTH_CLIENT_ID: 'demo-spa' } })
+  })
+  afterAll(async () => {
+    await api.close()
+  })
 
   it('serves the page and each of its assets from the app, without a token', async () => {
     for (const url of ['/docs', '/docs/']) {
@@ -55,7 +59,7 @@ describe('/docs', () => {
     expect((await api.app.inject({ url: '/docs/static/oauth2-redirect.html' })).statusCode).toBe(200)
   })
 
-  it('shows the served document, with the issuer\'s endpoints', async () => {
+  it("shows the served document, with the issuer's endpoints", async () => {
     const viewer = await api.app.inject({ url: '/docs/json' })
     const served = await api.app.inject({ url: '/openapi.json' })
     expect(viewer.statusCode).toBe(200)
@@ -68,11 +72,15 @@ describe('/docs', () => {
 
 describe('/docs with a real provider', () => {
   it('takes its client id and extra authorization parameters from configuration (Auth0 needs audience)', async () => {
-    const api = await startTestApi({ env: { DOCS_OAUTH_CLIENT_ID: 'spa-at-auth0', DOCS_OAUTH_PARAMS: 'audience=https://api.example.test&prompt=login' } })
+    const api = await startTestApi({
+      env: { DOCS_OAUTH_CLIENT_ID: 'spa-at-auth0', DOCS_OAUTH_PARAMS: 'audience=https://api.example.test&prompt=login' }
+    })
     try {
       const initializer = (await api.app.inject({ url: '/docs/static/swagger-initializer.js' })).body
       expect(initializer).toMatch(/"clientId":\s*"spa-at-auth0"/)
-      expect(initializer).toMatch(/"additionalQueryStringParams":\s*\{\s*"audience":\s*"https:\/\/api\.example\.test",\s*"prompt":\s*"login"\s*\}/)
+      expect(initializer).toMatch(
+        /"additionalQueryStringParams":\s*\{\s*"audience":\s*"https:\/\/api\.example\.test",\s*"prompt":\s*"login"\s*\}/
+      )
       expect(initializer).not.toContain('demo-spa')
     } finally {
       await api.close()

@@ -17,7 +17,9 @@ import { exampleBody, exampleCodes, nameOf, operations, requiredScopes, resolve,
 
 describe('the committed openapi.yaml', () => {
   let generated: string
-  beforeAll(async () => { generated = renderOpenApiYaml(await buildOpenApiDocument()) })
+  beforeAll(async () => {
+    generated = renderOpenApiYaml(await buildOpenApiDocument())
+  })
 
   it('is what `npm run openapi` gives now (run it and commit openapi.yaml when this fails)', async () => {
     const result = await checkOpenApi(OPENAPI_FILE, generated)
@@ -64,7 +66,7 @@ describe('the committed openapi.yaml', () => {
 })
 
 /** Every `$id` in a schema tree. */
-function schemaIds (schema: unknown, found = new Set<string>()): Set<string> {
+function schemaIds(schema: unknown, found = new Set<string>()): Set<string> {
   if (Array.isArray(schema)) for (const item of schema) schemaIds(item, found)
   else if (schema !== null && typeof schema === 'object') {
     for (const [key, value] of Object.entries(schema)) {
@@ -76,17 +78,17 @@ function schemaIds (schema: unknown, found = new Set<string>()): Set<string> {
 }
 
 /** A route's declared answers: status → the answer (a JSON schema or a response object). */
-function declaredAnswers (route: RouteOptions): Record<string, Json> {
+function declaredAnswers(route: RouteOptions): Record<string, Json> {
   return (route.schema?.response ?? {}) as Record<string, Json>
 }
 
 /** The headers a route declares for one answer: name → schema. */
-function declaredHeaders (route: RouteOptions, status: string): Record<string, Json> {
+function declaredHeaders(route: RouteOptions, status: string): Record<string, Json> {
   return (declaredAnswers(route)[status]?.headers ?? {}) as Record<string, Json>
 }
 
 /** The route's schemas of bodies and parameters, without the response headers (those are header components). */
-function bodySchemas (route: RouteOptions): unknown[] {
+function bodySchemas(route: RouteOptions): unknown[] {
   const { response: _response, ...inputs } = route.schema ?? {}
   const answers = Object.values(declaredAnswers(route)).map(({ headers: _headers, ...answer }) => answer)
   return [inputs, answers]
@@ -97,17 +99,28 @@ describe('the document', () => {
   let document: OpenApiDocument
   /** The routes as declared, seen by a hook of the test's own: the expectations come from them, not from a list. */
   const declared: RouteOptions[] = []
-  const documented = (): RouteOptions[] => declared.filter((route) => route.method !== 'HEAD' && route.schema !== undefined && route.schema.hide !== true)
+  const documented = (): RouteOptions[] =>
+    declared.filter((route) => route.method !== 'HEAD' && route.schema !== undefined && route.schema.hide !== true)
   const routeOf = (path: string, method: string): RouteOptions => {
-    const route = documented().find((candidate) => candidate.url.replace(/:(\w+)/g, '{$1}') === path && String(candidate.method).toLowerCase() === method)
+    const route = documented().find(
+      (candidate) => candidate.url.replace(/:(\w+)/g, '{$1}') === path && String(candidate.method).toLowerCase() === method
+    )
     if (route === undefined) throw new Error(`no declared route for ${method} ${path}`)
     return route
   }
   beforeAll(async () => {
-    api = await startTestApi({ instrument: (app) => { app.addHook('onRoute', (route) => { declared.push(route) }) } })
+    api = await startTestApi({
+      instrument: (app) => {
+        app.addHook('onRoute', (route) => {
+          declared.push(route)
+        })
+      }
+    })
     document = (await api.app.inject({ url: '/openapi.json' })).json<OpenApiDocument>()
   })
-  afterAll(async () => { await api.close() })
+  afterAll(async () => {
+    await api.close()
+  })
 
   it('is OpenAPI 3.1.0 with components named after the $id of schemas and headers, and every reference resolves', () => {
     expect(document.openapi).toBe('3.1.0')
@@ -130,7 +143,8 @@ describe('the document', () => {
     }
     // every component is used
     for (const kind of ['schemas', 'headers', 'examples']) {
-      for (const name of Object.keys(document.components[kind] as Json)) expect(text, `${kind}/${name}`).toContain(`"#/components/${kind}/${name}"`)
+      for (const name of Object.keys(document.components[kind] as Json))
+        expect(text, `${kind}/${name}`).toContain(`"#/components/${kind}/${name}"`)
     }
   })
 
@@ -154,7 +168,7 @@ describe('the document', () => {
     for (const tag of tags) expect(tag.description, tag.name).toMatch(/\S/)
   })
 
-  it('declares bearerAuth (JWT) and an oauth2 authorization code flow with the API\'s scopes', () => {
+  it("declares bearerAuth (JWT) and an oauth2 authorization code flow with the API's scopes", () => {
     const { bearerAuth, oauth2 } = document.components.securitySchemes as Record<string, Json>
     expect(bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
     expect(oauth2).toMatchObject({
@@ -164,7 +178,9 @@ describe('the document', () => {
           // the test issuer's metadata
           authorizationUrl: `${api.issuer.url}/authorize`,
           tokenUrl: `${api.issuer.url}/token`,
-          scopes: Object.fromEntries([...new Set(declared.flatMap((route) => route.config?.scopes ?? []))].map((scope) => [scope, expect.any(String)]))
+          scopes: Object.fromEntries(
+            [...new Set(declared.flatMap((route) => route.config?.scopes ?? []))].map((scope) => [scope, expect.any(String)])
+          )
         }
       }
     })
@@ -179,13 +195,24 @@ describe('the document', () => {
         errors += 1
         const where = `${nameOf(op)} ${status}`
         expect(Object.keys(response.content as Json), where).toEqual(['application/problem+json'])
-        expect((response.content as Record<string, Json>)['application/problem+json']?.schema, where).toEqual({ $ref: '#/components/schemas/Problem' })
+        expect((response.content as Record<string, Json>)['application/problem+json']?.schema, where).toEqual({
+          $ref: '#/components/schemas/Problem'
+        })
         expect(response.description, where).toMatch(/`code`: /)
         const codes = exampleCodes(response)
         expect(codes.length, where).toBeGreaterThan(0)
         for (const code of codes) {
-          const example = resolve(document, ((response.content as Record<string, { examples: Json }>)['application/problem+json']?.examples ?? {})[code])
-          expect(example.value, `${where} ${code}`).toEqual({ type: expect.any(String), title: expect.any(String), status: Number(status), detail: expect.any(String), code })
+          const example = resolve(
+            document,
+            ((response.content as Record<string, { examples: Json }>)['application/problem+json']?.examples ?? {})[code]
+          )
+          expect(example.value, `${where} ${code}`).toEqual({
+            type: expect.any(String),
+            title: expect.any(String),
+            status: Number(status),
+            detail: expect.any(String),
+            code
+          })
         }
       }
     }
@@ -215,7 +242,9 @@ describe('the document', () => {
       // a route's own error answer keeps the codes it declares
       for (const [status, answer] of Object.entries(declaredAnswers(route))) {
         if (Number(status) < 400) continue
-        const ownCodes = Object.keys(((answer.content as Record<string, { examples?: Json }> | undefined)?.['application/problem+json']?.examples) ?? {})
+        const ownCodes = Object.keys(
+          (answer.content as Record<string, { examples?: Json }> | undefined)?.['application/problem+json']?.examples ?? {}
+        )
         expect(ownCodes.length, `${nameOf(op)} declares the codes of its ${status}`).toBeGreaterThan(0)
         expect(exampleCodes(op.operation.responses[status] ?? {}), `${nameOf(op)} ${status}`).toEqual(expect.arrayContaining(ownCodes))
       }
@@ -239,7 +268,10 @@ describe('the document', () => {
       }
     }
     // POST /api/messages declares it, and the test would say nothing if no route did
-    expect(locations).toBe(documented().filter((route) => Object.keys(declaredAnswers(route)).some((status) => 'Location' in declaredHeaders(route, status))).length)
+    expect(locations).toBe(
+      documented().filter((route) => Object.keys(declaredAnswers(route)).some((status) => 'Location' in declaredHeaders(route, status)))
+        .length
+    )
     expect(locations).toBeGreaterThan(0)
   })
 
@@ -248,15 +280,16 @@ describe('the document', () => {
       const url = path.replace(/\{[^}]+\}/g, '0b6c5c49-6f6e-4d55-9a8e-0b1b0b6a3f0e')
       // the operation's own example body (its request schema's examples), whatever its fields
       const body = exampleBody(document, operation)
-      const send = (token?: string): Promise<LightMyRequestResponse> => api.app.inject({
-        method: method.toUpperCase() as 'GET',
-        url,
-        ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
-        headers: {
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-          ...(token === undefined ? {} : { authorization: `Bearer ${token}` })
-        }
-      })
+      const send = (token?: string): Promise<LightMyRequestResponse> =>
+        api.app.inject({
+          method: method.toUpperCase() as 'GET',
+          url,
+          ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
+          headers: {
+            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+            ...(token === undefined ? {} : { authorization: `Bearer ${token}` })
+          }
+        })
       const scopes = requiredScopes(operation)
       const documented = (status: number): boolean => String(status) in operation.responses
       const name = `${method.toUpperCase()} ${path} (${operation.operationId})`
@@ -288,7 +321,13 @@ describe('the document', () => {
     const missing = await api.app.inject({ url: '/api/messages/nope', headers })
     expect(missing.statusCode).toBe(404)
     expect(missing.headers['content-type']).toMatch(/^application\/problem\+json/)
-    expect(missing.json()).toEqual({ type: 'about:blank', title: 'Not Found', status: 404, detail: 'No such message.', code: 'ERR_MESSAGE_NOT_FOUND' })
+    expect(missing.json()).toEqual({
+      type: 'about:blank',
+      title: 'Not Found',
+      status: 404,
+      detail: 'No such message.',
+      code: 'ERR_MESSAGE_NOT_FOUND'
+    })
     const deleted = await api.app.inject({ method: 'DELETE', url: '/api/messages/nope', headers })
     expect(deleted.statusCode).toBe(404)
     const created = await api.app.inject({ method: 'POST', url: '/api/messages', headers, payload: { text: 'x' } })
@@ -299,7 +338,11 @@ describe('the document', () => {
 })
 
 describe('the swagger plugin', () => {
-  async function appWith (register: (app: ReturnType<typeof Fastify>) => void, metadata?: () => Promise<Record<string, unknown> | undefined>, metadataTimeoutMs = 2000): Promise<ReturnType<typeof Fastify>> {
+  async function appWith(
+    register: (app: ReturnType<typeof Fastify>) => void,
+    metadata?: () => Promise<Record<string, unknown> | undefined>,
+    metadataTimeoutMs = 2000
+  ): Promise<ReturnType<typeof Fastify>> {
     const app = Fastify()
     await app.register(swaggerPlugin, {
       issuer: 'https://issuer.example.org/tenant/',
@@ -315,17 +358,35 @@ describe('the swagger plugin', () => {
     const Item = Type.Object({ n: Type.Integer() }, { $id: 'Item' })
     const Wrapper = Type.Object({ items: Type.Array(Item) }, { $id: 'Wrapper' })
     const app = await appWith((app) => {
-      app.post('/things', { config: { scopes: ['things:write', 'audit:write'] }, schema: { operationId: 'makeThing', summary: 's', body: Wrapper, response: { 200: Type.Object({ n: Type.Integer() }, { $id: 'Item' }) } } }, async () => ({ n: 1 }))
+      app.post(
+        '/things',
+        {
+          config: { scopes: ['things:write', 'audit:write'] },
+          schema: {
+            operationId: 'makeThing',
+            summary: 's',
+            body: Wrapper,
+            response: { 200: Type.Object({ n: Type.Integer() }, { $id: 'Item' }) }
+          }
+        },
+        async () => ({ n: 1 })
+      )
       app.get('/open', { config: { public: true }, schema: { operationId: 'open', summary: 's' } }, async () => 'ok')
     })
     const document = await app.openapiDocument()
     const make = document.paths['/things']?.post
     expect(make?.security).toEqual([{ bearerAuth: ['things:write', 'audit:write'] }, { oauth2: ['things:write', 'audit:write'] }])
     expect(make?.description).toBe('Requires an access token with the scopes `things:write` and `audit:write`.')
-    expect(make?.requestBody).toEqual({ required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/Wrapper' } } } })
+    expect(make?.requestBody).toEqual({
+      required: true,
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/Wrapper' } } }
+    })
     expect(document.components.schemas.Wrapper).toMatchObject({ properties: { items: { items: { $ref: '#/components/schemas/Item' } } } })
     expect(document.components.schemas.Item).toEqual({ type: 'object', required: ['n'], properties: { n: { type: 'integer' } } })
-    expect(make?.responses['200']).toEqual({ description: 'OK', content: { 'application/json': { schema: { $ref: '#/components/schemas/Item' } } } })
+    expect(make?.responses['200']).toEqual({
+      description: 'OK',
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/Item' } } }
+    })
     expect(document.paths['/open']?.get?.security).toEqual([])
     expect((document.components.securitySchemes.oauth2 as { flows: { authorizationCode: Json } }).flows.authorizationCode).toEqual({
       authorizationUrl: 'https://issuer.example.org/tenant/authorize',
@@ -339,15 +400,35 @@ describe('the swagger plugin', () => {
     const Thing = Type.Object({ id: Type.String() }, { $id: 'Thing' })
     const app = await appWith((app) => {
       // a forker's new route: it creates something and sends no Location
-      app.post('/things', { config: { scopes: ['things:write'] }, schema: { operationId: 'makeThing', summary: 's', response: { 201: Thing } } },
-        async (_request: FastifyRequest, reply: FastifyReply) => reply.code(201).send({ id: '1' }))
-      app.post('/located', {
-        config: { scopes: ['things:write'] },
-        schema: { operationId: 'makeLocated', summary: 's', response: { 201: { description: 'Created', headers: { Location: Type.String({ description: 'Where it is' }) }, content: { 'application/json': { schema: Thing } } } } }
-      }, async (_request: FastifyRequest, reply: FastifyReply) => reply.code(201).header('location', '/located/1').send({ id: '1' }))
+      app.post(
+        '/things',
+        { config: { scopes: ['things:write'] }, schema: { operationId: 'makeThing', summary: 's', response: { 201: Thing } } },
+        async (_request: FastifyRequest, reply: FastifyReply) => reply.code(201).send({ id: '1' })
+      )
+      app.post(
+        '/located',
+        {
+          config: { scopes: ['things:write'] },
+          schema: {
+            operationId: 'makeLocated',
+            summary: 's',
+            response: {
+              201: {
+                description: 'Created',
+                headers: { Location: Type.String({ description: 'Where it is' }) },
+                content: { 'application/json': { schema: Thing } }
+              }
+            }
+          }
+        },
+        async (_request: FastifyRequest, reply: FastifyReply) => reply.code(201).header('location', '/located/1').send({ id: '1' })
+      )
     })
     const document = await app.openapiDocument()
-    expect(document.paths['/things']?.post?.responses['201']).toEqual({ description: 'Created', content: { 'application/json': { schema: { $ref: '#/components/schemas/Thing' } } } })
+    expect(document.paths['/things']?.post?.responses['201']).toEqual({
+      description: 'Created',
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/Thing' } } }
+    })
     expect(JSON.stringify(document.paths['/things'])).not.toContain('Location')
     expect(document.paths['/located']?.post?.responses['201']).toEqual({
       description: 'Created',
@@ -365,7 +446,14 @@ describe('the swagger plugin', () => {
 
   it('refuses an error answer that is not a problem+json body with the Problem schema', async () => {
     const app = await appWith((app) => {
-      app.get('/odd', { config: { public: true }, schema: { operationId: 'odd', summary: 's', response: { 404: Type.Object({ message: Type.String() }) } } }, async () => ({}))
+      app.get(
+        '/odd',
+        {
+          config: { public: true },
+          schema: { operationId: 'odd', summary: 's', response: { 404: Type.Object({ message: Type.String() }) } }
+        },
+        async () => ({})
+      )
     })
     expect(() => app.swagger()).toThrow(/route GET \/odd: its 404 answer must be a problem\+json body with the Problem schema/)
     await app.close()
@@ -375,11 +463,19 @@ describe('the swagger plugin', () => {
     const described = await appWith((app) => {
       app.describeTag('things', 'Things of the caller.')
       app.describeTag('unused', 'No operation has this tag.')
-      app.get('/things', { config: { public: true }, schema: { tags: ['things'], operationId: 'listThings', summary: 's' } }, async () => [])
+      app.get(
+        '/things',
+        { config: { public: true }, schema: { tags: ['things'], operationId: 'listThings', summary: 's' } },
+        async () => []
+      )
       void app.register(async (child: ReturnType<typeof Fastify>) => {
         // a second plugin may describe the same tag, in the same words
         child.describeTag('things', 'Things of the caller.')
-        child.get('/things/count', { config: { public: true }, schema: { tags: ['things'], operationId: 'countThings', summary: 's' } }, async () => 0)
+        child.get(
+          '/things/count',
+          { config: { public: true }, schema: { tags: ['things'], operationId: 'countThings', summary: 's' } },
+          async () => 0
+        )
       })
     })
     expect((await described.openapiDocument()).tags).toEqual([{ name: 'things', description: 'Things of the caller.' }])
@@ -401,29 +497,59 @@ describe('the swagger plugin', () => {
 
   it('refuses two different schemas with one $id', async () => {
     const app = await appWith((app) => {
-      app.get('/a', { config: { public: true }, schema: { operationId: 'a', summary: 's', response: { 200: Type.Object({ a: Type.String() }, { $id: 'Same' }) } } }, async () => ({ a: '' }))
-      app.get('/b', { config: { public: true }, schema: { operationId: 'b', summary: 's', response: { 200: Type.Object({ b: Type.String() }, { $id: 'Same' }) } } }, async () => ({ b: '' }))
+      app.get(
+        '/a',
+        {
+          config: { public: true },
+          schema: { operationId: 'a', summary: 's', response: { 200: Type.Object({ a: Type.String() }, { $id: 'Same' }) } }
+        },
+        async () => ({ a: '' })
+      )
+      app.get(
+        '/b',
+        {
+          config: { public: true },
+          schema: { operationId: 'b', summary: 's', response: { 200: Type.Object({ b: Type.String() }, { $id: 'Same' }) } }
+        },
+        async () => ({ b: '' })
+      )
     })
     expect(() => app.swagger()).toThrow(/two different schemas have the \$id "Same"/)
     await app.close()
   })
 
   it('takes the oauth2 URLs from the issuer metadata, and keeps the placeholders while it is unknown', async () => {
-    const metadata = { issuer: 'https://issuer.example.org/tenant/', authorization_endpoint: 'https://login.example.org/oauth2/authorize', token_endpoint: 'https://login.example.org/oauth2/token' }
+    const metadata = {
+      issuer: 'https://issuer.example.org/tenant/',
+      authorization_endpoint: 'https://login.example.org/oauth2/authorize',
+      token_endpoint: 'https://login.example.org/oauth2/token'
+    }
     const flow = async (app: ReturnType<typeof Fastify>): Promise<Json> =>
       ((await app.openapiDocument()).components.securitySchemes.oauth2 as { flows: { authorizationCode: Json } }).flows.authorizationCode
 
-    const known = await appWith(() => undefined, async () => metadata)
+    const known = await appWith(
+      () => undefined,
+      async () => metadata
+    )
     expect(await flow(known)).toMatchObject({ authorizationUrl: metadata.authorization_endpoint, tokenUrl: metadata.token_endpoint })
     // the cached document keeps the placeholders: only the served copy changes
     expect(JSON.stringify(known.swagger())).toContain('https://issuer.example.org/tenant/authorize')
     await known.close()
 
-    const failing = await appWith(() => undefined, async () => { throw new Error('issuer down') })
+    const failing = await appWith(
+      () => undefined,
+      async () => {
+        throw new Error('issuer down')
+      }
+    )
     expect(await flow(failing)).toMatchObject(placeholderFlowUrls('https://issuer.example.org/tenant/'))
     await failing.close()
 
-    const slow = await appWith(() => undefined, () => new Promise(() => undefined), 20)
+    const slow = await appWith(
+      () => undefined,
+      () => new Promise(() => undefined),
+      20
+    )
     expect(await flow(slow)).toMatchObject(placeholderFlowUrls('https://issuer.example.org/tenant/'))
     await slow.close()
   })

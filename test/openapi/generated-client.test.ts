@@ -99,7 +99,10 @@ export function refusedAtCompileTime (api: Client<paths>): void {
 
 /** The shape of generated/openapi-client/client.ts, which does not exist before this test runs. */
 interface GeneratedClient {
-  roundTrip(baseUrl: string, token: string): Promise<{
+  roundTrip(
+    baseUrl: string,
+    token: string
+  ): Promise<{
     created: { id: string; text: string; createdAt: string }
     location: string | null
     listed: unknown[]
@@ -111,7 +114,7 @@ interface GeneratedClient {
   }>
 }
 
-function typeCheck (file: string): string[] {
+function typeCheck(file: string): string[] {
   const program = ts.createProgram([file], {
     target: ts.ScriptTarget.ES2022,
     lib: ['lib.es2024.d.ts'],
@@ -128,9 +131,10 @@ function typeCheck (file: string): string[] {
     types: ['node']
   })
   return ts.getPreEmitDiagnostics(program).map((diagnostic) => {
-    const where = diagnostic.file === undefined || diagnostic.start === undefined
-      ? ''
-      : `${diagnostic.file.fileName}:${diagnostic.file.getLineAndCharacterOfPosition(diagnostic.start).line + 1}: `
+    const where =
+      diagnostic.file === undefined || diagnostic.start === undefined
+        ? ''
+        : `${diagnostic.file.fileName}:${diagnostic.file.getLineAndCharacterOfPosition(diagnostic.start).line + 1}: `
     return `${where}${ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n')}`
   })
 }
@@ -161,7 +165,7 @@ describe('a client generated from openapi.yaml', () => {
 
   it('round-trips against the running API with a real access token', async () => {
     const token = await dev.clientToken('read:messages write:messages')
-    const { roundTrip } = await import(pathToFileURL(CLIENT_FILE).href) as GeneratedClient
+    const { roundTrip } = (await import(pathToFileURL(CLIENT_FILE).href)) as GeneratedClient
     const result = await roundTrip(baseUrl, token)
 
     expect(result.created).toEqual({ id: expect.any(String), text: 'Hello from a generated client', createdAt: expect.any(String) })
@@ -179,11 +183,19 @@ describe('a client generated from openapi.yaml', () => {
     expect(result.missing).toMatchObject({ status: 404, title: 'Not Found' })
     expect(result.unauthorized.status).toBe(401)
     expect(result.unauthorized.challenge).toMatch(/^Bearer realm="/)
-    expect(result.unauthorized.problem).toMatchObject({ status: 401, code: 'ERR_NO_CREDENTIALS', type: expect.any(String), title: expect.any(String), detail: expect.any(String) })
+    expect(result.unauthorized.problem).toMatchObject({
+      status: 401,
+      code: 'ERR_NO_CREDENTIALS',
+      type: expect.any(String),
+      title: expect.any(String),
+      detail: expect.any(String)
+    })
   })
 
-  it('finds the issuer\'s own authorization and token endpoints in the served document', async () => {
-    const served = await (await fetch(`${baseUrl}/openapi.json`)).json() as { components: { securitySchemes: { oauth2: { flows: { authorizationCode: Record<string, unknown> } } } } }
+  it("finds the issuer's own authorization and token endpoints in the served document", async () => {
+    const served = (await (await fetch(`${baseUrl}/openapi.json`)).json()) as {
+      components: { securitySchemes: { oauth2: { flows: { authorizationCode: Record<string, unknown> } } } }
+    }
     expect(served.components.securitySchemes.oauth2.flows.authorizationCode).toMatchObject({
       authorizationUrl: issuer.authorizationEndpoint,
       tokenUrl: issuer.tokenEndpoint

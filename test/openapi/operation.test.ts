@@ -14,27 +14,27 @@ import { exampleCodes, type Json } from './document-helpers.js'
 
 const Thing = Type.Object({ id: Type.String() }, { $id: 'Thing' })
 
-function route (overrides: Partial<RouteDeclaration>): RouteDeclaration {
+function route(overrides: Partial<RouteDeclaration>): RouteDeclaration {
   return { method: 'GET', url: '/things', public: false, scopes: ['things:read'], schema: { response: { 200: Thing } }, ...overrides }
 }
 
-function emptyComponents (): Components {
+function emptyComponents(): Components {
   return { schemas: {}, headers: {}, examples: {} }
 }
 
-function answers (declaration: RouteDeclaration, components = emptyComponents()): Record<string, Json> {
+function answers(declaration: RouteDeclaration, components = emptyComponents()): Record<string, Json> {
   return responsesOf(declaration, components)
 }
 
 describe('the answers an operation documents', () => {
-  it('a public GET without inputs: its answer, and the drain\'s 503 only', () => {
+  it("a public GET without inputs: its answer, and the drain's 503 only", () => {
     const responses = answers(route({ public: true, scopes: [] }))
     expect(Object.keys(responses).sort()).toEqual(['200', '503'])
     expect(exampleCodes(responses['503'] ?? {})).toEqual(['ERR_SHUTTING_DOWN'])
     expect(responses['503']?.headers).toEqual({ 'Retry-After': { $ref: '#/components/headers/Retry-After' } })
   })
 
-  it('a protected GET: the gate\'s 400, 401, 403 and 503; no 403 when it requires no scope', () => {
+  it("a protected GET: the gate's 400, 401, 403 and 503; no 403 when it requires no scope", () => {
     expect(Object.keys(answers(route({}))).sort()).toEqual(['200', '400', '401', '403', '503'])
     expect(Object.keys(answers(route({ scopes: [] }))).sort()).toEqual(['200', '400', '401', '503'])
     const responses = answers(route({}))
@@ -52,11 +52,18 @@ describe('the answers an operation documents', () => {
 
     const validated = answers(route({ method: 'POST', public: true, scopes: [], schema: { body: Thing, response: { 200: Thing } } }))
     expect(exampleCodes(validated['400'] ?? {})).toEqual(['ERR_VALIDATION', 'ERR_MALFORMED_BODY'])
-    expect(validated['400']?.description).toContain('The body does not match the operation\'s schema')
+    expect(validated['400']?.description).toContain("The body does not match the operation's schema")
   })
 
   it('path parameters: validation, a path that does not decode, and 414', () => {
-    const responses = answers(route({ url: '/things/:id', public: true, scopes: [], schema: { params: Type.Object({ id: Type.String() }), response: { 200: Thing } } }))
+    const responses = answers(
+      route({
+        url: '/things/:id',
+        public: true,
+        scopes: [],
+        schema: { params: Type.Object({ id: Type.String() }), response: { 200: Thing } }
+      })
+    )
     expect(Object.keys(responses).sort()).toEqual(['200', '400', '414', '503'])
     expect(exampleCodes(responses['400'] ?? {})).toEqual(['ERR_VALIDATION', 'ERR_BAD_REQUEST'])
     expect(responses['400']?.description).toContain('The path parameters do not match')
@@ -66,7 +73,9 @@ describe('the answers an operation documents', () => {
     const alone = answers(route({ scopes: [] }))['400']
     expect(alone?.headers).toEqual({ 'WWW-Authenticate': { $ref: '#/components/headers/WWW-Authenticate' } })
     const mixed = answers(route({ method: 'POST', schema: { body: Thing, response: { 200: Thing } } }))['400']
-    expect(mixed?.headers).toEqual({ 'WWW-Authenticate': expect.objectContaining({ required: false, schema: expect.objectContaining({ type: 'string' }) }) })
+    expect(mixed?.headers).toEqual({
+      'WWW-Authenticate': expect.objectContaining({ required: false, schema: expect.objectContaining({ type: 'string' }) })
+    })
     expect(String(mixed?.description)).toMatch(/^Bad Request, for one of these reasons:\n\n- The credentials are malformed/)
   })
 
@@ -78,7 +87,12 @@ describe('the answers an operation documents', () => {
     }
     // the gate's refusals of a token all are there
     const unauthorized = everything.filter((reason) => reason.status === '401').flatMap((reason) => reason.codes)
-    expect(unauthorized.sort()).toEqual([...catalogue].filter(([, status]) => status === '401').map(([code]) => code).sort())
+    expect(unauthorized.sort()).toEqual(
+      [...catalogue]
+        .filter(([, status]) => status === '401')
+        .map(([code]) => code)
+        .sort()
+    )
   })
 })
 
@@ -90,34 +104,52 @@ describe('headers and declared answers', () => {
       content: { 'application/json': { schema: { $ref: '#/components/schemas/Thing' } } }
     })
 
-    const declared = answers(route({
-      method: 'POST',
-      schema: {
-        response: {
-          201: { description: 'Made', headers: { Location: Type.String({ description: 'Where' }), 'Retry-After': RetryAfterHeader }, content: { 'application/json': { schema: Thing } } }
+    const declared = answers(
+      route({
+        method: 'POST',
+        schema: {
+          response: {
+            201: {
+              description: 'Made',
+              headers: { Location: Type.String({ description: 'Where' }), 'Retry-After': RetryAfterHeader },
+              content: { 'application/json': { schema: Thing } }
+            }
+          }
         }
-      }
-    }), components)['201']
+      }),
+      components
+    )['201']
     expect(declared?.headers).toEqual({
       Location: { description: 'Where', required: true, schema: { type: 'string' } },
       'Retry-After': { $ref: '#/components/headers/Retry-After' }
     })
-    expect(components.headers['Retry-After']).toEqual({ description: 'Seconds to wait before retrying.', required: true, schema: { type: 'integer', minimum: 0, examples: [5] } })
+    expect(components.headers['Retry-After']).toEqual({
+      description: 'Seconds to wait before retrying.',
+      required: true,
+      schema: { type: 'integer', minimum: 0, examples: [5] }
+    })
     expect(components.headers).not.toHaveProperty('Location')
   })
 
   it('a 204 declared by its description has no content', () => {
-    expect(answers(route({ method: 'DELETE', schema: { response: { 204: { description: 'Gone' } } } }))['204']).toEqual({ description: 'Gone' })
-    expect(answers(route({ method: 'DELETE', schema: { response: { 204: Type.Null({ description: 'Gone' }) } } }))['204']).toEqual({ description: 'Gone' })
+    expect(answers(route({ method: 'DELETE', schema: { response: { 204: { description: 'Gone' } } } }))['204']).toEqual({
+      description: 'Gone'
+    })
+    expect(answers(route({ method: 'DELETE', schema: { response: { 204: Type.Null({ description: 'Gone' }) } } }))['204']).toEqual({
+      description: 'Gone'
+    })
   })
 
-  it('a route\'s own error answer joins the shared reasons of its status, its headers included', () => {
+  it("a route's own error answer joins the shared reasons of its status, its headers included", () => {
     const components = emptyComponents()
-    const ready = answers(route({
-      public: true,
-      scopes: [],
-      schema: { response: { 200: Thing, 503: problemResponse('Not ready yet', ['ERR_NOT_READY'], { 'Retry-After': RetryAfterHeader }) } }
-    }), components)['503']
+    const ready = answers(
+      route({
+        public: true,
+        scopes: [],
+        schema: { response: { 200: Thing, 503: problemResponse('Not ready yet', ['ERR_NOT_READY'], { 'Retry-After': RetryAfterHeader }) } }
+      }),
+      components
+    )['503']
     expect(exampleCodes(ready ?? {})).toEqual(['ERR_NOT_READY', 'ERR_SHUTTING_DOWN'])
     expect(ready?.headers).toEqual({ 'Retry-After': { $ref: '#/components/headers/Retry-After' } })
     expect(String(ready?.description)).toContain('- Not ready yet. `code`: `ERR_NOT_READY`.')
@@ -128,13 +160,17 @@ describe('headers and declared answers', () => {
   it('refuses a code without an example, and an error answer that is not a Problem', () => {
     const unknown = problemResponse('Odd', ['ERR_NOPE' as ExampleCode])
     expect(() => answers(route({ schema: { response: { 409: unknown } } }))).toThrow(/no example body for the code ERR_NOPE/)
-    expect(() => answers(route({ schema: { response: { 409: { description: 'x', content: { 'application/json': { schema: Thing } } } } } })))
-      .toThrow(/its 409 answer must be a problem\+json body with the Problem schema/)
+    expect(() =>
+      answers(route({ schema: { response: { 409: { description: 'x', content: { 'application/json': { schema: Thing } } } } } }))
+    ).toThrow(/its 409 answer must be a problem\+json body with the Problem schema/)
   })
 
   it('security from config: none for a public route, the scopes under both schemes otherwise', () => {
     expect(describeOperation(route({ public: true, scopes: [] }), emptyComponents()).security).toEqual([])
-    const operation = describeOperation(route({ scopes: ['a', 'b'], schema: { description: 'Does things.', response: { 200: Thing } } }), emptyComponents())
+    const operation = describeOperation(
+      route({ scopes: ['a', 'b'], schema: { description: 'Does things.', response: { 200: Thing } } }),
+      emptyComponents()
+    )
     expect(operation.security).toEqual([{ bearerAuth: ['a', 'b'] }, { oauth2: ['a', 'b'] }])
     expect(operation.description).toBe('Does things.\n\nRequires an access token with the scopes `a` and `b`.')
     expect(describeOperation(route({ schema: undefined }), emptyComponents())).toEqual({ hide: true })
@@ -142,7 +178,7 @@ describe('headers and declared answers', () => {
 })
 
 describe('the finished document', () => {
-  function raw (paths: Array<[string, RouteDeclaration]>): OpenApiDocument {
+  function raw(paths: Array<[string, RouteDeclaration]>): OpenApiDocument {
     const components = emptyComponents()
     const document = {
       openapi: '3.1.0',
@@ -152,7 +188,10 @@ describe('the finished document', () => {
     } as OpenApiDocument
     for (const [path, declaration] of paths) {
       const { operationId: _id, ...described } = describeOperation(declaration, document.components)
-      document.paths[path] = { ...document.paths[path], [String(declaration.method).toLowerCase()]: { operationId: path, ...described, responses: {} } as never }
+      document.paths[path] = {
+        ...document.paths[path],
+        [String(declaration.method).toLowerCase()]: { operationId: path, ...described, responses: {} } as never
+      }
     }
     return document
   }
@@ -160,12 +199,26 @@ describe('the finished document', () => {
   it('is the same whatever order the routes come in, and keeps no internal key', () => {
     const a = route({ url: '/a', schema: { response: { 200: Thing, 404: problemResponse('No a', ['ERR_MESSAGE_NOT_FOUND']) } } })
     const b = route({ url: '/b', method: 'POST', scopes: ['b:write'], schema: { body: Thing, response: { 201: Thing } } })
-    const one = finishDocument(raw([['/a', a], ['/b', b]]), () => undefined)
-    const other = finishDocument(raw([['/b', b], ['/a', a]]), () => undefined)
+    const one = finishDocument(
+      raw([
+        ['/a', a],
+        ['/b', b]
+      ]),
+      () => undefined
+    )
+    const other = finishDocument(
+      raw([
+        ['/b', b],
+        ['/a', a]
+      ]),
+      () => undefined
+    )
     expect(JSON.stringify(one)).toBe(JSON.stringify(other))
     expect(Object.keys(one.paths['/a']?.get?.responses ?? {})).toEqual(['200', '400', '401', '403', '404', '503'])
     expect(JSON.stringify(one)).not.toContain(RESPONSES_KEY)
-    expect((one.components.securitySchemes.oauth2 as { flows: { authorizationCode: Json } }).flows.authorizationCode.scopes)
-      .toEqual({ 'b:write': 'Required by /b', 'things:read': 'Required by /a' })
+    expect((one.components.securitySchemes.oauth2 as { flows: { authorizationCode: Json } }).flows.authorizationCode.scopes).toEqual({
+      'b:write': 'Required by /b',
+      'things:read': 'Required by /a'
+    })
   })
 })

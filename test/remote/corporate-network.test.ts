@@ -48,13 +48,32 @@ authorityKeyIdentifier = keyid
 `
 
 /** A private CA (ca.pem) and a certificate for 127.0.0.1 it signed (leaf.pem, leaf.key), in `dir`. */
-function makeCertificates (dir: string): void {
+function makeCertificates(dir: string): void {
   writeFileSync(join(dir, 'openssl.cnf'), OPENSSL_CONFIG)
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes']
   const steps = [
     ['req', '-x509', '-config', 'openssl.cnf', '-extensions', 'ca', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1'],
     ['req', '-new', '-config', 'openssl.cnf', ...ec, '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', '/CN=127.0.0.1'],
-    ['x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', '2', '-days', '1', '-extfile', 'openssl.cnf', '-extensions', 'leaf', '-out', 'leaf.pem']
+    [
+      'x509',
+      '-req',
+      '-in',
+      'leaf.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-set_serial',
+      '2',
+      '-days',
+      '1',
+      '-extfile',
+      'openssl.cnf',
+      '-extensions',
+      'leaf',
+      '-out',
+      'leaf.pem'
+    ]
   ]
   for (const args of steps) {
     const run = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' })
@@ -63,7 +82,7 @@ function makeCertificates (dir: string): void {
 }
 
 /** The test issuer on https: TLS with the CA-signed certificate in front of its plain HTTP port. */
-function tlsFront (issuer: TestIssuer, dir: string): Promise<{ server: TlsServer; url: string }> {
+function tlsFront(issuer: TestIssuer, dir: string): Promise<{ server: TlsServer; url: string }> {
   const server = createTlsServer({ cert: readFileSync(join(dir, 'leaf.pem')), key: readFileSync(join(dir, 'leaf.key')) }, (clear) => {
     const plain = connect(issuer.port, '127.0.0.1')
     clear.pipe(plain).pipe(clear)
@@ -80,27 +99,44 @@ function tlsFront (issuer: TestIssuer, dir: string): Promise<{ server: TlsServer
   })
 }
 
-interface Started { child: ChildProcess; port: number; output(): string; exited: Promise<number | null> }
+interface Started {
+  child: ChildProcess
+  port: number
+  output(): string
+  exited: Promise<number | null>
+}
 
-function startServer (env: Record<string, string>): Promise<Started> {
+function startServer(env: Record<string, string>): Promise<Started> {
   return freePort().then((port) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], {
       cwd: ROOT,
       // built from nothing: the machine's own NODE_EXTRA_CA_CERTS or proxy settings take no part
-      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), AUTH_AUDIENCE: AUDIENCE, LOG_LEVEL: 'info', ...env },
+      env: {
+        PATH: process.env.PATH ?? '',
+        NODE_ENV: 'production',
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        AUTH_AUDIENCE: AUDIENCE,
+        LOG_LEVEL: 'info',
+        ...env
+      },
       stdio: ['ignore', 'pipe', 'pipe']
     })
     children.push(child)
     let output = ''
-    child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString() })
-    child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString() })
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+    })
+    child.stderr?.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+    })
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
     return { child, port, output: () => output, exited }
   })
 }
 
 /** The status of GET `path`, or 'refused' while nothing listens. */
-function status (port: number, path: string, headers: Record<string, string> = {}): Promise<number | 'refused'> {
+function status(port: number, path: string, headers: Record<string, string> = {}): Promise<number | 'refused'> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, headers, agent: false, timeout: 5000 }, (res) => {
       res.resume()
@@ -115,9 +151,18 @@ function status (port: number, path: string, headers: Record<string, string> = {
   })
 }
 
-function accessToken (issuerUrl: string, key: TestKey): string {
+function accessToken(issuerUrl: string, key: TestKey): string {
   const now = Math.floor(Date.now() / 1000)
-  return signJwt(key, { iss: issuerUrl, sub: 'user-1', aud: AUDIENCE, iat: now, exp: now + 300, jti: `jti-${now}-${Math.random()}`, client_id: 'test-client', scope: 'read:messages' })
+  return signJwt(key, {
+    iss: issuerUrl,
+    sub: 'user-1',
+    aud: AUDIENCE,
+    iat: now,
+    exp: now + 300,
+    jti: `jti-${now}-${Math.random()}`,
+    client_id: 'test-client',
+    scope: 'read:messages'
+  })
 }
 
 const children: ChildProcess[] = []
@@ -153,22 +198,28 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-describe('a server behind a proxy, its issuer\'s certificate from a private CA', () => {
+describe("a server behind a proxy, its issuer's certificate from a private CA", () => {
   /** The issuer on https, through a proxy that wants credentials: the proxy, and the server's variables for them. */
-  async function proxied (): Promise<{ via: TestProxy; env: Record<string, string> }> {
+  async function proxied(): Promise<{ via: TestProxy; env: Record<string, string> }> {
     const via = await startTestProxy({ credentials: `${PROXY_USER}:${PROXY_PASSWORD}` })
     proxy = via
-    return { via, env: { AUTH_ISSUER: front.url, HTTPS_PROXY: `http://${PROXY_USER}:${encodeURIComponent(PROXY_PASSWORD)}@127.0.0.1:${via.port}` } }
+    return {
+      via,
+      env: { AUTH_ISSUER: front.url, HTTPS_PROXY: `http://${PROXY_USER}:${encodeURIComponent(PROXY_PASSWORD)}@127.0.0.1:${via.port}` }
+    }
   }
 
   it('with NODE_EXTRA_CA_CERTS: fetches the keys through the proxy, becomes ready, verifies tokens; the password is never shown', async () => {
     const { via, env } = await proxied()
     const hits = issuer.hits.jwks
     const server = await startServer({ ...env, NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem') })
-    await vi.waitFor(async () => {
-      expect(server.child.exitCode, server.output()).toBeNull()
-      expect(await status(server.port, '/health/ready')).toBe(200)
-    }, { timeout: 25_000, interval: 100 }) // tsx compiles the app on start: seconds on a busy machine
+    await vi.waitFor(
+      async () => {
+        expect(server.child.exitCode, server.output()).toBeNull()
+        expect(await status(server.port, '/health/ready')).toBe(200)
+      },
+      { timeout: 25_000, interval: 100 }
+    ) // tsx compiles the app on start: seconds on a busy machine
     expect(await status(server.port, '/api/me', { authorization: `Bearer ${accessToken(front.url, key)}` })).toBe(200)
     expect(issuer.hits.jwks).toBe(hits + 1)
     expect(via.connects.length).toBeGreaterThanOrEqual(1)
@@ -182,13 +233,16 @@ describe('a server behind a proxy, its issuer\'s certificate from a private CA',
     expect(logged).not.toContain(PROXY_PASSWORD)
   }, 45_000)
 
-  it('without it: the issuer\'s certificate is refused, readiness stays 503, and the log says why', async () => {
+  it("without it: the issuer's certificate is refused, readiness stays 503, and the log says why", async () => {
     const { via, env } = await proxied()
     const server = await startServer(env)
-    await vi.waitFor(() => {
-      expect(server.child.exitCode, server.output()).toBeNull()
-      expect(server.output()).toContain('issuer signing keys could not be fetched')
-    }, { timeout: 25_000, interval: 100 })
+    await vi.waitFor(
+      () => {
+        expect(server.child.exitCode, server.output()).toBeNull()
+        expect(server.output()).toContain('issuer signing keys could not be fetched')
+      },
+      { timeout: 25_000, interval: 100 }
+    )
     expect(await status(server.port, '/health/ready')).toBe(503)
     expect(via.connects.length).toBeGreaterThanOrEqual(1) // the proxy did its part; the certificate did not pass
     const logged = server.output()
@@ -200,10 +254,13 @@ describe('a server behind a proxy, its issuer\'s certificate from a private CA',
   it('NO_PROXY=127.0.0.1: the calls go around the proxy', async () => {
     const { via, env } = await proxied()
     const server = await startServer({ ...env, NO_PROXY: '127.0.0.1', NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem') })
-    await vi.waitFor(async () => {
-      expect(server.child.exitCode, server.output()).toBeNull()
-      expect(await status(server.port, '/health/ready')).toBe(200)
-    }, { timeout: 25_000, interval: 100 })
+    await vi.waitFor(
+      async () => {
+        expect(server.child.exitCode, server.output()).toBeNull()
+        expect(await status(server.port, '/health/ready')).toBe(200)
+      },
+      { timeout: 25_000, interval: 100 }
+    )
     expect(via.connects).toEqual([])
     expect(via.authorizations).toEqual([])
   }, 45_000)
@@ -223,11 +280,20 @@ describe('the development issuer with proxy variables set (a developer behind a 
   it('is reached directly, without the proxy', async () => {
     const via = await startTestProxy()
     proxy = via
-    const server = await startServer({ NODE_ENV: 'development', DEV_ISSUER: '1', DEV_ISSUER_PORT: '0', HTTP_PROXY: via.url, HTTPS_PROXY: via.url })
-    await vi.waitFor(async () => {
-      expect(server.child.exitCode, server.output()).toBeNull()
-      expect(await status(server.port, '/health/ready')).toBe(200)
-    }, { timeout: 25_000, interval: 100 })
+    const server = await startServer({
+      NODE_ENV: 'development',
+      DEV_ISSUER: '1',
+      DEV_ISSUER_PORT: '0',
+      HTTP_PROXY: via.url,
+      HTTPS_PROXY: via.url
+    })
+    await vi.waitFor(
+      async () => {
+        expect(server.child.exitCode, server.output()).toBeNull()
+        expect(await status(server.port, '/health/ready')).toBe(200)
+      },
+      { timeout: 25_000, interval: 100 }
+    )
     expect(via.connects).toEqual([])
     expect(via.requests).toEqual([])
     expect(server.output()).toMatch(/"noProxy":"127\.0\.0\.1:\d+"/)

@@ -37,32 +37,35 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
 
-async function issuer (): Promise<TestIssuer> {
+async function issuer(): Promise<TestIssuer> {
   const started = await startTestIssuer({ keys: [makeKey('ES256')], discovery: 'openid' })
   cleanups.push(() => started.close())
   return started
 }
 
-async function proxy (options?: StartTestProxyOptions): Promise<TestProxy> {
+async function proxy(options?: StartTestProxyOptions): Promise<TestProxy> {
   const started = await startTestProxy(options)
   cleanups.push(() => started.close())
   return started
 }
 
 /** Outbound calls through the proxies `env` names, until the end of the test. */
-function through (env: Record<string, string>, direct?: string[]): void {
+function through(env: Record<string, string>, direct?: string[]): void {
   const outbound = useProxyFromEnvironment(env, direct === undefined ? {} : { direct })
   expect(outbound).toBeDefined()
   cleanups.push(() => outbound?.restore())
 }
 
-async function failure (call: Promise<unknown>): Promise<FetchFailed> {
-  const error = await call.then(() => undefined, (reason: unknown) => reason)
+async function failure(call: Promise<unknown>): Promise<FetchFailed> {
+  const error = await call.then(
+    () => undefined,
+    (reason: unknown) => reason
+  )
   expect(error).toBeInstanceOf(FetchFailed)
   return error as FetchFailed
 }
 
-function totalHits (target: TestIssuer): number {
+function totalHits(target: TestIssuer): number {
   return Object.values(target.hits).reduce((sum, hits) => sum + hits, 0)
 }
 
@@ -71,8 +74,21 @@ describe('calls to the issuer through the proxy', () => {
     const [idp, via] = await Promise.all([issuer(), proxy()])
     through({ HTTP_PROXY: via.url })
     const lines: string[] = []
-    const log: KeyStoreLogger = { info: (obj, msg) => lines.push(`${msg} ${JSON.stringify(obj)}`), warn: (obj, msg) => lines.push(`${msg} ${JSON.stringify(obj)}`) }
-    const store = new KeyStore({ issuer: idp.url, jwksUri: undefined, algorithms: new Set(['ES256']), fetchTimeoutMs: 2000, cacheTtl: 600, cooldown: 30, maxStale: 86_400, maxBytes: 512 * 1024, log })
+    const log: KeyStoreLogger = {
+      info: (obj, msg) => lines.push(`${msg} ${JSON.stringify(obj)}`),
+      warn: (obj, msg) => lines.push(`${msg} ${JSON.stringify(obj)}`)
+    }
+    const store = new KeyStore({
+      issuer: idp.url,
+      jwksUri: undefined,
+      algorithms: new Set(['ES256']),
+      fetchTimeoutMs: 2000,
+      cacheTtl: 600,
+      cooldown: 30,
+      maxStale: 86_400,
+      maxBytes: 512 * 1024,
+      log
+    })
     cleanups.push(() => store.close())
     await store.start()
     expect(store.ready, lines.join('\n')).toBe(true)
@@ -84,7 +100,7 @@ describe('calls to the issuer through the proxy', () => {
     expect(totalHits(idp)).toBe(via.requests.length)
   })
 
-  it('sends an introspection request through the proxy, with its body and the API\'s credentials', async () => {
+  it("sends an introspection request through the proxy, with its body and the API's credentials", async () => {
     const [idp, via] = await Promise.all([issuer(), proxy()])
     through({ HTTP_PROXY: via.url })
     let received: { token: string; authorization?: string } | undefined
@@ -144,7 +160,7 @@ describe('calls to the issuer through the proxy', () => {
   })
 })
 
-describe('fetchJson\'s safeguards through the proxy', () => {
+describe("fetchJson's safeguards through the proxy", () => {
   it('times out on an issuer that never answers', async () => {
     const [idp, via] = await Promise.all([issuer(), proxy()])
     through({ HTTP_PROXY: via.url })
@@ -182,10 +198,19 @@ describe('fetchJson\'s safeguards through the proxy', () => {
       res.write('{"keys":["')
       const chunk = 'x'.repeat(16 * 1024)
       const timer = setInterval(() => res.write(chunk), 1)
-      res.on('close', () => { clearInterval(timer); upstreamClosed = true })
+      res.on('close', () => {
+        clearInterval(timer)
+        upstreamClosed = true
+      })
     })
     await new Promise<void>((resolve) => endless.listen(0, '127.0.0.1', resolve))
-    cleanups.push(() => new Promise<void>((resolve) => { endless.close(() => resolve()); endless.closeAllConnections() }))
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          endless.close(() => resolve())
+          endless.closeAllConnections()
+        })
+    )
     const port = (endless.address() as { port: number }).port
     const via = await proxy()
     through({ HTTP_PROXY: via.url })
@@ -207,7 +232,7 @@ describe('fetchJson\'s safeguards through the proxy', () => {
   })
 })
 
-describe('the proxy\'s credentials', () => {
+describe("the proxy's credentials", () => {
   const PASSWORD = 'p@ss w:rd'
   const credentialsUrl = (via: TestProxy, password: string): string =>
     `http://proxy-user:${encodeURIComponent(password)}@127.0.0.1:${via.port}`
@@ -227,8 +252,21 @@ describe('the proxy\'s credentials', () => {
     const [idp, via] = await Promise.all([issuer(), proxy({ credentials: 'proxy-user:right' })])
     through({ HTTP_PROXY: credentialsUrl(via, PASSWORD) })
     const lines: string[] = []
-    const log: KeyStoreLogger = { info: (obj, msg) => lines.push(`${msg} ${JSON.stringify(obj)}`), warn: (obj, msg) => lines.push(`${msg} ${JSON.stringify(obj)}`) }
-    const store = new KeyStore({ issuer: idp.url, jwksUri: idp.jwksUri, algorithms: new Set(['ES256']), fetchTimeoutMs: 2000, cacheTtl: 600, cooldown: 30, maxStale: 86_400, maxBytes: 512 * 1024, log })
+    const log: KeyStoreLogger = {
+      info: (obj, msg) => lines.push(`${msg} ${JSON.stringify(obj)}`),
+      warn: (obj, msg) => lines.push(`${msg} ${JSON.stringify(obj)}`)
+    }
+    const store = new KeyStore({
+      issuer: idp.url,
+      jwksUri: idp.jwksUri,
+      algorithms: new Set(['ES256']),
+      fetchTimeoutMs: 2000,
+      cacheTtl: 600,
+      cooldown: 30,
+      maxStale: 86_400,
+      maxBytes: 512 * 1024,
+      log
+    })
     cleanups.push(() => store.close())
     await store.start()
     expect(store.ready).toBe(false)

@@ -17,15 +17,20 @@ import { freePort } from '../../scripts/free-port.js'
 const SLOW_JWKS_MS = 1500
 const EXIT_BOUND_MS = 6000
 
-interface Answer { status: number; body: string }
+interface Answer {
+  status: number
+  body: string
+}
 
 /** One request on a new connection (no keep-alive pool): either an answer or a connection error code. */
-function get (port: number, path: string, headers: Record<string, string> = {}): Promise<Answer> {
+function get(port: number, path: string, headers: Record<string, string> = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, headers, agent: false, timeout: 10_000 }, (res) => {
       let body = ''
       res.setEncoding('utf8')
-      res.on('data', (chunk: string) => { body += chunk })
+      res.on('data', (chunk: string) => {
+        body += chunk
+      })
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
       res.on('error', reject)
     })
@@ -36,7 +41,7 @@ function get (port: number, path: string, headers: Record<string, string> = {}):
 }
 
 /** 'refused' (or reset) when no connection can be made, else the status. */
-async function statusOrRefused (port: number, path: string, headers?: Record<string, string>): Promise<number | 'refused'> {
+async function statusOrRefused(port: number, path: string, headers?: Record<string, string>): Promise<number | 'refused'> {
   try {
     return (await get(port, path, headers)).status
   } catch (error) {
@@ -46,11 +51,17 @@ async function statusOrRefused (port: number, path: string, headers?: Record<str
   }
 }
 
-
-function accessToken (issuer: TestIssuer, key: TestKey): string {
+function accessToken(issuer: TestIssuer, key: TestKey): string {
   const now = Math.floor(Date.now() / 1000)
   return signJwt(key, {
-    iss: issuer.url, sub: 'user-1', aud: AUDIENCE, iat: now, exp: now + 300, jti: `jti-${now}-${Math.random()}`, client_id: 'test-client', scope: 'read:messages'
+    iss: issuer.url,
+    sub: 'user-1',
+    aud: AUDIENCE,
+    iat: now,
+    exp: now + 300,
+    jti: `jti-${now}-${Math.random()}`,
+    client_id: 'test-client',
+    scope: 'read:messages'
   })
 }
 
@@ -68,7 +79,11 @@ describe('graceful shutdown', () => {
     const key = makeKey('RS256')
     issuer = await startTestIssuer({ keys: [key], discovery: 'openid' })
     const port = await freePort()
-    const { child: server, output, exited } = spawnServer({
+    const {
+      child: server,
+      output,
+      exited
+    } = spawnServer({
       NODE_ENV: 'production', // no .env file, no development issuer
       HOST: '127.0.0.1',
       PORT: String(port),
@@ -79,10 +94,13 @@ describe('graceful shutdown', () => {
     child = server
 
     // up and ready: the keys were fetched at start-up
-    await vi.waitFor(async () => {
-      expect(server.exitCode, output()).toBeNull()
-      expect(await statusOrRefused(port, '/health/ready')).toBe(200)
-    }, { timeout: 25_000, interval: 100 }) // tsx compiles the app on start: seconds on a busy machine
+    await vi.waitFor(
+      async () => {
+        expect(server.exitCode, output()).toBeNull()
+        expect(await statusOrRefused(port, '/health/ready')).toBe(200)
+      },
+      { timeout: 25_000, interval: 100 }
+    ) // tsx compiles the app on start: seconds on a busy machine
     expect(await statusOrRefused(port, '/api/me', { authorization: `Bearer ${accessToken(issuer, key)}` })).toBe(200)
 
     // a slow request: a key rotated in, whose refetch the issuer answers late
@@ -93,15 +111,23 @@ describe('graceful shutdown', () => {
     const sentAt = performance.now()
     const inFlight = get(port, '/api/me', { authorization: `Bearer ${accessToken(issuer, next)}` })
     const issuerRef = issuer
-    await vi.waitFor(() => { expect(issuerRef.hits.jwks).toBe(jwksHits + 1) }, { timeout: 5000, interval: 10 })
+    await vi.waitFor(
+      () => {
+        expect(issuerRef.hits.jwks).toBe(jwksHits + 1)
+      },
+      { timeout: 5000, interval: 10 }
+    )
 
     const signalledAt = performance.now()
     server.kill('SIGTERM')
 
     // new connections are refused (or answered 503) while the request in flight goes on
-    await vi.waitFor(async () => {
-      expect(['refused', 503]).toContain(await statusOrRefused(port, '/health/ready'))
-    }, { timeout: 2000, interval: 20 })
+    await vi.waitFor(
+      async () => {
+        expect(['refused', 503]).toContain(await statusOrRefused(port, '/health/ready'))
+      },
+      { timeout: 2000, interval: 20 }
+    )
     expect(['refused', 503]).toContain(await statusOrRefused(port, '/api/me', { authorization: `Bearer ${accessToken(issuerRef, key)}` }))
 
     const answer = await inFlight

@@ -20,7 +20,7 @@ interface Answer {
   body: Record<string, unknown>
 }
 
-async function call (api: TestApi, token: string, request: { method?: 'GET' | 'POST'; url?: string; body?: unknown } = {}): Promise<Answer> {
+async function call(api: TestApi, token: string, request: { method?: 'GET' | 'POST'; url?: string; body?: unknown } = {}): Promise<Answer> {
   const res = await api.app.inject({
     method: request.method ?? 'GET',
     url: request.url ?? '/api/me',
@@ -44,7 +44,7 @@ const ID_TOKEN = /An ID token was presented where an access token is required/
 const NOT_ACCESS_TOKEN = /was presented where an access token is required/
 
 /** 401 invalid_token whose description (header and problem detail) matches `description`. */
-function expectRefused (answer: Answer, code: string, description: RegExp): void {
+function expectRefused(answer: Answer, code: string, description: RegExp): void {
   expect(answer.status, answer.detail).toBe(401)
   expect(answer.error).toBe('invalid_token')
   expect(answer.code).toBe(code)
@@ -52,7 +52,7 @@ function expectRefused (answer: Answer, code: string, description: RegExp): void
   expect(answer.detail).toMatch(description)
 }
 
-function expectAccepted (answer: Answer): void {
+function expectAccepted(answer: Answer): void {
   expect(answer.status, `${answer.code ?? ''} ${answer.detail}`).toBe(200)
 }
 
@@ -69,26 +69,31 @@ const CONFIGS = {
 } satisfies Record<string, Record<string, string>>
 type ConfigName = keyof typeof CONFIGS
 
-function api (name: ConfigName): TestApi {
+function api(name: ConfigName): TestApi {
   const found = apis.get(name)
   if (found === undefined) throw new Error(`app ${name} not started`)
   return found
 }
 
 beforeAll(async () => {
-  await Promise.all(Object.entries(CONFIGS).map(async ([name, env]) => {
-    apis.set(name, await startTestApi({ env }))
-  }))
+  await Promise.all(
+    Object.entries(CONFIGS).map(async ([name, env]) => {
+      apis.set(name, await startTestApi({ env }))
+    })
+  )
 })
 afterAll(async () => {
   await Promise.all([...apis.values()].map((each) => each.close()))
 })
 
 describe('header typ', () => {
-  it.each(['at+jwt', 'AT+JWT', 'At+Jwt', 'application/at+jwt', 'APPLICATION/AT+JWT', 'JWT', 'jwt', 'application/jwt'])('accepts typ %s under auto', async (typ) => {
-    const t = api('generic')
-    expectAccepted(await call(t, t.token({}, { typ })))
-  })
+  it.each(['at+jwt', 'AT+JWT', 'At+Jwt', 'application/at+jwt', 'APPLICATION/AT+JWT', 'JWT', 'jwt', 'application/jwt'])(
+    'accepts typ %s under auto',
+    async (typ) => {
+      const t = api('generic')
+      expectAccepted(await call(t, t.token({}, { typ })))
+    }
+  )
 
   it('accepts a token with no typ under auto', async () => {
     const t = api('generic')
@@ -154,7 +159,11 @@ describe('AUTH_TOKEN_PROFILE=rfc9068', () => {
   it('names an ID token as one, typ JWT and all', async () => {
     const t = api('rfc9068')
     expectRefused(await call(t, t.token({ nonce: 'n-0S6_WzA2Mj' }, { typ: 'JWT' })), 'ERR_ID_TOKEN_NOT_ACCESS_TOKEN', ID_TOKEN)
-    expectRefused(await call(t, t.token({ at_hash: 'MTIzNDU2Nzg5MDEyMzQ1Ng' }, { typ: undefined })), 'ERR_ID_TOKEN_NOT_ACCESS_TOKEN', ID_TOKEN)
+    expectRefused(
+      await call(t, t.token({ at_hash: 'MTIzNDU2Nzg5MDEyMzQ1Ng' }, { typ: undefined })),
+      'ERR_ID_TOKEN_NOT_ACCESS_TOKEN',
+      ID_TOKEN
+    )
     expectRefused(await call(t, t.token({ token_use: 'id' }, { typ: undefined })), 'ERR_ID_TOKEN_NOT_ACCESS_TOKEN', ID_TOKEN)
   })
 
@@ -288,7 +297,12 @@ describe('a key-bound token (cnf) sent with the Bearer scheme (RFC 9449 §7.2)',
 
 describe('provider access-token markers', () => {
   describe('entra', () => {
-    const entra = (claims: Record<string, unknown>): Record<string, unknown> => ({ client_id: undefined, scope: undefined, ver: '2.0', ...claims })
+    const entra = (claims: Record<string, unknown>): Record<string, unknown> => ({
+      client_id: undefined,
+      scope: undefined,
+      ver: '2.0',
+      ...claims
+    })
 
     it('accepts azp + scp, appid + scp, azp + roles', async () => {
       const t = api('entra')
@@ -338,7 +352,12 @@ describe('provider access-token markers', () => {
   })
 
   describe('cognito', () => {
-    const cognito = (claims: Record<string, unknown> = {}): Record<string, unknown> => ({ aud: undefined, token_use: 'access', username: 'jane', ...claims })
+    const cognito = (claims: Record<string, unknown> = {}): Record<string, unknown> => ({
+      aud: undefined,
+      token_use: 'access',
+      username: 'jane',
+      ...claims
+    })
 
     it('accepts an access token without aud, its client_id in AUTH_CLIENT_IDS', async () => {
       const t = api('cognito')
@@ -384,9 +403,10 @@ describe('provider access-token markers', () => {
 })
 
 describe('preset scope claims decide POST /api/messages (write:messages)', () => {
-  const post = (t: TestApi, token: string): Promise<Answer> => call(t, token, { method: 'POST', url: '/api/messages', body: { text: 'hello' } })
+  const post = (t: TestApi, token: string): Promise<Answer> =>
+    call(t, token, { method: 'POST', url: '/api/messages', body: { text: 'hello' } })
 
-  function expectForbidden (answer: Answer): void {
+  function expectForbidden(answer: Answer): void {
     expect(answer.status, answer.detail).toBe(403)
     expect(answer.www).toMatch(/error="insufficient_scope"/)
     expect(answer.www).toMatch(/scope="write:messages"/)
@@ -420,11 +440,13 @@ describe('preset scope claims decide POST /api/messages (write:messages)', () =>
     expectForbidden(await post(g, g.token({ ...claims, roles: ['write:messages'] }, { typ: 'JWT' })))
   })
 
-  it('keycloak: realm_access.roles and resource_access[this API].roles, not another client\'s roles', async () => {
+  it("keycloak: realm_access.roles and resource_access[this API].roles, not another client's roles", async () => {
     const claims = { scope: 'openid profile', typ: 'Bearer', azp: CLIENT_ID, client_id: undefined }
     const t = api('keycloak')
     expect((await post(t, t.token({ ...claims, realm_access: { roles: ['write:messages'] } }, { typ: 'JWT' }))).status).toBe(201)
-    expect((await post(t, t.token({ ...claims, resource_access: { [AUDIENCE]: { roles: ['write:messages'] } } }, { typ: 'JWT' }))).status).toBe(201)
+    expect(
+      (await post(t, t.token({ ...claims, resource_access: { [AUDIENCE]: { roles: ['write:messages'] } } }, { typ: 'JWT' }))).status
+    ).toBe(201)
     expectForbidden(await post(t, t.token({ ...claims, realm_access: { roles: ['read:messages'] } }, { typ: 'JWT' })))
     expectForbidden(await post(t, t.token({ ...claims, resource_access: { account: { roles: ['write:messages'] } } }, { typ: 'JWT' })))
     const g = api('generic')

@@ -12,7 +12,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AUDIENCE, startTestApi, type TestApi } from '../helpers/test-api.js'
 import { signJwt } from '../helpers/jwt-sign.js'
-import { fixtureHeader, getFixture, providerFixtures, type FixtureContext, type ProviderFixture, type ProviderName, type ProviderPreset } from '../fixtures/providers.js'
+import {
+  fixtureHeader,
+  getFixture,
+  providerFixtures,
+  type FixtureContext,
+  type ProviderFixture,
+  type ProviderName,
+  type ProviderPreset
+} from '../fixtures/providers.js'
 
 /** Client ids in each provider's own format. */
 const CLIENT_IDS: Record<ProviderName, string> = {
@@ -30,7 +38,7 @@ const NOT_ACCESS_TOKEN_CODES = ['ERR_ID_TOKEN_NOT_ACCESS_TOKEN', 'ERR_NOT_ACCESS
 
 type Audience = 'api' | 'api+clients'
 
-function env (preset: ProviderPreset, audience: Audience, profile: 'auto' | 'rfc9068' = 'auto'): Record<string, string> {
+function env(preset: ProviderPreset, audience: Audience, profile: 'auto' | 'rfc9068' = 'auto'): Record<string, string> {
   return {
     AUTH_PROVIDER: preset,
     AUTH_TOKEN_PROFILE: profile,
@@ -41,7 +49,7 @@ function env (preset: ProviderPreset, audience: Audience, profile: 'auto' | 'rfc
 
 const apis = new Map<string, TestApi>()
 const key = (preset: ProviderPreset, audience: Audience, profile: 'auto' | 'rfc9068' = 'auto'): string => `${preset}/${audience}/${profile}`
-function api (preset: ProviderPreset, audience: Audience, profile: 'auto' | 'rfc9068' = 'auto'): TestApi {
+function api(preset: ProviderPreset, audience: Audience, profile: 'auto' | 'rfc9068' = 'auto'): TestApi {
   const found = apis.get(key(preset, audience, profile))
   if (found === undefined) throw new Error(`no app for ${key(preset, audience, profile)}`)
   return found
@@ -51,20 +59,26 @@ beforeAll(async () => {
   const wanted: Array<[ProviderPreset, Audience, 'auto' | 'rfc9068']> = []
   for (const preset of PRESETS) for (const audience of ['api', 'api+clients'] as const) wanted.push([preset, audience, 'auto'])
   for (const preset of ['generic', 'auth0'] as const) wanted.push([preset, 'api', 'rfc9068'])
-  await Promise.all(wanted.map(async ([preset, audience, profile]) => {
-    apis.set(key(preset, audience, profile), await startTestApi({ env: env(preset, audience, profile) }))
-  }))
+  await Promise.all(
+    wanted.map(async ([preset, audience, profile]) => {
+      apis.set(key(preset, audience, profile), await startTestApi({ env: env(preset, audience, profile) }))
+    })
+  )
 })
 afterAll(async () => {
   await Promise.all([...apis.values()].map((each) => each.close()))
 })
 
-function context (t: TestApi, fixture: ProviderFixture): FixtureContext {
+function context(t: TestApi, fixture: ProviderFixture): FixtureContext {
   return { issuer: t.issuer.url, audience: AUDIENCE, clientId: CLIENT_IDS[fixture.provider], now: t.now() }
 }
 
 /** Signs the fixture's claims with the test issuer's key and the provider's header. */
-function mint (t: TestApi, fixture: ProviderFixture, edit: (claims: Record<string, unknown>) => Record<string, unknown> = (c) => c): { token: string; claims: Record<string, unknown> } {
+function mint(
+  t: TestApi,
+  fixture: ProviderFixture,
+  edit: (claims: Record<string, unknown>) => Record<string, unknown> = (c) => c
+): { token: string; claims: Record<string, unknown> } {
   const claims = edit(fixture.claims(context(t, fixture)))
   return { token: signJwt(t.key, claims, fixtureHeader(fixture)), claims }
 }
@@ -76,7 +90,7 @@ interface Answer {
   description: string | undefined
 }
 
-async function get (t: TestApi, url: string, token: string): Promise<Answer> {
+async function get(t: TestApi, url: string, token: string): Promise<Answer> {
   const res = await t.app.inject({ url, headers: { authorization: `Bearer ${token}` } })
   const www = String(res.headers['www-authenticate'] ?? '')
   return {
@@ -87,7 +101,7 @@ async function get (t: TestApi, url: string, token: string): Promise<Answer> {
   }
 }
 
-function expectIdTokenRefusal (answer: Answer): void {
+function expectIdTokenRefusal(answer: Answer): void {
   expect(answer.status, String(answer.body.detail)).toBe(401)
   expect(answer.error).toBe('invalid_token')
   expect(answer.description).toMatch(ID_TOKEN)
@@ -95,7 +109,8 @@ function expectIdTokenRefusal (answer: Answer): void {
   expect(answer.body.code).toBe('ERR_ID_TOKEN_NOT_ACCESS_TOKEN')
 }
 
-const accessFixtures = (preset: ProviderPreset): ProviderFixture[] => providerFixtures.filter((f) => f.kind === 'access' && f.preset === preset)
+const accessFixtures = (preset: ProviderPreset): ProviderFixture[] =>
+  providerFixtures.filter((f) => f.kind === 'access' && f.preset === preset)
 const idFixtures = (preset: ProviderPreset): ProviderFixture[] => providerFixtures.filter((f) => f.kind === 'id' && f.preset === preset)
 
 it('the table covers every provider, with access and ID tokens of each', () => {
@@ -134,22 +149,28 @@ describe.each(PRESETS)('AUTH_PROVIDER=%s', (preset) => {
       expectIdTokenRefusal(await get(t, '/api/me', mint(t, fixture).token))
     })
 
-    it.each(ids.map((f) => [f.name, f] as const))('refuses %s as an ID token when the API also accepts the client id as audience', async (_name, fixture) => {
-      const t = api(preset, 'api+clients')
-      expectIdTokenRefusal(await get(t, '/api/me', mint(t, fixture).token))
-    })
+    it.each(ids.map((f) => [f.name, f] as const))(
+      'refuses %s as an ID token when the API also accepts the client id as audience',
+      async (_name, fixture) => {
+        const t = api(preset, 'api+clients')
+        expectIdTokenRefusal(await get(t, '/api/me', mint(t, fixture).token))
+      }
+    )
   }
 
-  it.each(providerFixtures.filter((f) => f.kind === 'id').map((f) => [f.name, f] as const))('lets no ID token through: %s', async (_name, fixture) => {
-    for (const audience of ['api', 'api+clients'] as const) {
-      const t = api(preset, audience)
-      const answer = await get(t, '/api/me', mint(t, fixture).token)
-      expect(answer.status, `${audience}: ${String(answer.body.code)}`).toBe(401)
-      expect(answer.error).toBe('invalid_token')
-      // once the audience passes, what refuses an ID token is the classification
-      if (audience === 'api+clients' && preset !== 'cognito') expect(NOT_ACCESS_TOKEN_CODES).toContain(answer.body.code)
+  it.each(providerFixtures.filter((f) => f.kind === 'id').map((f) => [f.name, f] as const))(
+    'lets no ID token through: %s',
+    async (_name, fixture) => {
+      for (const audience of ['api', 'api+clients'] as const) {
+        const t = api(preset, audience)
+        const answer = await get(t, '/api/me', mint(t, fixture).token)
+        expect(answer.status, `${audience}: ${String(answer.body.code)}`).toBe(401)
+        expect(answer.error).toBe('invalid_token')
+        // once the audience passes, what refuses an ID token is the classification
+        if (audience === 'api+clients' && preset !== 'cognito') expect(NOT_ACCESS_TOKEN_CODES).toContain(answer.body.code)
+      }
     }
-  })
+  )
 })
 
 describe('Entra ID with one app registration for the SPA and the API', () => {
@@ -199,7 +220,9 @@ describe('AUTH_TOKEN_PROFILE=rfc9068 over the fixtures', () => {
     expect(me.body.scopes).toEqual(expect.arrayContaining(fixture.scopes ?? []))
   })
 
-  it.each(providerFixtures.filter((f) => f.kind === 'access' && !rfc9068Shaped(f) && f.preset !== 'cognito').map((f) => [f.name, f] as const))('refuses %s: not typ at+jwt', async (_name, fixture) => {
+  it.each(
+    providerFixtures.filter((f) => f.kind === 'access' && !rfc9068Shaped(f) && f.preset !== 'cognito').map((f) => [f.name, f] as const)
+  )('refuses %s: not typ at+jwt', async (_name, fixture) => {
     const t = api('generic', 'api', 'rfc9068')
     const answer = await get(t, '/api/me', mint(t, fixture).token)
     expect(answer.status).toBe(401)
@@ -208,12 +231,15 @@ describe('AUTH_TOKEN_PROFILE=rfc9068 over the fixtures', () => {
     expect(['ERR_JWT_TYPE_INVALID', 'ERR_JWT_CLAIM_MISSING']).toContain(answer.body.code)
   })
 
-  it.each(providerFixtures.filter((f) => f.kind === 'id').map((f) => [f.name, f] as const))('refuses the ID token %s', async (_name, fixture) => {
-    for (const preset of ['generic', 'auth0'] as const) {
-      const t = api(preset, 'api', 'rfc9068')
-      const answer = await get(t, '/api/me', mint(t, fixture).token)
-      expect(answer.status).toBe(401)
-      expect(answer.error).toBe('invalid_token')
+  it.each(providerFixtures.filter((f) => f.kind === 'id').map((f) => [f.name, f] as const))(
+    'refuses the ID token %s',
+    async (_name, fixture) => {
+      for (const preset of ['generic', 'auth0'] as const) {
+        const t = api(preset, 'api', 'rfc9068')
+        const answer = await get(t, '/api/me', mint(t, fixture).token)
+        expect(answer.status).toBe(401)
+        expect(answer.error).toBe('invalid_token')
+      }
     }
-  })
+  )
 })

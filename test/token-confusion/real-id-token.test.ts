@@ -13,7 +13,7 @@ import type { LoginTokens } from '../helpers/oidc-flow.js'
 const API_AUDIENCE = 'https://api.real-id-token.test'
 const ID_TOKEN = /An ID token was presented where an access token is required/
 
-function decode (token: string, part: 0 | 1): Record<string, unknown> {
+function decode(token: string, part: 0 | 1): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.split('.')[part] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>
 }
 
@@ -51,20 +51,33 @@ describe('a real ID token and access token from the development issuer (code flo
     expect(decode(tokens.access_token, 1)).toMatchObject({ iss: devIssuer.issuer, aud: API_AUDIENCE, sub: alice.sub })
   })
 
-  it.each([[0, 'auto'], [1, 'auto, client id accepted as audience'], [2, 'rfc9068']])('the API accepts the access token (%i: %s)', async (index) => {
+  it.each([
+    [0, 'auto'],
+    [1, 'auto, client id accepted as audience'],
+    [2, 'rfc9068']
+  ])('the API accepts the access token (%i: %s)', async (index) => {
     const authorization = `Bearer ${tokens.access_token}`
     const me = await api(index).inject({ url: '/api/me', headers: { authorization } })
     expect(me.statusCode, me.body).toBe(200)
     expect(me.json()).toMatchObject({ sub: alice.sub, clientId: devIssuer.spaClientId, issuer: devIssuer.issuer })
     expect(me.json<{ scopes: string[] }>().scopes).toEqual(expect.arrayContaining(['read:messages', 'write:messages']))
 
-    const created = await api(index).inject({ method: 'POST', url: '/api/messages', headers: { authorization }, payload: { text: 'from alice' } })
+    const created = await api(index).inject({
+      method: 'POST',
+      url: '/api/messages',
+      headers: { authorization },
+      payload: { text: 'from alice' }
+    })
     expect(created.statusCode).toBe(201)
     const listed = await api(index).inject({ url: '/api/messages', headers: { authorization } })
     expect(listed.statusCode).toBe(200)
   })
 
-  it.each([[0, 'auto'], [1, 'auto, client id accepted as audience'], [2, 'rfc9068']])('the API refuses the ID token as an ID token (%i: %s)', async (index) => {
+  it.each([
+    [0, 'auto'],
+    [1, 'auto, client id accepted as audience'],
+    [2, 'rfc9068']
+  ])('the API refuses the ID token as an ID token (%i: %s)', async (index) => {
     for (const url of ['/api/me', '/api/messages']) {
       const res = await api(index).inject({ url, headers: { authorization: `Bearer ${tokens.id_token}` } })
       expect(res.statusCode).toBe(401)

@@ -11,21 +11,23 @@ import { makeKey, type TestKey } from '../helpers/keys.js'
 import { startTestApi, type TestApi } from '../helpers/test-api.js'
 
 let api: TestApi
-afterEach(async () => { await api.close() })
+afterEach(async () => {
+  await api.close()
+})
 
-function me (token: string): Promise<LightMyRequestResponse> {
+function me(token: string): Promise<LightMyRequestResponse> {
   return api.app.inject({ url: '/api/me', headers: { authorization: `Bearer ${token}` } })
 }
 
 /** Verified twice (the second admits it to the cache), then served from the cache. */
-async function cached (token: string): Promise<void> {
+async function cached(token: string): Promise<void> {
   expect((await me(token)).statusCode).toBe(200)
   expect((await me(token)).statusCode).toBe(200)
   expect(api.app.verifier.cache.size).toBe(1)
   expect((await me(token)).statusCode).toBe(200)
 }
 
-function expectRefused (res: LightMyRequestResponse, code: string): void {
+function expectRefused(res: LightMyRequestResponse, code: string): void {
   expect(res.statusCode).toBe(401)
   expect(res.headers['www-authenticate']).toMatch(/error="invalid_token"/)
   expect(res.json()).toMatchObject({ code })
@@ -37,7 +39,11 @@ describe('a cached token', () => {
     ['use: enc', (jwk: Record<string, unknown>) => ({ ...jwk, use: 'enc' }), 'ERR_JWKS_NO_MATCHING_KEY'],
     ['key_ops without verify', (jwk: Record<string, unknown>) => ({ ...jwk, key_ops: ['encrypt'] }), 'ERR_JWKS_NO_MATCHING_KEY'],
     ['another kid', (jwk: Record<string, unknown>) => ({ ...jwk, kid: 'renamed' }), 'ERR_JWKS_NO_MATCHING_KEY'],
-    ['other material under the same kid', (jwk: Record<string, unknown>) => ({ ...makeKey('RS256', { fresh: true }).publicJwk, kid: jwk.kid }), 'ERR_JWS_SIGNATURE_INVALID']
+    [
+      'other material under the same kid',
+      (jwk: Record<string, unknown>) => ({ ...makeKey('RS256', { fresh: true }).publicJwk, kid: jwk.kid }),
+      'ERR_JWS_SIGNATURE_INVALID'
+    ]
   ])('is refused once the issuer republishes its key with %s', async (_name, republish, code) => {
     // a second key keeps the set usable whatever happens to the first
     api = await startTestApi({ algs: ['RS256', 'ES256'] })
@@ -97,11 +103,22 @@ describe('a cached token', () => {
     // checks queued while the key set changes under them, whatever the machine's speed.
     const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4)
     let released = 0
-    const holding = Array.from({ length: threads }, () => new Promise<void>((resolve) => {
-      pbkdf2('hold', 'the threadpool', 400_000, 64, 'sha512', () => { released++; resolve() })
-    }))
+    const holding = Array.from(
+      { length: threads },
+      () =>
+        new Promise<void>((resolve) => {
+          pbkdf2('hold', 'the threadpool', 400_000, 64, 'sha512', () => {
+            released++
+            resolve()
+          })
+        })
+    )
     let answered = 0
-    const inFlight = [me(token), me(token)].map((res) => res.finally(() => { answered++ }))
+    const inFlight = [me(token), me(token)].map((res) =>
+      res.finally(() => {
+        answered++
+      })
+    )
     api.issuer.setKeys([{ ...key.publicJwk, alg: 'PS256' }, other])
     api.issuer.setJwksFault({ delayMs: 20 }) // the two requests have selected the old key by then
     await api.app.keyStore.refresh('test')

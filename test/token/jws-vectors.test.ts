@@ -44,7 +44,7 @@ const byId = (id: string): Vector => {
 
 const EVERY_ALG = new Set<string>([...ASYMMETRIC_ALGS, ...HMAC_ALGS])
 
-function isJsonObject (text: string): boolean {
+function isJsonObject(text: string): boolean {
   try {
     const value: unknown = JSON.parse(text)
     return value !== null && typeof value === 'object' && !Array.isArray(value)
@@ -64,17 +64,21 @@ interface JwsParts {
  * other; for the RFC examples whose payload is plain text ("Payload", RFC 7520's quotation) the
  * same split is made here, with the project's strict JSON parser for the header.
  */
-function decode (compact: string): JwsParts {
+function decode(compact: string): JwsParts {
   const [h = '', p = '', s = ''] = compact.split('.')
   if (isJsonObject(Buffer.from(p, 'base64url').toString('utf8'))) {
     const { header, signingInput, signature } = decodeCompactJws(compact)
     return { header, signingInput, signature }
   }
-  return { header: parseJsonObject(Buffer.from(h, 'base64url')), signingInput: Buffer.from(`${h}.${p}`, 'ascii'), signature: Buffer.from(s, 'base64url') }
+  return {
+    header: parseJsonObject(Buffer.from(h, 'base64url')),
+    signingInput: Buffer.from(`${h}.${p}`, 'ascii'),
+    signature: Buffer.from(s, 'base64url')
+  }
 }
 
 /** Steps 3 to 5 under a policy that allows `allowed`: check the header, import the key, verify. */
-async function verifyJws (vector: Vector, parts: JwsParts, allowed: ReadonlySet<string> = new Set([vector.alg])): Promise<void> {
+async function verifyJws(vector: Vector, parts: JwsParts, allowed: ReadonlySet<string> = new Set([vector.alg])): Promise<void> {
   const { alg } = checkHeader(parts.header, allowed)
   const jwk = vector.jwk ?? {}
   if (alg.startsWith('HS')) {
@@ -85,7 +89,7 @@ async function verifyJws (vector: Vector, parts: JwsParts, allowed: ReadonlySet<
 }
 
 /** The AuthError code a call ends with (undefined when it succeeds). */
-async function refusal (run: () => unknown): Promise<AuthErrorCode | undefined> {
+async function refusal(run: () => unknown): Promise<AuthErrorCode | undefined> {
   try {
     await run()
     return undefined
@@ -96,13 +100,16 @@ async function refusal (run: () => unknown): Promise<AuthErrorCode | undefined> 
 }
 
 /** jose's verdict on a compact JWS with the vector's key: true when compactVerify accepts it. */
-async function joseAccepts (vector: Vector, compact: string): Promise<boolean> {
+async function joseAccepts(vector: Vector, compact: string): Promise<boolean> {
   const key = await importJWK(vector.jwk ?? {}, vector.alg)
-  return compactVerify(compact, key, { algorithms: [vector.alg] }).then(() => true, () => false)
+  return compactVerify(compact, key, { algorithms: [vector.alg] }).then(
+    () => true,
+    () => false
+  )
 }
 
 /** One bit of the signature flipped. */
-function flipSignatureBit (compact: string, byteIndex: (length: number) => number, bit: number): string {
+function flipSignatureBit(compact: string, byteIndex: (length: number) => number, bit: number): string {
   const [h, p, s = ''] = compact.split('.')
   const signature = Buffer.from(s, 'base64url')
   const at = byteIndex(signature.length)
@@ -111,7 +118,7 @@ function flipSignatureBit (compact: string, byteIndex: (length: number) => numbe
 }
 
 /** One character of the payload segment changed (not the last one, so the encoding stays canonical). */
-function changePayloadChar (compact: string, at: number): string {
+function changePayloadChar(compact: string, at: number): string {
   const [h, p = '', s] = compact.split('.')
   const index = Math.min(at, p.length - 2)
   const replacement = p[index] === 'A' ? 'B' : 'A'
@@ -120,7 +127,20 @@ function changePayloadChar (compact: string, at: number): string {
 
 describe('published JWS vectors: the stored copies', () => {
   it('hold what the RFCs publish: jose verifies every authentic signature in the fixture', async () => {
-    expect(vectors.map((v) => v.id)).toEqual(['rfc7515-a1', 'rfc7515-a2', 'rfc7515-a3', 'rfc7515-a4', 'rfc7515-a5', 'rfc7520-4.1', 'rfc7520-4.2', 'rfc7520-4.3', 'rfc7520-4.4', 'rfc7520-4.5', 'rfc8037-a4', 'rfc7797-4.2'])
+    expect(vectors.map((v) => v.id)).toEqual([
+      'rfc7515-a1',
+      'rfc7515-a2',
+      'rfc7515-a3',
+      'rfc7515-a4',
+      'rfc7515-a5',
+      'rfc7520-4.1',
+      'rfc7520-4.2',
+      'rfc7520-4.3',
+      'rfc7520-4.4',
+      'rfc7520-4.5',
+      'rfc8037-a4',
+      'rfc7797-4.2'
+    ])
     for (const vector of vectors) {
       if (vector.alg === 'none') continue
       const key = await importJWK(vector.jwk ?? {}, vector.alg)
@@ -129,7 +149,9 @@ describe('published JWS vectors: the stored copies', () => {
       if (vector.unencodedPayload === true) {
         payload = (await flattenedVerify({ protected: h, payload: vector.payload, signature: s }, key)).payload
       } else if (vector.detached === true) {
-        payload = (await flattenedVerify({ protected: h, payload: Buffer.from(vector.payload, 'utf8').toString('base64url'), signature: s }, key)).payload
+        payload = (
+          await flattenedVerify({ protected: h, payload: Buffer.from(vector.payload, 'utf8').toString('base64url'), signature: s }, key)
+        ).payload
       } else {
         payload = (await compactVerify(vector.compact, key)).payload
         expect(Buffer.from(p, 'base64url').toString('utf8'), vector.id).toBe(vector.payload)
@@ -140,7 +162,7 @@ describe('published JWS vectors: the stored copies', () => {
 })
 
 describe.each(valid)('$source ($alg): $title', (vector) => {
-  it('is accepted by the project\'s JWS layer when the policy allows its algorithm', async () => {
+  it("is accepted by the project's JWS layer when the policy allows its algorithm", async () => {
     expect(await joseAccepts(vector, vector.compact)).toBe(true)
     const parts = decode(vector.compact)
     expect(parts.header.alg).toBe(vector.alg)
@@ -186,7 +208,9 @@ describe.each(valid)('$source ($alg): $title', (vector) => {
     // the signature layer alone: the signing input differs by one character
     const parts = decode(vector.compact)
     const [h, p] = tampered.split('.')
-    expect(await refusal(() => verifyJws(vector, { ...parts, signingInput: Buffer.from(`${h}.${p}`, 'ascii') }))).toBe('ERR_JWS_SIGNATURE_INVALID')
+    expect(await refusal(() => verifyJws(vector, { ...parts, signingInput: Buffer.from(`${h}.${p}`, 'ascii') }))).toBe(
+      'ERR_JWS_SIGNATURE_INVALID'
+    )
     // and the whole JWS layer, whatever step refuses (the JSON may no longer parse)
     expect(await refusal(async () => verifyJws(vector, decode(tampered)))).toMatch(/^ERR_(JWS_SIGNATURE_INVALID|TOKEN_MALFORMED)$/)
   })
@@ -199,7 +223,9 @@ describe('published vectors that must be refused', () => {
     const header = parseJsonObject(Buffer.from(vector.compact.split('.')[0] ?? '', 'base64url'))
     expect(header).toEqual({ alg: 'none' })
     expect(await refusal(() => checkHeader(header, EVERY_ALG))).toBe('ERR_JWS_ALG_NOT_ALLOWED')
-    expect(() => loadConfig({ AUTH_ISSUER: 'https://issuer.example', AUTH_AUDIENCE: 'https://api.example', AUTH_ALGORITHMS: 'RS256,none' })).toThrow(ConfigError)
+    expect(() =>
+      loadConfig({ AUTH_ISSUER: 'https://issuer.example', AUTH_AUDIENCE: 'https://api.example', AUTH_ALGORITHMS: 'RS256,none' })
+    ).toThrow(ConfigError)
     // jose refuses it too, whatever key it is given
     const key = new Uint8Array(32)
     await expect(compactVerify(vector.compact, key)).rejects.toThrow()
@@ -221,7 +247,9 @@ describe('published vectors that must be refused', () => {
     expect(await refusal(() => checkHeader(header, EVERY_ALG))).toBe('ERR_JWS_CRIT_UNSUPPORTED')
     // the unencoded payload ("$.02") attached: refused at decoding (it is not base64url, and its dot makes four parts)
     expect(await refusal(() => decodeCompactJws(`${h}.${vector.payload}.${s}`))).toBe('ERR_TOKEN_MALFORMED')
-    expect(await refusal(() => decodeCompactJws(`${h}.${Buffer.from(vector.payload).toString('base64url')}.${s}`))).toBe('ERR_TOKEN_MALFORMED')
+    expect(await refusal(() => decodeCompactJws(`${h}.${Buffer.from(vector.payload).toString('base64url')}.${s}`))).toBe(
+      'ERR_TOKEN_MALFORMED'
+    )
     // jose refuses the detached form as a compact JWS (its signing input lacks the payload)
     expect(await joseAccepts(vector, vector.compact)).toBe(false)
   })

@@ -11,13 +11,18 @@ import { normaliseTyp } from '../../src/token/jws-header.js'
 import { PROVIDER_RULES } from '../../src/token/providers.js'
 import { checkAccessToken, notAnAccessToken } from '../../src/token/token-type.js'
 
-const ID_TOKEN = 'An ID token was presented where an access token is required. The ID token tells the app who the user is and is never sent to an API; send the access token instead.'
+const ID_TOKEN =
+  'An ID token was presented where an access token is required. The ID token tells the app who the user is and is never sent to an API; send the access token instead.'
 
-function rules (profile: TokenProfile = 'auto', provider: ProviderPreset = 'generic'): Parameters<typeof checkAccessToken>[2] {
+function rules(profile: TokenProfile = 'auto', provider: ProviderPreset = 'generic'): Parameters<typeof checkAccessToken>[2] {
   return { profile, provider: PROVIDER_RULES[provider] }
 }
 
-function refusal (typ: string | undefined, payload: Record<string, unknown>, ruleSet = rules()): { code: string; description: string } | undefined {
+function refusal(
+  typ: string | undefined,
+  payload: Record<string, unknown>,
+  ruleSet = rules()
+): { code: string; description: string } | undefined {
   try {
     checkAccessToken(typ, payload, ruleSet)
   } catch (error) {
@@ -50,11 +55,16 @@ describe('the header typ', () => {
     ['constructor', 'A token of type "constructor"'],
     ['__proto__', 'A token of type "__proto__"']
   ])('%s is another kind of token, named as such', (typ, name) => {
-    expect(refusal(typ, {})).toEqual({ code: 'ERR_NOT_ACCESS_TOKEN', description: `${name} was presented where an access token is required; send the access token instead.` })
+    expect(refusal(typ, {})).toEqual({
+      code: 'ERR_NOT_ACCESS_TOKEN',
+      description: `${name} was presented where an access token is required; send the access token instead.`
+    })
   })
 
   it('a long unknown typ is cut in the sentence', () => {
-    expect(refusal(`x${'y'.repeat(100)}`, {})?.description).toBe(`A token of type "x${'y'.repeat(39)}" was presented where an access token is required; send the access token instead.`)
+    expect(refusal(`x${'y'.repeat(100)}`, {})?.description).toBe(
+      `A token of type "x${'y'.repeat(39)}" was presented where an access token is required; send the access token instead.`
+    )
   })
 })
 
@@ -62,8 +72,12 @@ describe('provider markers in the payload', () => {
   it('Cognito token_use: access passes, id is an ID token, anything else another token', () => {
     expect(refusal(undefined, { token_use: 'access' })).toBeUndefined()
     expect(refusal(undefined, { token_use: 'id' })?.code).toBe('ERR_ID_TOKEN_NOT_ACCESS_TOKEN')
-    expect(refusal(undefined, { token_use: 'refresh' })?.description).toBe('A token with token_use "refresh" was presented where an access token is required; send the access token instead.')
-    expect(refusal(undefined, { token_use: { nested: 'x'.repeat(40) } })?.description).toMatch(/^A token with token_use "\{"nested":"xxxxxxxxx" was presented/)
+    expect(refusal(undefined, { token_use: 'refresh' })?.description).toBe(
+      'A token with token_use "refresh" was presented where an access token is required; send the access token instead.'
+    )
+    expect(refusal(undefined, { token_use: { nested: 'x'.repeat(40) } })?.description).toMatch(
+      /^A token with token_use "\{"nested":"xxxxxxxxx" was presented/
+    )
   })
 
   it('Keycloak payload typ: Bearer passes, ID is an ID token, Refresh and Logout are named, others quoted', () => {
@@ -99,7 +113,8 @@ describe('the rfc9068 profile', () => {
     expect(refusal('at+jwt', {}, rules('rfc9068'))).toBeUndefined()
     expect(refusal(undefined, {}, rules('rfc9068'))).toEqual({
       code: 'ERR_JWT_TYPE_INVALID',
-      description: 'A token whose header "typ" is absent was presented where an access token is required: this API accepts only RFC 9068 access tokens, whose header "typ" is "at+jwt" (is it an ID token?).'
+      description:
+        'A token whose header "typ" is absent was presented where an access token is required: this API accepts only RFC 9068 access tokens, whose header "typ" is "at+jwt" (is it an ID token?).'
     })
     expect(refusal('jwt', {}, rules('rfc9068'))?.description).toMatch(/^A token whose header "typ" is "jwt" was presented/)
   })
@@ -109,16 +124,27 @@ describe('the rfc9068 profile', () => {
   })
 })
 
-describe('the provider\'s access-token marker', () => {
+describe("the provider's access-token marker", () => {
   it.each([
     ['okta', { cid: 'app' }, {}, 'it has no "cid" claim, which every Okta access token carries'],
-    ['entra', { azp: 'app', scp: 'read' }, { azp: 'app' }, 'it lacks "azp"/"appid" with "scp" or "roles", which every Entra ID access token carries'],
+    [
+      'entra',
+      { azp: 'app', scp: 'read' },
+      { azp: 'app' },
+      'it lacks "azp"/"appid" with "scp" or "roles", which every Entra ID access token carries'
+    ],
     ['keycloak', { typ: 'Bearer' }, {}, 'its "typ" claim is not "Bearer", as in every Keycloak access token'],
     ['cognito', { token_use: 'access' }, {}, 'its "token_use" claim is not "access"']
-  ] as const)('%s: with it the token passes; without it, it is an ID token and the sentence says what is missing', (provider, marked, unmarked, missing) => {
-    expect(refusal(undefined, marked, rules('auto', provider))).toBeUndefined()
-    expect(refusal(undefined, unmarked, rules('auto', provider))).toEqual({ code: 'ERR_ID_TOKEN_NOT_ACCESS_TOKEN', description: `${ID_TOKEN} (This token is not an access token: ${missing}.)` })
-  })
+  ] as const)(
+    '%s: with it the token passes; without it, it is an ID token and the sentence says what is missing',
+    (provider, marked, unmarked, missing) => {
+      expect(refusal(undefined, marked, rules('auto', provider))).toBeUndefined()
+      expect(refusal(undefined, unmarked, rules('auto', provider))).toEqual({
+        code: 'ERR_ID_TOKEN_NOT_ACCESS_TOKEN',
+        description: `${ID_TOKEN} (This token is not an access token: ${missing}.)`
+      })
+    }
+  )
 
   it('generic and auth0 have none', () => {
     expect(refusal(undefined, {}, rules('auto', 'generic'))).toBeUndefined()

@@ -6,10 +6,18 @@ import { describe, expect, it } from 'vitest'
 import type { AccessTokenIdentity } from '../../src/token/identity.js'
 import { VerifiedTokenCache } from '../../src/token/verified-token-cache.js'
 
-const identity = (sub: string): AccessTokenIdentity => ({ sub, clientId: 'c', scopes: [], issuer: 'i', expiresAt: 100, format: 'jwt', claims: {} })
+const identity = (sub: string): AccessTokenIdentity => ({
+  sub,
+  clientId: 'c',
+  scopes: [],
+  issuer: 'i',
+  expiresAt: 100,
+  format: 'jwt',
+  claims: {}
+})
 const token = (n: number): string => `eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.${n.toString(36).padStart(43, 'A')}`
 
-function admit (cache: VerifiedTokenCache, value: string, sub = 'u'): void {
+function admit(cache: VerifiedTokenCache, value: string, sub = 'u'): void {
   cache.set(value, identity(sub), 0, 100)
   cache.set(value, identity(sub), 0, 100)
 }

@@ -6,7 +6,7 @@ import type { AccessTokenIdentity } from '../../../src/token/identity.js'
 import { MeSchema, type MeBody } from './schemas.js'
 
 /** ISO 8601 of a NumericDate; null when there is none or it is no printable date (never throws). */
-function isoDate (seconds: number | undefined): string | null {
+function isoDate(seconds: number | undefined): string | null {
   if (seconds === undefined) return null
   const date = new Date(seconds * 1000)
   const year = date.getUTCFullYear()
@@ -15,7 +15,7 @@ function isoDate (seconds: number | undefined): string | null {
 }
 
 /** The body of GET /api/me: total over any identity the verifier produces. */
-export function describeCaller (caller: AccessTokenIdentity): MeBody {
+export function describeCaller(caller: AccessTokenIdentity): MeBody {
   return {
     sub: caller.sub ?? null,
     clientId: caller.clientId ?? null,
@@ -31,24 +31,28 @@ const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // route's own response schema, is built once per identity rather than once per request.
   const replies = new WeakMap<AccessTokenIdentity, string>()
 
-  app.get('/api/me', {
-    config: { scopes: [] },
-    schema: {
-      tags: ['me'],
-      summary: 'The caller, as the access token describes it',
-      operationId: 'getMe',
-      response: { 200: MeSchema }
+  app.get(
+    '/api/me',
+    {
+      config: { scopes: [] },
+      schema: {
+        tags: ['me'],
+        summary: 'The caller, as the access token describes it',
+        operationId: 'getMe',
+        response: { 200: MeSchema }
+      }
+    },
+    (request, reply) => {
+      const caller = request.auth
+      let json = replies.get(caller)
+      if (json === undefined) {
+        json = reply.serializeInput(describeCaller(caller), '200') as string
+        replies.set(caller, json)
+      }
+      // a string with a JSON content type is sent as it is (already serialized above)
+      reply.type('application/json; charset=utf-8').send(json as unknown as MeBody)
     }
-  }, (request, reply) => {
-    const caller = request.auth
-    let json = replies.get(caller)
-    if (json === undefined) {
-      json = reply.serializeInput(describeCaller(caller), '200') as string
-      replies.set(caller, json)
-    }
-    // a string with a JSON content type is sent as it is (already serialized above)
-    reply.type('application/json; charset=utf-8').send(json as unknown as MeBody)
-  })
+  )
 }
 
 export default meRoutes

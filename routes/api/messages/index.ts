@@ -11,110 +11,153 @@ import { InvalidCursor } from '../../../src/messages/cursor.js'
 import { RetryAfterHeader } from '../../../src/openapi/headers.js'
 import { ownerOf } from '../../../src/messages/owner.js'
 import { problemResponse } from '../../../src/openapi/problems.js'
-import { ListMessagesQuerySchema, MessageIdParamsSchema, MessageListSchema, MessageLocationHeader, MessageSchema, NewMessageSchema, PageLinkHeader } from './schemas.js'
+import {
+  ListMessagesQuerySchema,
+  MessageIdParamsSchema,
+  MessageListSchema,
+  MessageLocationHeader,
+  MessageSchema,
+  NewMessageSchema,
+  PageLinkHeader
+} from './schemas.js'
 import type { FastifyReply } from 'fastify'
 
 const READ = 'read:messages'
 const WRITE = 'write:messages'
-const NOT_FOUND = problemResponse('The caller has no message with this id: another user\'s message answers the same, so that its existence does not leak', ['ERR_MESSAGE_NOT_FOUND'])
+const NOT_FOUND = problemResponse(
+  "The caller has no message with this id: another user's message answers the same, so that its existence does not leak",
+  ['ERR_MESSAGE_NOT_FOUND']
+)
 
 /** Every route here needs the database: unreachable (or too slow), the answer is this 503. */
-const DATABASE_UNAVAILABLE = problemResponse('The database cannot be reached right now, or did not answer in time: retry after the delay given', ['ERR_DATABASE_UNAVAILABLE'], { 'Retry-After': RetryAfterHeader })
+const DATABASE_UNAVAILABLE = problemResponse(
+  'The database cannot be reached right now, or did not answer in time: retry after the delay given',
+  ['ERR_DATABASE_UNAVAILABLE'],
+  { 'Retry-After': RetryAfterHeader }
+)
 
-function notFound (reply: FastifyReply): FastifyReply {
+function notFound(reply: FastifyReply): FastifyReply {
   return sendProblem(reply, problem('ERR_MESSAGE_NOT_FOUND'))
 }
 
 const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const store = app.messageStore
-  app.describeTag('messages', 'The caller\'s messages. The token\'s `sub` owns them: another user\'s message is answered as if it did not exist.')
+  app.describeTag(
+    'messages',
+    "The caller's messages. The token's `sub` owns them: another user's message is answered as if it did not exist."
+  )
   app.describeScopes({
-    [READ]: 'Read the caller\'s messages',
-    [WRITE]: 'Create and delete the caller\'s messages'
+    [READ]: "Read the caller's messages",
+    [WRITE]: "Create and delete the caller's messages"
   })
 
-  app.get('/api/messages', {
-    config: { scopes: [READ] },
-    schema: {
-      tags: ['messages'],
-      summary: 'List the caller\'s messages',
-      description: 'Newest first, one page at a time (`limit`, default 20). The answer\'s `Link` header (RFC 8288) names the first page (`rel="first"`) and, when more messages follow, the next one (`rel="next"`): follow that URL as it is. An invalid `cursor` is a 400 (`ERR_INVALID_CURSOR`).',
-      operationId: 'listMessages',
-      querystring: ListMessagesQuerySchema,
-      response: {
-        200: { description: 'One page of the caller\'s messages, newest first', headers: { Link: PageLinkHeader }, content: { 'application/json': { schema: MessageListSchema } } },
-        400: problemResponse('The cursor is not one this API issued', ['ERR_INVALID_CURSOR']),
-        503: DATABASE_UNAVAILABLE
+  app.get(
+    '/api/messages',
+    {
+      config: { scopes: [READ] },
+      schema: {
+        tags: ['messages'],
+        summary: "List the caller's messages",
+        description:
+          'Newest first, one page at a time (`limit`, default 20). The answer\'s `Link` header (RFC 8288) names the first page (`rel="first"`) and, when more messages follow, the next one (`rel="next"`): follow that URL as it is. An invalid `cursor` is a 400 (`ERR_INVALID_CURSOR`).',
+        operationId: 'listMessages',
+        querystring: ListMessagesQuerySchema,
+        response: {
+          200: {
+            description: "One page of the caller's messages, newest first",
+            headers: { Link: PageLinkHeader },
+            content: { 'application/json': { schema: MessageListSchema } }
+          },
+          400: problemResponse('The cursor is not one this API issued', ['ERR_INVALID_CURSOR']),
+          503: DATABASE_UNAVAILABLE
+        }
+      }
+    },
+    async (request, reply) => {
+      const limit = request.query.limit === undefined ? DEFAULT_PAGE_SIZE : Number(request.query.limit)
+      try {
+        const page = await store.list(ownerOf(request.auth), { limit, cursor: request.query.cursor })
+        const links = [`<${app.publicUrl}/api/messages?limit=${limit}>; rel="first"`]
+        if (page.nextCursor !== undefined) {
+          const next = new URLSearchParams({ limit: String(limit), cursor: page.nextCursor })
+          links.push(`<${app.publicUrl}/api/messages?${next.toString()}>; rel="next"`)
+        }
+        reply.header('link', links.join(', '))
+        return page.items
+      } catch (error) {
+        if (!(error instanceof InvalidCursor)) throw error
+        return sendProblem(reply, problem(error))
       }
     }
-  }, async (request, reply) => {
-    const limit = request.query.limit === undefined ? DEFAULT_PAGE_SIZE : Number(request.query.limit)
-    try {
-      const page = await store.list(ownerOf(request.auth), { limit, cursor: request.query.cursor })
-      const links = [`<${app.publicUrl}/api/messages?limit=${limit}>; rel="first"`]
-      if (page.nextCursor !== undefined) {
-        const next = new URLSearchParams({ limit: String(limit), cursor: page.nextCursor })
-        links.push(`<${app.publicUrl}/api/messages?${next.toString()}>; rel="next"`)
+  )
+
+  app.post(
+    '/api/messages',
+    {
+      config: { scopes: [WRITE] },
+      schema: {
+        tags: ['messages'],
+        summary: 'Create a message',
+        description: 'The caller owns the new message. A caller holds a bounded number of messages: past it, the answer is 409.',
+        operationId: 'createMessage',
+        body: NewMessageSchema,
+        response: {
+          201: {
+            description: 'The created message',
+            headers: { Location: MessageLocationHeader },
+            content: { 'application/json': { schema: MessageSchema } }
+          },
+          409: problemResponse('The caller holds as many messages as allowed: delete one first', ['ERR_MESSAGE_LIMIT']),
+          503: DATABASE_UNAVAILABLE
+        }
       }
-      reply.header('link', links.join(', '))
-      return page.items
-    } catch (error) {
-      if (!(error instanceof InvalidCursor)) throw error
-      return sendProblem(reply, problem(error))
-    }
-  })
-
-  app.post('/api/messages', {
-    config: { scopes: [WRITE] },
-    schema: {
-      tags: ['messages'],
-      summary: 'Create a message',
-      description: 'The caller owns the new message. A caller holds a bounded number of messages: past it, the answer is 409.',
-      operationId: 'createMessage',
-      body: NewMessageSchema,
-      response: {
-        201: { description: 'The created message', headers: { Location: MessageLocationHeader }, content: { 'application/json': { schema: MessageSchema } } },
-        409: problemResponse('The caller holds as many messages as allowed: delete one first', ['ERR_MESSAGE_LIMIT']),
-        503: DATABASE_UNAVAILABLE
+    },
+    async (request, reply) => {
+      try {
+        const message = await store.create(ownerOf(request.auth), request.body.text)
+        return reply.code(201).header('location', `/api/messages/${message.id}`).send(message)
+      } catch (error) {
+        if (!(error instanceof MessageLimitReached)) throw error
+        return sendProblem(reply, problem(error))
       }
     }
-  }, async (request, reply) => {
-    try {
-      const message = await store.create(ownerOf(request.auth), request.body.text)
-      return reply.code(201).header('location', `/api/messages/${message.id}`).send(message)
-    } catch (error) {
-      if (!(error instanceof MessageLimitReached)) throw error
-      return sendProblem(reply, problem(error))
-    }
-  })
+  )
 
-  app.get('/api/messages/:id', {
-    config: { scopes: [READ] },
-    schema: {
-      tags: ['messages'],
-      summary: 'Read one of the caller\'s messages',
-      operationId: 'getMessage',
-      params: MessageIdParamsSchema,
-      response: { 200: MessageSchema, 404: NOT_FOUND, 503: DATABASE_UNAVAILABLE }
+  app.get(
+    '/api/messages/:id',
+    {
+      config: { scopes: [READ] },
+      schema: {
+        tags: ['messages'],
+        summary: "Read one of the caller's messages",
+        operationId: 'getMessage',
+        params: MessageIdParamsSchema,
+        response: { 200: MessageSchema, 404: NOT_FOUND, 503: DATABASE_UNAVAILABLE }
+      }
+    },
+    async (request, reply) => {
+      const message = await store.get(ownerOf(request.auth), request.params.id)
+      return message === undefined ? notFound(reply) : message
     }
-  }, async (request, reply) => {
-    const message = await store.get(ownerOf(request.auth), request.params.id)
-    return message === undefined ? notFound(reply) : message
-  })
+  )
 
-  app.delete('/api/messages/:id', {
-    config: { scopes: [WRITE] },
-    schema: {
-      tags: ['messages'],
-      summary: 'Delete one of the caller\'s messages',
-      operationId: 'deleteMessage',
-      params: MessageIdParamsSchema,
-      response: { 204: { description: 'The message is deleted (no body)' }, 404: NOT_FOUND, 503: DATABASE_UNAVAILABLE }
+  app.delete(
+    '/api/messages/:id',
+    {
+      config: { scopes: [WRITE] },
+      schema: {
+        tags: ['messages'],
+        summary: "Delete one of the caller's messages",
+        operationId: 'deleteMessage',
+        params: MessageIdParamsSchema,
+        response: { 204: { description: 'The message is deleted (no body)' }, 404: NOT_FOUND, 503: DATABASE_UNAVAILABLE }
+      }
+    },
+    async (request, reply) => {
+      const deleted = await store.delete(ownerOf(request.auth), request.params.id)
+      return deleted ? reply.code(204).send() : notFound(reply)
     }
-  }, async (request, reply) => {
-    const deleted = await store.delete(ownerOf(request.auth), request.params.id)
-    return deleted ? reply.code(204).send() : notFound(reply)
-  })
+  )
 }
 
 export default messageRoutes

@@ -5,8 +5,9 @@
  */
 import { sql, type Kysely } from 'kysely'
 
-export async function up (db: Kysely<unknown>): Promise<void> {
-  await db.schema.createTable('owners')
+export async function up(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable('owners')
     .addColumn('issuer', 'text', (column) => column.notNull())
     .addColumn('kind', 'text', (column) => column.notNull().check(sql`kind in ('user', 'client')`))
     .addColumn('owner_id', 'text', (column) => column.notNull())
@@ -14,7 +15,8 @@ export async function up (db: Kysely<unknown>): Promise<void> {
     .addColumn('last_seq', 'integer', (column) => column.notNull().defaultTo(0))
     .addPrimaryKeyConstraint('owners_pk', ['issuer', 'kind', 'owner_id'])
     .execute()
-  await db.schema.createTable('messages')
+  await db.schema
+    .createTable('messages')
     .addColumn('id', 'text', (column) => column.primaryKey())
     .addColumn('issuer', 'text', (column) => column.notNull())
     .addColumn('kind', 'text', (column) => column.notNull())
@@ -27,7 +29,7 @@ export async function up (db: Kysely<unknown>): Promise<void> {
     .execute()
 }
 
-export async function down (db: Kysely<unknown>): Promise<void> {
+export async function down(db: Kysely<unknown>): Promise<void> {
   await db.schema.dropTable('messages').execute()
   await db.schema.dropTable('owners').execute()
 }

@@ -10,5 +10,7 @@ const MIGRATIONS: Record<string, Migration> = {
 }
 
 export const migrationProvider: MigrationProvider = {
-  async getMigrations () { return MIGRATIONS }
+  async getMigrations() {
+    return MIGRATIONS
+  }
 }
