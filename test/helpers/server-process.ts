@@ -5,6 +5,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { signJwt } from './jwt-sign.js'
+import type { TestKey } from './keys.js'
+import { AUDIENCE } from './test-api.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -53,4 +56,19 @@ export async function runServer(
   await closed
   clearTimeout(timer)
   return { code, stdout: server.stdout(), stderr: server.stderr() }
+}
+
+/** A valid access token (scope read:messages) for a server in another process, which trusts `issuerUrl` and the audience AUDIENCE. */
+export function serverToken(issuerUrl: string, key: TestKey): string {
+  const now = Math.floor(Date.now() / 1000)
+  return signJwt(key, {
+    iss: issuerUrl,
+    sub: 'user-1',
+    aud: AUDIENCE,
+    iat: now,
+    exp: now + 300,
+    jti: `jti-${now}-${Math.random()}`,
+    client_id: 'test-client',
+    scope: 'read:messages'
+  })
 }

@@ -18,7 +18,7 @@ import { join } from 'node:path'
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls'
 import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { signJwt } from '../helpers/jwt-sign.js'
+import { serverToken } from '../helpers/server-process.js'
 import { makeKey, type TestKey } from '../helpers/keys.js'
 import { AUDIENCE } from '../helpers/test-api.js'
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.js'
@@ -151,20 +151,6 @@ function status(port: number, path: string, headers: Record<string, string> = {}
   })
 }
 
-function accessToken(issuerUrl: string, key: TestKey): string {
-  const now = Math.floor(Date.now() / 1000)
-  return signJwt(key, {
-    iss: issuerUrl,
-    sub: 'user-1',
-    aud: AUDIENCE,
-    iat: now,
-    exp: now + 300,
-    jti: `jti-${now}-${Math.random()}`,
-    client_id: 'test-client',
-    scope: 'read:messages'
-  })
-}
-
 const children: ChildProcess[] = []
 let dir = ''
 let key: TestKey
@@ -220,7 +206,7 @@ describe("a server behind a proxy, its issuer's certificate from a private CA", 
       },
       { timeout: 25_000, interval: 100 }
     ) // tsx compiles the app on start: seconds on a busy machine
-    expect(await status(server.port, '/api/me', { authorization: `Bearer ${accessToken(front.url, key)}` })).toBe(200)
+    expect(await status(server.port, '/api/me', { authorization: `Bearer ${serverToken(front.url, key)}` })).toBe(200)
     expect(issuer.hits.jwks).toBe(hits + 1)
     expect(via.connects.length).toBeGreaterThanOrEqual(1)
     expect(new Set(via.connects)).toEqual(new Set([front.url.slice('https://'.length)]))

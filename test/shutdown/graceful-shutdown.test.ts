@@ -7,9 +7,8 @@
 import type { ChildProcess } from 'node:child_process'
 import { request } from 'node:http'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { makeKey, type TestKey } from '../helpers/keys.js'
-import { signJwt } from '../helpers/jwt-sign.js'
-import { spawnServer } from '../helpers/server-process.js'
+import { makeKey } from '../helpers/keys.js'
+import { serverToken, spawnServer } from '../helpers/server-process.js'
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.js'
 import { AUDIENCE } from '../helpers/test-api.js'
 import { freePort } from '../../scripts/free-port.js'
@@ -51,20 +50,6 @@ async function statusOrRefused(port: number, path: string, headers?: Record<stri
   }
 }
 
-function accessToken(issuer: TestIssuer, key: TestKey): string {
-  const now = Math.floor(Date.now() / 1000)
-  return signJwt(key, {
-    iss: issuer.url,
-    sub: 'user-1',
-    aud: AUDIENCE,
-    iat: now,
-    exp: now + 300,
-    jti: `jti-${now}-${Math.random()}`,
-    client_id: 'test-client',
-    scope: 'read:messages'
-  })
-}
-
 let child: ChildProcess | undefined
 let issuer: TestIssuer | undefined
 afterEach(async () => {
@@ -101,7 +86,7 @@ describe('graceful shutdown', () => {
       },
       { timeout: 25_000, interval: 100 }
     ) // tsx compiles the app on start: seconds on a busy machine
-    expect(await statusOrRefused(port, '/api/me', { authorization: `Bearer ${accessToken(issuer, key)}` })).toBe(200)
+    expect(await statusOrRefused(port, '/api/me', { authorization: `Bearer ${serverToken(issuer.url, key)}` })).toBe(200)
 
     // a slow request: a key rotated in, whose refetch the issuer answers late
     const next = makeKey('ES256')
@@ -109,7 +94,7 @@ describe('graceful shutdown', () => {
     issuer.setJwksFault({ delayMs: SLOW_JWKS_MS })
     const jwksHits = issuer.hits.jwks
     const sentAt = performance.now()
-    const inFlight = get(port, '/api/me', { authorization: `Bearer ${accessToken(issuer, next)}` })
+    const inFlight = get(port, '/api/me', { authorization: `Bearer ${serverToken(issuer.url, next)}` })
     const issuerRef = issuer
     await vi.waitFor(
       () => {
@@ -128,7 +113,9 @@ describe('graceful shutdown', () => {
       },
       { timeout: 2000, interval: 20 }
     )
-    expect(['refused', 503]).toContain(await statusOrRefused(port, '/api/me', { authorization: `Bearer ${accessToken(issuerRef, key)}` }))
+    expect(['refused', 503]).toContain(
+      await statusOrRefused(port, '/api/me', { authorization: `Bearer ${serverToken(issuerRef.url, key)}` })
+    )
 
     const answer = await inFlight
     expect(answer.status, answer.body).toBe(200)
