@@ -1,23 +1,29 @@
 // Load generator in its own process (so it never shares the server's event loop), for
 // machines without wrk. Argument: a JSON spec {url, connections, warmupSec, durationSec,
-// tokenFile?}. Tokens (one per line) are sent round-robin as "Authorization: Bearer <token>".
-// Prints one line "BENCH_JSON {...}", in the same shape as bench/wrk.lua.
+// tokenFile?, method?, body?}. Tokens (one per line) are sent round-robin as
+// "Authorization: Bearer <token>"; method defaults to GET; a body (JSON text) is sent with
+// "Content-Type: application/json". Prints one line "BENCH_JSON {...}", in the same shape as
+// bench/wrk.lua.
 import { readFileSync } from 'node:fs'
 import process from 'node:process'
 import autocannon from 'autocannon'
 
 const spec = JSON.parse(process.argv[2] ?? '{}')
+const method = spec.method ?? 'GET'
+const bodyHeaders = spec.body === undefined ? {} : { 'content-type': 'application/json' }
 
 function requestsFor(tokenFile) {
   if (tokenFile === undefined) return undefined
+  // one headers object per token, built once (autocannon adds Content-Length to it)
   const headers = readFileSync(tokenFile, 'utf8')
     .split('\n')
     .filter((line) => line !== '')
-    .map((token) => ({ authorization: `Bearer ${token}` }))
+    .map((token) => ({ ...bodyHeaders, authorization: `Bearer ${token}` }))
   let next = Math.floor(Math.random() * headers.length)
   return [
     {
-      method: 'GET',
+      method,
+      ...(spec.body === undefined ? {} : { body: spec.body }),
       setupRequest(request) {
         request.headers = headers[next]
         next = next + 1 === headers.length ? 0 : next + 1
@@ -34,7 +40,7 @@ function run(durationSec) {
     connections: spec.connections,
     duration: durationSec,
     timeout: 5,
-    ...(requests === undefined ? {} : { requests })
+    ...(requests === undefined ? { method, ...(spec.body === undefined ? {} : { body: spec.body, headers: bodyHeaders }) } : { requests })
   })
 }
 

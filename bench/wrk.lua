@@ -1,6 +1,9 @@
 -- wrk script for the bench (bench/run.ts drives it).
 --   BENCH_TOKEN_FILE  one token per line, sent round-robin as "Authorization: Bearer <token>"
 --                     (unset: no Authorization header, the public-route scenario)
+--   BENCH_METHOD      GET (unset) or POST
+--   BENCH_BODY        a JSON request body, sent with "Content-Type: application/json"
+--                     (wrk.format adds its Content-Length)
 -- Prints one line "BENCH_JSON {...}" with the totals, latency percentiles and the count of
 -- non-2xx answers (counted in response(), summed over wrk's threads).
 local threads = {}
@@ -16,14 +19,24 @@ non2xx = 0
 
 function init(args)
   local file = os.getenv("BENCH_TOKEN_FILE")
+  local method = os.getenv("BENCH_METHOD")
+  if method == nil or method == "" then method = "GET" end
+  local body = os.getenv("BENCH_BODY")
+  if body == "" then body = nil end
+  local function headers(token)
+    local h = {}
+    if body ~= nil then h["Content-Type"] = "application/json" end
+    if token ~= nil then h["Authorization"] = "Bearer " .. token end
+    return h
+  end
   if file == nil or file == "" then
-    prepared[1] = wrk.format("GET", wrk.path)
+    prepared[1] = wrk.format(method, wrk.path, headers(nil), body)
     count = 1
   else
     for line in io.lines(file) do
       if line ~= "" then
         count = count + 1
-        prepared[count] = wrk.format("GET", wrk.path, { ["Authorization"] = "Bearer " .. line })
+        prepared[count] = wrk.format(method, wrk.path, headers(line), body)
       end
     end
   end
