@@ -34,13 +34,30 @@ function statement(prepared: StatementSync): SqliteStatement {
   }
 }
 
+/**
+ * Prepared statements kept per SQL text: the queries are parameterized, so their texts are few,
+ * and preparing each again on every request was the largest cost the storage bench profiled.
+ * Bounded all the same (a query built with varying text would otherwise grow it).
+ */
+const MAX_PREPARED = 256
+
 /** node:sqlite's DatabaseSync as Kysely's SqliteDatabase. */
 export function asKyselyDatabase(database: DatabaseSync): SqliteDatabase {
+  const prepared = new Map<string, SqliteStatement>()
   return {
     close: () => {
+      prepared.clear()
       if (database.isOpen) database.close()
     },
-    prepare: (sql) => statement(database.prepare(sql))
+    prepare: (sql) => {
+      let cached = prepared.get(sql)
+      if (cached === undefined) {
+        if (prepared.size >= MAX_PREPARED) prepared.clear()
+        cached = statement(database.prepare(sql))
+        prepared.set(sql, cached)
+      }
+      return cached
+    }
   }
 }
 
