@@ -9,23 +9,21 @@
  * The CA and the issuer's certificate are made at test time with the openssl command (on every
  * Debian image; .ci/run installs it where it is missing).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls'
-import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { serverToken } from '../helpers/server-process.js'
+import { serverToken, spawnServer } from '../helpers/server-process.js'
 import { makeKey, type TestKey } from '../helpers/keys.js'
 import { AUDIENCE } from '../helpers/test-api.js'
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.js'
 import { startTestProxy, type TestProxy } from '../helpers/test-proxy.js'
 import { freePort } from '../../scripts/free-port.js'
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const PROXY_USER = 'proxy-user'
 const PROXY_PASSWORD = 'corp-Pa55:w@rd'
 
@@ -106,33 +104,30 @@ interface Started {
   exited: Promise<number | null>
 }
 
-function startServer(env: Record<string, string>): Promise<Started> {
-  return freePort().then((port) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], {
-      cwd: ROOT,
-      // built from nothing: the machine's own NODE_EXTRA_CA_CERTS or proxy settings take no part
-      env: {
-        PATH: process.env.PATH ?? '',
-        NODE_ENV: 'production',
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        AUTH_AUDIENCE: AUDIENCE,
-        LOG_LEVEL: 'info',
-        ...env
-      },
-      stdio: ['ignore', 'pipe', 'pipe']
-    })
-    children.push(child)
-    let output = ''
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString()
-    })
-    child.stderr?.on('data', (chunk: Buffer) => {
-      output += chunk.toString()
-    })
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-    return { child, port, output: () => output, exited }
+async function startServer(env: Record<string, string>): Promise<Started> {
+  const port = await freePort()
+  // built from nothing: the machine's own NODE_EXTRA_CA_CERTS or proxy settings take no part
+  const server = spawnServer({
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    AUTH_AUDIENCE: AUDIENCE,
+    LOG_LEVEL: 'info',
+    ...env
   })
+  children.push(server.child)
+  return { child: server.child, port, output: server.output, exited: server.exited.then(({ code }) => code) }
+}
+
+/** The server stays up and becomes ready (tsx compiles the app on start: seconds on a busy machine). */
+async function becomesReady(server: Started): Promise<void> {
+  await vi.waitFor(
+    async () => {
+      expect(server.child.exitCode, server.output()).toBeNull()
+      expect(await status(server.port, '/health/ready')).toBe(200)
+    },
+    { timeout: 25_000, interval: 100 }
+  )
 }
 
 /** The status of GET `path`, or 'refused' while nothing listens. */
@@ -199,13 +194,7 @@ describe("a server behind a proxy, its issuer's certificate from a private CA", 
     const { via, env } = await proxied()
     const hits = issuer.hits.jwks
     const server = await startServer({ ...env, NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem') })
-    await vi.waitFor(
-      async () => {
-        expect(server.child.exitCode, server.output()).toBeNull()
-        expect(await status(server.port, '/health/ready')).toBe(200)
-      },
-      { timeout: 25_000, interval: 100 }
-    ) // tsx compiles the app on start: seconds on a busy machine
+    await becomesReady(server)
     expect(await status(server.port, '/api/me', { authorization: `Bearer ${serverToken(front.url, key)}` })).toBe(200)
     expect(issuer.hits.jwks).toBe(hits + 1)
     expect(via.connects.length).toBeGreaterThanOrEqual(1)
@@ -240,13 +229,7 @@ describe("a server behind a proxy, its issuer's certificate from a private CA", 
   it('NO_PROXY=127.0.0.1: the calls go around the proxy', async () => {
     const { via, env } = await proxied()
     const server = await startServer({ ...env, NO_PROXY: '127.0.0.1', NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem') })
-    await vi.waitFor(
-      async () => {
-        expect(server.child.exitCode, server.output()).toBeNull()
-        expect(await status(server.port, '/health/ready')).toBe(200)
-      },
-      { timeout: 25_000, interval: 100 }
-    )
+    await becomesReady(server)
     expect(via.connects).toEqual([])
     expect(via.authorizations).toEqual([])
   }, 45_000)
@@ -273,13 +256,7 @@ describe('the development issuer with proxy variables set (a developer behind a 
       HTTP_PROXY: via.url,
       HTTPS_PROXY: via.url
     })
-    await vi.waitFor(
-      async () => {
-        expect(server.child.exitCode, server.output()).toBeNull()
-        expect(await status(server.port, '/health/ready')).toBe(200)
-      },
-      { timeout: 25_000, interval: 100 }
-    )
+    await becomesReady(server)
     expect(via.connects).toEqual([])
     expect(via.requests).toEqual([])
     expect(server.output()).toMatch(/"noProxy":"127\.0\.0\.1:\d+"/)

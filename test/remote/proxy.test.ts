@@ -65,6 +65,29 @@ async function failure(call: Promise<unknown>): Promise<FetchFailed> {
   return error as FetchFailed
 }
 
+/** A key store for `idp` (discovery unless a JWKS URI is given), started, closed after the test; its log lines kept. */
+async function startedKeyStore(idp: TestIssuer, jwksUri?: string): Promise<{ store: KeyStore; lines: string[] }> {
+  const lines: string[] = []
+  const log: KeyStoreLogger = {
+    info: (obj, msg) => lines.push(`${msg} ${JSON.stringify(obj)}`),
+    warn: (obj, msg) => lines.push(`${msg} ${JSON.stringify(obj)}`)
+  }
+  const store = new KeyStore({
+    issuer: idp.url,
+    jwksUri,
+    algorithms: new Set(['ES256']),
+    fetchTimeoutMs: 2000,
+    cacheTtl: 600,
+    cooldown: 30,
+    maxStale: 86_400,
+    maxBytes: 512 * 1024,
+    log
+  })
+  cleanups.push(() => store.close())
+  await store.start()
+  return { store, lines }
+}
+
 function totalHits(target: TestIssuer): number {
   return Object.values(target.hits).reduce((sum, hits) => sum + hits, 0)
 }
@@ -73,24 +96,7 @@ describe('calls to the issuer through the proxy', () => {
   it('fetches the metadata and the keys through the proxy: every request the issuer got came through it', async () => {
     const [idp, via] = await Promise.all([issuer(), proxy()])
     through({ HTTP_PROXY: via.url })
-    const lines: string[] = []
-    const log: KeyStoreLogger = {
-      info: (obj, msg) => lines.push(`${msg} ${JSON.stringify(obj)}`),
-      warn: (obj, msg) => lines.push(`${msg} ${JSON.stringify(obj)}`)
-    }
-    const store = new KeyStore({
-      issuer: idp.url,
-      jwksUri: undefined,
-      algorithms: new Set(['ES256']),
-      fetchTimeoutMs: 2000,
-      cacheTtl: 600,
-      cooldown: 30,
-      maxStale: 86_400,
-      maxBytes: 512 * 1024,
-      log
-    })
-    cleanups.push(() => store.close())
-    await store.start()
+    const { store, lines } = await startedKeyStore(idp)
     expect(store.ready, lines.join('\n')).toBe(true)
     expect(via.connects).toContain(`127.0.0.1:${idp.port}`)
     expect(via.requests).toEqual([
@@ -251,24 +257,7 @@ describe("the proxy's credentials", () => {
   it('refused by the proxy (407): the key store fails and logs why, without the password', async () => {
     const [idp, via] = await Promise.all([issuer(), proxy({ credentials: 'proxy-user:right' })])
     through({ HTTP_PROXY: credentialsUrl(via, PASSWORD) })
-    const lines: string[] = []
-    const log: KeyStoreLogger = {
-      info: (obj, msg) => lines.push(`${msg} ${JSON.stringify(obj)}`),
-      warn: (obj, msg) => lines.push(`${msg} ${JSON.stringify(obj)}`)
-    }
-    const store = new KeyStore({
-      issuer: idp.url,
-      jwksUri: idp.jwksUri,
-      algorithms: new Set(['ES256']),
-      fetchTimeoutMs: 2000,
-      cacheTtl: 600,
-      cooldown: 30,
-      maxStale: 86_400,
-      maxBytes: 512 * 1024,
-      log
-    })
-    cleanups.push(() => store.close())
-    await store.start()
+    const { store, lines } = await startedKeyStore(idp, idp.jwksUri)
     expect(store.ready).toBe(false)
     expect(idp.hits.jwks).toBe(0)
     expect(via.authorizations).toContain(`proxy-user:${PASSWORD}`)
