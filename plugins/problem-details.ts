@@ -13,7 +13,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, Fasti
 import fp from 'fastify-plugin'
 import { bearerChallenge } from '../src/http/www-authenticate.js'
 import { frameworkProblem, problem, PROBLEM_CONTENT_TYPE, sendProblem } from '../src/http/problem.js'
-import { AuthError, isAuthError } from '../src/errors.js'
+import { AuthError, isAuthError, isClientError } from '../src/errors.js'
 import { DatabaseUnavailable } from '../src/db/database.js'
 
 declare module 'fastify' {
@@ -69,9 +69,11 @@ async function problemDetails(app: FastifyInstance): Promise<void> {
       }
       return sendProblem(reply, problem(error))
     }
-    if (error instanceof DatabaseUnavailable) {
-      request.log.warn({ reason: error.reason }, 'database unavailable')
-      return sendProblem(reply.header('retry-after', String(error.retryAfter)), problem(error))
+    if (error instanceof DatabaseUnavailable) request.log.warn({ reason: error.reason }, 'database unavailable')
+    // any other error a store or route throws for the client (a bad cursor, a limit reached): its code's problem
+    if (isClientError(error)) {
+      if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter))
+      return sendProblem(reply, problem(error))
     }
     if (error.validation !== undefined) return sendProblem(reply, problem('ERR_VALIDATION', { message: error.message }))
     const body = frameworkProblem(error)

@@ -367,3 +367,8 @@ export class AuthError<C extends AuthErrorCode = AuthErrorCode> extends CodedErr
 export function isAuthError(value: unknown): value is AuthError {
   return value instanceof AuthError
 }
+
+/** An error meant for the client as it is: a coded error whose code the catalogue holds, with its sentence. */
+export function isClientError(value: unknown): value is CodedError & ClientError & { readonly retryAfter?: number } {
+  return value instanceof CodedError && Object.hasOwn(ERRORS, value.code) && typeof (value as Partial<ClientError>).description === 'string'
+}

@@ -6,8 +6,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { problem, sendProblem } from '../../../src/http/problem.js'
-import { DEFAULT_PAGE_SIZE, MessageLimitReached } from '../../../src/messages/message-store.js'
-import { InvalidCursor } from '../../../src/messages/cursor.js'
+import { DEFAULT_PAGE_SIZE } from '../../../src/messages/message-store.js'
 import { RetryAfterHeader } from '../../../src/openapi/headers.js'
 import { ownerOf } from '../../../src/messages/owner.js'
 import { problemResponse } from '../../../src/openapi/problems.js'
@@ -75,19 +74,15 @@ const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const limit = request.query.limit === undefined ? DEFAULT_PAGE_SIZE : Number(request.query.limit)
-      try {
-        const page = await store.list(ownerOf(request.auth), { limit, cursor: request.query.cursor })
-        const links = [`<${app.publicUrl}/api/messages?limit=${limit}>; rel="first"`]
-        if (page.nextCursor !== undefined) {
-          const next = new URLSearchParams({ limit: String(limit), cursor: page.nextCursor })
-          links.push(`<${app.publicUrl}/api/messages?${next.toString()}>; rel="next"`)
-        }
-        reply.header('link', links.join(', '))
-        return page.items
-      } catch (error) {
-        if (!(error instanceof InvalidCursor)) throw error
-        return sendProblem(reply, problem(error))
+      // a bad cursor (InvalidCursor) is answered 400 by the error handler, as every client error
+      const page = await store.list(ownerOf(request.auth), { limit, cursor: request.query.cursor })
+      const links = [`<${app.publicUrl}/api/messages?limit=${limit}>; rel="first"`]
+      if (page.nextCursor !== undefined) {
+        const next = new URLSearchParams({ limit: String(limit), cursor: page.nextCursor })
+        links.push(`<${app.publicUrl}/api/messages?${next.toString()}>; rel="next"`)
       }
+      reply.header('link', links.join(', '))
+      return page.items
     }
   )
 
@@ -113,13 +108,9 @@ const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
     },
     async (request, reply) => {
-      try {
-        const message = await store.create(ownerOf(request.auth), request.body.text)
-        return reply.code(201).header('location', `/api/messages/${message.id}`).send(message)
-      } catch (error) {
-        if (!(error instanceof MessageLimitReached)) throw error
-        return sendProblem(reply, problem(error))
-      }
+      // past the limit, MessageLimitReached is answered 409 by the error handler
+      const message = await store.create(ownerOf(request.auth), request.body.text)
+      return reply.code(201).header('location', `/api/messages/${message.id}`).send(message)
     }
   )
 
