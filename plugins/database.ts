@@ -65,6 +65,14 @@ async function database(app: FastifyInstance): Promise<void> {
     async run(work) {
       if (!migrated) throw new DatabaseUnavailable('migrations not applied yet')
       return opened.run(work)
+    },
+    async read(query) {
+      if (!migrated) throw new DatabaseUnavailable('migrations not applied yet')
+      return opened.read(query)
+    },
+    async write(query) {
+      if (!migrated) throw new DatabaseUnavailable('migrations not applied yet')
+      return opened.write(query)
     }
   } satisfies FastifyInstance['database'])
 

@@ -8,7 +8,8 @@
 import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
-import { Kysely, PostgresDialect, sql } from 'kysely'
+import { Worker } from 'node:worker_threads'
+import { Kysely, PostgresDialect, sql, type CompiledQuery, type PostgresPool, type PostgresPoolClient, type QueryResult } from 'kysely'
 import { Migrator } from 'kysely/migration'
 import pg from 'pg'
 import type { DatabaseConfig } from '../config.js'
@@ -85,6 +86,17 @@ export interface Database {
   readonly db: Kysely<Schema>
   /** Runs a store's work: at most the request deadline, and an unreachable database throws DatabaseUnavailable. */
   run<T>(work: (db: Kysely<Schema>) => Promise<T>): Promise<T>
+  /**
+   * One read-only statement, bounded and mapped as `run`'s work is. On PostgreSQL it goes on the
+   * pipelined read connection, shared by the requests in flight (see pipelinedSource).
+   */
+  read<R>(query: CompiledQuery<R>): Promise<QueryResult<R>>
+  /**
+   * One statement that writes on its own (a single statement is one transaction), bounded and
+   * mapped as `run`'s work is. On PostgreSQL it goes on one of the pipelined write connections
+   * (the one with the fewest in flight) when DATABASE_POOL_SIZE leaves some, else the pool.
+   */
+  write<R>(query: CompiledQuery<R>): Promise<QueryResult<R>>
   /** True when the database answers a trivial query in time (readiness). */
   ping(): Promise<boolean>
   /** Applies every pending migration (see ./migrations); the names applied. */
@@ -98,13 +110,58 @@ export interface DatabaseOptions {
 }
 
 /**
+ * WAL checkpoints (copying the committed pages from the write-ahead log into the database file,
+ * with an fsync of each) run on a worker thread with its own connection, every
+ * CHECKPOINT_INTERVAL_MS, in PASSIVE mode (never waiting for, nor blocking, the writer). Run by
+ * the committing connection, as SQLite does by default every 1000 pages, they took half of a
+ * create's time on the event loop. The event loop's connection still checkpoints past
+ * WAL_AUTOCHECKPOINT_PAGES (by then the worker has copied nearly everything, so it is little
+ * more than the fsyncs): that bounds the log under a continuous stream of writes, when no
+ * checkpoint can finish between two of them, and if the worker is gone.
+ */
+const CHECKPOINT_INTERVAL_MS = 200
+const WAL_AUTOCHECKPOINT_PAGES = 4000
+const CHECKPOINTER = `
+const { parentPort, workerData } = require('node:worker_threads')
+const { DatabaseSync } = require('node:sqlite')
+const db = new DatabaseSync(workerData.file, { timeout: workerData.timeoutMs })
+const checkpoint = db.prepare('pragma wal_checkpoint(PASSIVE)')
+const timer = setInterval(() => {
+  try { checkpoint.get() } catch {}
+}, workerData.intervalMs)
+parentPort.once('message', () => {
+  clearInterval(timer)
+  db.close()
+  parentPort.close()
+})
+`
+
+function startCheckpointer(file: string, timeoutMs: number): { stop(): Promise<void> } {
+  const worker = new Worker(CHECKPOINTER, { eval: true, workerData: { file, timeoutMs, intervalMs: CHECKPOINT_INTERVAL_MS } })
+  worker.unref()
+  // a worker that fails leaves the checkpoints to the event loop's connection (WAL_AUTOCHECKPOINT_PAGES)
+  worker.on('error', () => {})
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
+  return {
+    async stop() {
+      // unref'd so that it never keeps a process alive; while it is awaited, it must (or a
+      // script whose last step is close() ends with the wait unsettled)
+      worker.ref()
+      worker.postMessage('stop')
+      await exited
+    }
+  }
+}
+
+/**
  * One connection per database file per process, shared by every `Database` opened on it:
  * node:sqlite is synchronous, so a second connection in the same process waiting for the
  * first one's write lock would block the very event loop the first needs to finish. Kysely
  * queues the work on the one connection; BEGIN IMMEDIATE and the busy timeout serialize
- * writers in other processes (`npm run db:migrate` next to a running server).
+ * writers in other processes (`npm run db:migrate` next to a running server). Besides it, the
+ * checkpointer's connection, on its own thread (above).
  */
-const sqliteFiles = new Map<string, { db: Kysely<Schema>; users: number }>()
+const sqliteFiles = new Map<string, { db: Kysely<Schema>; users: number; checkpointer: { stop(): Promise<void> } }>()
 
 function openSqlite(config: Extract<DatabaseConfig, { engine: 'sqlite' }>): { db: Kysely<Schema>; close(): Promise<void> } {
   const dir = resolve(config.dataDir)
@@ -115,14 +172,20 @@ function openSqlite(config: Extract<DatabaseConfig, { engine: 'sqlite' }>): { db
     try {
       mkdirSync(dir, { recursive: true })
       database = new DatabaseSync(file, { timeout: config.statementTimeoutMs })
-      database.exec('pragma journal_mode = wal; pragma synchronous = normal; pragma foreign_keys = on')
+      database.exec(
+        `pragma journal_mode = wal; pragma synchronous = normal; pragma foreign_keys = on; pragma wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`
+      )
     } catch (error) {
       throw new ConfigError(
         'DATA_DIR',
         `cannot create or open the database in "${config.dataDir}" (${reasonOf(error)}): mount a writable volume there`
       )
     }
-    shared = { db: new Kysely<Schema>({ dialect: new NodeSqliteDialect(database) }), users: 0 }
+    shared = {
+      db: new Kysely<Schema>({ dialect: new NodeSqliteDialect(database) }),
+      users: 0,
+      checkpointer: startCheckpointer(file, config.statementTimeoutMs)
+    }
     sqliteFiles.set(file, shared)
   }
   const entry = shared
@@ -132,35 +195,197 @@ function openSqlite(config: Extract<DatabaseConfig, { engine: 'sqlite' }>): { db
     async close() {
       if (--entry.users > 0) return
       sqliteFiles.delete(file)
+      await entry.checkpointer.stop()
+      // the last connection to close checkpoints what is left and removes the log
       await entry.db.destroy()
     }
+  }
+}
+
+/** At most this many statement texts get a name (below); others run unnamed. The store's queries are a dozen. */
+const MAX_NAMED_STATEMENTS = 100
+
+/** Where Kysely's connections come from: the pool (one user per connection) or the pipelined connection (shared). */
+interface ClientSource {
+  connect(): Promise<pg.ClientBase>
+  release(client: pg.ClientBase, destroy?: boolean): void
+  end(): Promise<void>
+}
+
+function poolSource(pool: pg.Pool): ClientSource {
+  return {
+    connect: () => pool.connect(),
+    release: (client, destroy) => {
+      ;(client as pg.PoolClient).release(destroy)
+    },
+    end: () => pool.end()
+  }
+}
+
+/**
+ * Connections in pg's pipeline mode, shared by every request at once: each statement is
+ * written as soon as it comes, without waiting for the answers to the ones before it on that
+ * connection, and the answers come back in order. On loopback that halved the CPU a request
+ * costs the API (fewer, fuller socket reads and writes; a few busy backends instead of many
+ * waking up in turn). Only for statements that stand alone (`Database.read`, `Database.write`):
+ * a transaction needs a connection of its own (the pool). The reads share one connection (the
+ * more statements on one connection, the fuller its reads and writes); the writes are spread
+ * over several, each statement to the one with the fewest in flight, so that their commits run
+ * side by side (with synchronous_commit on, each waits for its WAL flush before its connection
+ * runs the next statement), as they would on as many pooled connections. A connection that fails is
+ * replaced on next use; the statements in flight on it fail, as DatabaseUnavailable (503).
+ */
+function pipelinedSource(config: pg.ClientConfig, size: number, onError: (reason: string) => void): ClientSource {
+  const slots = Array.from({ length: size }, () => ({ ready: undefined as Promise<pg.Client> | undefined, inFlight: 0 }))
+  const slotOf = new Map<pg.ClientBase, (typeof slots)[number]>()
+  let ended = false
+  const open = (slot: (typeof slots)[number]): Promise<pg.Client> => {
+    // `pipeline` is pg's own option (8.23); its types do not list it yet
+    const client = new pg.Client({ ...config, pipeline: true } as pg.ClientConfig)
+    const ready = client.connect().then(() => {
+      slotOf.set(client, slot)
+      return client
+    })
+    const drop = (): void => {
+      if (slot.ready === ready) slot.ready = undefined
+      slotOf.delete(client)
+    }
+    client.on('error', (error) => {
+      drop()
+      onError(reasonOf(error))
+    })
+    client.on('end', drop)
+    ready.catch(drop)
+    slot.ready = ready
+    return ready
+  }
+  return {
+    async connect() {
+      if (ended) throw new Error('Client was closed and is not queryable')
+      let slot = slots[0] as (typeof slots)[number]
+      for (const other of slots) if (other.inFlight < slot.inFlight) slot = other
+      slot.inFlight++
+      try {
+        return await (slot.ready ?? open(slot))
+      } catch (error) {
+        slot.inFlight--
+        throw error
+      }
+    },
+    release: (client, destroy) => {
+      const slot = slotOf.get(client)
+      if (slot !== undefined) slot.inFlight--
+      // shared: it stays open for the others, unless Kysely found it broken
+      if (destroy === true) {
+        if (slot !== undefined) slot.ready = undefined
+        slotOf.delete(client)
+        void (client as pg.Client).end().catch(() => {})
+      }
+    },
+    async end() {
+      ended = true
+      const open = slots.map((slot) => slot.ready).filter((ready) => ready !== undefined)
+      for (const slot of slots) slot.ready = undefined
+      await Promise.all(open.map((ready) => ready.then((client) => client.end()).catch(() => {})))
+    }
+  }
+}
+
+/**
+ * A source of connections as Kysely's PostgresDialect sees a pool, with each parameterized
+ * statement text run as a named prepared statement (`rs1`, `rs2`, … by text, the same name on
+ * every connection): PostgreSQL parses and plans it once per connection instead of on every
+ * call, and pg skips sending the text again. The store's queries are compiled once
+ * (src/db/prepared-query.ts), so their texts are few. Statements without parameters (DDL,
+ * BEGIN, COMMIT) run as they are.
+ */
+function kyselyPool(source: ClientSource, names: Map<string, string>): PostgresPool {
+  const nameOf = (text: string): string | undefined => {
+    let name = names.get(text)
+    if (name === undefined && names.size < MAX_NAMED_STATEMENTS) {
+      name = `rs${names.size + 1}`
+      names.set(text, name)
+    }
+    return name
+  }
+  // one wrapper per client: Kysely keeps its connection object per client
+  const wrappers = new WeakMap<pg.ClientBase, PostgresPoolClient>()
+  const wrap = (client: pg.ClientBase): PostgresPoolClient => {
+    const query = (text: unknown, values?: unknown[]): unknown => {
+      if (typeof text === 'string' && values !== undefined && values.length > 0) {
+        const name = nameOf(text)
+        if (name !== undefined) return client.query({ name, text, values })
+      }
+      return client.query(text as string, values)
+    }
+    return {
+      query: query as PostgresPoolClient['query'],
+      release: (destroy?: boolean) => {
+        source.release(client, destroy)
+      }
+    }
+  }
+  return {
+    Client: pg.Client,
+    options: {},
+    async connect() {
+      const client = await source.connect()
+      let wrapper = wrappers.get(client)
+      if (wrapper === undefined) {
+        wrapper = wrap(client)
+        wrappers.set(client, wrapper)
+      }
+      return wrapper
+    },
+    end: () => source.end()
   }
 }
 
 function openPostgres(
   config: Extract<DatabaseConfig, { engine: 'postgres' }>,
   options: DatabaseOptions
-): { db: Kysely<Schema>; close(): Promise<void> } {
-  const pool = new pg.Pool({
+): { db: Kysely<Schema>; reader: Kysely<Schema>; writer: Kysely<Schema>; close(): Promise<void> } {
+  const client: pg.ClientConfig = {
     connectionString: config.url,
-    max: config.poolSize,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-    idleTimeoutMillis: 30_000,
     // the server cancels a statement past this (ERR_DATABASE_UNAVAILABLE), and the client stops waiting a little later
     statement_timeout: config.statementTimeoutMs,
     query_timeout: config.statementTimeoutMs + 1000,
     application_name: 'resource-api'
-  })
+  }
+  // DATABASE_POOL_SIZE connections in all: one pipelined for reads, up to half of the rest
+  // pipelined for writes that stand alone, the others pooled (transactions, migrations)
+  const readers = config.poolSize >= 2 ? 1 : 0
+  const writers = Math.max(0, Math.floor(config.poolSize / 2) - 1)
+  const pool = new pg.Pool({ ...client, max: config.poolSize - readers - writers, idleTimeoutMillis: 30_000 })
+  const onError = (reason: string): void => {
+    options.onPoolError?.(reason)
+  }
   // an idle connection dropped by the server (restart, failover) is an event, not a crash
   pool.on('error', (error) => {
-    options.onPoolError?.(reasonOf(error))
+    onError(reasonOf(error))
   })
-  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) })
-  return { db, close: () => db.destroy() }
+  const names = new Map<string, string>()
+  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool: kyselyPool(poolSource(pool), names) }) })
+  const pipelined = (size: number): Kysely<Schema> =>
+    size === 0
+      ? db
+      : new Kysely<Schema>({ dialect: new PostgresDialect({ pool: kyselyPool(pipelinedSource(client, size, onError), names) }) })
+  const reader = pipelined(readers)
+  const writer = pipelined(writers)
+  return {
+    db,
+    reader,
+    writer,
+    close: async () => {
+      await Promise.all([db.destroy(), ...[reader, writer].filter((other) => other !== db).map((other) => other.destroy())])
+    }
+  }
 }
 
 export function openDatabase(config: DatabaseConfig, options: DatabaseOptions = {}): Database {
-  const { db, close } = config.engine === 'sqlite' ? openSqlite(config) : openPostgres(config, options)
+  const { db, close, reader, writer } =
+    config.engine === 'sqlite' ? { ...openSqlite(config), reader: undefined, writer: undefined } : openPostgres(config, options)
   // a request's whole work in the database: connecting, then its statements
   const deadlineMs = (config.engine === 'postgres' ? CONNECT_TIMEOUT_MS : 0) + config.statementTimeoutMs + 1000
   let closed: Promise<void> | undefined
@@ -187,6 +412,8 @@ export function openDatabase(config: DatabaseConfig, options: DatabaseOptions = 
     engine: config.engine,
     db,
     run,
+    read: (query) => run((db) => (reader ?? db).executeQuery(query)),
+    write: (query) => run((db) => (writer ?? db).executeQuery(query)),
     async ping() {
       try {
         await run(async (db) => sql`select 1`.execute(db), Math.min(deadlineMs, 2000))
