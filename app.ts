@@ -18,6 +18,8 @@ import introspectorPlugin from './plugins/introspector.js'
 import verifierPlugin from './plugins/verifier.js'
 import databasePlugin from './plugins/database.js'
 import messageStorePlugin from './plugins/message-store.js'
+import dpopReplayStorePlugin from './plugins/dpop-replay-store.js'
+import dpopPlugin from './plugins/dpop.js'
 import authPlugin from './plugins/auth.js'
 import problemDetails, { frameworkErrorOptions } from './plugins/problem-details.js'
 import corsPlugin from './plugins/cors.js'
@@ -88,12 +90,20 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(verifierPlugin, clock)
   await app.register(databasePlugin)
   await app.register(messageStorePlugin, options.store === undefined ? {} : { store: options.store })
+  await app.register(dpopReplayStorePlugin, clock)
+  await app.register(dpopPlugin, clock)
   // the gate before any route: its onRoute hook sees every route
   await app.register(authPlugin)
   await app.register(problemDetails)
   await app.register(corsPlugin)
   options.instrument?.(app)
-  await app.register(swaggerPlugin, { issuer: app.config.auth.issuer, issuerMetadata: () => app.keyStore.metadata() })
+  // the document's oauth2 flow: the first issuer's (the only one without AUTH_ISSUERS_FILE)
+  const firstIssuer = app.issuers[0]?.issuer
+  await app.register(swaggerPlugin, {
+    issuer: firstIssuer?.auth.issuer ?? firstIssuer?.id ?? '',
+    schemes: { bearer: app.config.auth.dpop.mode !== 'required', dpop: app.config.auth.dpop.mode !== 'disabled' },
+    issuerMetadata: () => app.keyStore.metadata()
+  })
   await app.register(docsPlugin)
   await app.register(autoload, { dir: ROUTES_DIR, dirNameRoutePrefix: false })
   return app

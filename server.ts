@@ -7,6 +7,7 @@ import './src/threadpool.js'
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, type Config } from './src/config.js'
+import { trustedIssuers } from './src/issuers/trusted-issuers.js'
 import { loadDotEnv } from './src/env-file.js'
 import { useProxyFromEnvironment, type OutboundProxy } from './src/remote/proxy.js'
 
@@ -39,6 +40,8 @@ async function main(): Promise<void> {
   let proxy: OutboundProxy | undefined
   try {
     config = loadConfig()
+    // AUTH_ISSUERS_FILE: read and checked here, so that a bad file stops start-up with its one line
+    if (config.issuersFile !== undefined) trustedIssuers(config)
     if (config.devIssuer) {
       const devIssuer = await (await importDevIssuer()).startApiDevIssuer(config)
       closeDevIssuer = () => devIssuer.close()

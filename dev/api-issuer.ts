@@ -49,6 +49,8 @@ export async function startApiDevIssuer(config: Config): Promise<{ issuer: strin
       origins: [...config.corsOrigins, ...apiOrigins]
     },
     accessTokenFormat: config.auth.formats.includes('jwt') ? 'jwt' : 'opaque',
+    // AUTH_DPOP_NONCE=on at the API: the issuer's token endpoint asks for DPoP nonces too
+    dpopNonce: config.auth.dpop.nonceSecret !== undefined,
     ...(introspection.clientId !== undefined && introspection.clientSecret !== undefined
       ? { introspectionClient: { clientId: introspection.clientId, clientSecret: introspection.clientSecret } }
       : {})

@@ -9,8 +9,14 @@
  * The issuer issues the scopes the API's routes declare (`config: { scopes }`, `app.scopes()`)
  * and the OpenID Connect ones, and answers `invalid_scope` for any other.
  *
+ * DPoP (RFC 9449): the issuer binds the tokens of a client that sends it proofs (the SPA's "Use
+ * DPoP" switch), and the API takes both schemes (AUTH_DPOP, default allowed). PUBLIC_URL defaults
+ * to the API's URL, which the proofs' `htu` names. AUTH_DPOP_NONCE=on turns on server nonces at
+ * both the API (with a fresh AUTH_DPOP_NONCE_SECRET unless one is given) and the issuer.
+ *
  * `startDevStack()` is the same start-up as a function, for the browser tests.
  */
+import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -56,6 +62,11 @@ export interface DevStackOptions {
   env?: Env
   /** Routes or hooks added to the API before its own routes (tests: a route with a scope of its own). */
   instrument?: AppOptions['instrument']
+  /**
+   * DPoP server nonces (RFC 9449 §8, §9) at the issuer's token endpoint and at the API
+   * (AUTH_DPOP_NONCE=on, with a random AUTH_DPOP_NONCE_SECRET unless `env` names one). Default: off.
+   */
+  dpopNonce?: boolean
 }
 
 export interface DevStack {
@@ -70,6 +81,8 @@ export interface DevStack {
   tokenFormat: 'jwt' | 'opaque'
   /** The API's scopes, as its routes declare them; the issuer issues these (and the OpenID ones) and no other. */
   scopes: string[]
+  /** DPoP server nonces at the issuer and the API. */
+  dpopNonce: boolean
   /** Stops the API, the issuer and the SPA server (the reverse of their start); safe to call twice. */
   close(): Promise<void>
 }
@@ -90,7 +103,7 @@ function portFrom(env: Env, name: string, fallback: number): number {
   return port
 }
 
-/** The stack's options from the environment (PORT, DEV_ISSUER_PORT, SPA_PORT, AUTH_AUDIENCE, DEV_TOKEN_FORMAT, DEV_SPA_BUILD). */
+/** The stack's options from the environment (PORT, DEV_ISSUER_PORT, SPA_PORT, AUTH_AUDIENCE, DEV_TOKEN_FORMAT, DEV_SPA_BUILD, AUTH_DPOP_NONCE). */
 export function devStackOptionsFromEnv(env: Env = process.env): DevStackOptions {
   const audience = env['AUTH_AUDIENCE']
     ?.split(',')
@@ -105,6 +118,8 @@ export function devStackOptionsFromEnv(env: Env = process.env): DevStackOptions 
     tokenFormat: env['DEV_TOKEN_FORMAT'] === 'opaque' || process.argv.includes('--opaque') ? 'opaque' : 'jwt',
     // DEV_SPA_BUILD=always rebuilds the SPA as a fresh clone does (the default rebuilds it when stale)
     buildSpa: env['DEV_SPA_BUILD'] === 'always' ? 'always' : env['DEV_SPA_BUILD'] === 'never' ? 'never' : 'if-stale',
+    // AUTH_DPOP_NONCE=on: nonces at the issuer too, so that the SPA meets them at both
+    dpopNonce: /^(1|true|yes|on)$/i.test(env['AUTH_DPOP_NONCE']?.trim() ?? ''),
     env
   }
 }
@@ -155,8 +170,10 @@ function apiEnvironment(
     audience: string[]
     origins: string[]
     port: number
+    apiUrl: string
     docsClientId: string
     introspection?: { clientId: string; clientSecret: string }
+    dpopNonce: boolean
   }
 ): Env {
   const api: Env = { ...env }
@@ -185,6 +202,11 @@ function apiEnvironment(
           AUTH_INTROSPECTION_CLIENT_SECRET: o.introspection.clientSecret
         }),
     CORS_ORIGINS: o.origins.join(','),
+    // DPoP proofs name the URL the SPA calls (htu); an AUTH_AUDIENCE that is some other URL must not change it
+    PUBLIC_URL: api['PUBLIC_URL'] ?? o.apiUrl,
+    ...(o.dpopNonce
+      ? { AUTH_DPOP_NONCE: 'on', AUTH_DPOP_NONCE_SECRET: api['AUTH_DPOP_NONCE_SECRET'] ?? randomBytes(32).toString('base64url') }
+      : {}),
     // /docs signs in with the SPA's public client, whose redirect URIs include the API's /docs
     DOCS_OAUTH_CLIENT_ID: api['DOCS_OAUTH_CLIENT_ID'] ?? o.docsClientId,
     PORT: String(o.port),
@@ -249,7 +271,9 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
         audience,
         origins,
         port: apiPort,
+        apiUrl,
         docsClientId: spaClientId,
+        dpopNonce: options.dpopNonce === true,
         ...(options.tokenFormat === 'opaque' ? { introspection: introspectionClient } : {})
       })
     )
@@ -269,6 +293,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
       port: issuerPort,
       scopes,
       accessTokenFormat: options.tokenFormat ?? 'jwt',
+      dpopNonce: options.dpopNonce === true,
       ...(options.accessTokenTtl === undefined ? {} : { accessTokenTtl: options.accessTokenTtl }),
       // the SPA, and /docs on the API's origin (its "Authorize" uses the same public client)
       spa: {
@@ -312,6 +337,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
       spaClientId: issuer.spaClientId,
       tokenFormat: options.tokenFormat ?? 'jwt',
       scopes: scopeNames,
+      dpopNonce: options.dpopNonce === true,
       close
     }
   } catch (error) {
@@ -351,6 +377,9 @@ export function banner(stack: DevStack): string {
     stack.tokenFormat === 'opaque'
       ? 'Access tokens are opaque: the API introspects each one (RFC 7662); revocation takes effect within the cache TTL.'
       : 'Access tokens are JWTs (typ at+jwt) the API verifies locally; `npm run dev -- --opaque` issues opaque ones instead.',
+    `DPoP (RFC 9449): tick "Use DPoP" in the SPA before logging in to bind its tokens to a key of the browser tab${
+      stack.dpopNonce ? '; server nonces are on (AUTH_DPOP_NONCE=on) at the issuer and the API' : ''
+    }.`,
     '',
     `An access token without a browser (client credentials, client ${stack.cliClient.clientId}), then /api/me with it:`,
     '',

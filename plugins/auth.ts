@@ -16,11 +16,12 @@
  * `security` requirements and scope descriptions, RFC 9728 `scopes_supported`, and the scopes
  * the development issuer grants.
  */
-import type { FastifyInstance, FastifyRequest, onRequestHookHandler, RouteHandlerMethod, RouteOptions } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler, RouteHandlerMethod, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import { mayCarryFormToken, peekFormToken } from '../src/http/form-body.js'
-import { extractBearerToken } from '../src/token/bearer-credentials.js'
+import { extractCredentials, type AuthScheme, type Credentials } from '../src/token/bearer-credentials.js'
 import { AuthError, isAuthError } from '../src/errors.js'
+import { checkSenderConstraint } from '../src/token/access-token-claims.js'
 import type { AccessTokenIdentity } from '../src/token/identity.js'
 import { requireScopes } from '../src/token/scopes.js'
 
@@ -45,6 +46,8 @@ declare module 'fastify' {
      * answered every request that has none), undefined in a public route's handler.
      */
     readonly auth: CallerOf<ContextConfig>
+    /** The scheme the request's credentials named (Bearer or DPoP), once the gate has read them; null before, or without any. */
+    readonly authScheme: AuthScheme | null
   }
   interface FastifyInstance {
     /** Every route the app serves, as the gate registered it (filled while routes are declared). */
@@ -85,15 +88,16 @@ interface RouteEntry {
   options: RouteOptions
 }
 
-type MutableCaller = { auth: AccessTokenIdentity | null }
+type MutableCaller = { auth: AccessTokenIdentity | null; authScheme: AuthScheme | null }
 
 async function auth(app: FastifyInstance): Promise<void> {
-  const { verifier } = app
+  const { verifier, dpop } = app
   const { refusals } = app.metrics
   const routes: RouteEntry[] = []
   const descriptions = new Map<string, string>()
 
   app.decorateRequest('auth', null)
+  app.decorateRequest('authScheme', null)
   app.decorate('routeTable', routes)
   app.decorate('describeScopes', (declared: Readonly<Record<string, string>>) => {
     for (const [name, description] of Object.entries(declared)) {
@@ -148,18 +152,59 @@ async function auth(app: FastifyInstance): Promise<void> {
     })
   }
 
-  function authenticate(request: FastifyRequest, required: readonly string[], done: (error?: Error) => void): void {
-    let token: string
+  /**
+   * The scheme against the token's key binding (RFC 9449 §7): a bound token never as Bearer;
+   * with DPoP, a bound token and a proof by its key, used once. Resolves with the identity to accept.
+   */
+  function holdToScheme(
+    request: FastifyRequest,
+    credentials: Credentials,
+    identity: AccessTokenIdentity
+  ): AccessTokenIdentity | Promise<AccessTokenIdentity> {
+    if (credentials.scheme === 'Bearer') {
+      checkSenderConstraint(identity.claims as Record<string, unknown>, identity.format)
+      return identity
+    }
+    const jkt = identity.binding?.jkt
+    if (jkt === undefined) {
+      throw new AuthError('ERR_DPOP_TOKEN_NOT_BOUND', { reason: identity.binding === undefined ? 'no cnf' : 'cnf without jkt' })
+    }
+    const proof = credentials.proof ?? ''
+    return dpop.proofs
+      .verify(proof, {
+        method: request.method,
+        url: request.raw.url ?? request.url,
+        accessToken: credentials.token,
+        now: dpop.now() / 1000
+      })
+      .then(async (checked) => {
+        if (checked.jkt !== jkt) throw new AuthError('ERR_DPOP_KEY_MISMATCH', { reason: 'proof key is not cnf.jkt' })
+        if (!(await dpop.replay.firstUse(checked.replayKey, checked.replayUntil))) {
+          throw new AuthError('ERR_DPOP_PROOF_REPLAYED', { reason: 'jti seen before' })
+        }
+        return identity
+      })
+  }
+
+  function authenticate(request: FastifyRequest, reply: FastifyReply, required: readonly string[], done: (error?: Error) => void): void {
+    let credentials: Credentials
     try {
-      token = extractBearerToken(request.raw.rawHeaders, request.url)
+      credentials = extractCredentials(request.raw.rawHeaders, request.url, dpop.mode)
     } catch (error) {
       if (isAuthError(error)) refuseWithoutCredentials(request, error, done)
       else refuse(request, error, done)
       return
     }
+    ;(request as unknown as MutableCaller).authScheme = credentials.scheme
+    // RFC 9449 §9: a fresh nonce on every DPoP answer, so that a client rotates before its nonce expires
+    if (credentials.scheme === 'DPoP' && dpop.nonces !== undefined) reply.header('dpop-nonce', dpop.nonces.current())
     let result: AccessTokenIdentity | Promise<AccessTokenIdentity>
     try {
-      result = verifier.verify(token)
+      result = verifier.verify(credentials.token)
+      result =
+        result instanceof Promise
+          ? result.then((identity) => holdToScheme(request, credentials, identity))
+          : holdToScheme(request, credentials, result)
     } catch (error) {
       refuse(request, error, done)
       return
@@ -175,9 +220,9 @@ async function auth(app: FastifyInstance): Promise<void> {
   }
 
   function gateFor(entry: RouteEntry): onRequestHookHandler {
-    return function gate(request, _reply, done) {
+    return function gate(request, reply, done) {
       if (entry.public) done()
-      else authenticate(request, entry.scopes, done)
+      else authenticate(request, reply, entry.scopes, done)
     }
   }
 
@@ -233,4 +278,4 @@ async function auth(app: FastifyInstance): Promise<void> {
   })
 }
 
-export default fp(auth, { name: 'auth', fastify: '5.x', dependencies: ['metrics', 'verifier'] })
+export default fp(auth, { name: 'auth', fastify: '5.x', dependencies: ['metrics', 'verifier', 'dpop'] })

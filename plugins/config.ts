@@ -8,14 +8,17 @@ import type { Config } from '../src/config.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    readonly config: Config & { auth: { issuer: string } }
+    /** `auth.issuer` is known, except with AUTH_ISSUERS_FILE (each issuer's own is in `app.issuers`). */
+    readonly config: Config
   }
 }
 
 async function config(app: FastifyInstance, options: { config: Config }): Promise<void> {
   const { issuer } = options.config.auth
-  if (issuer === undefined) throw new Error('the app needs AUTH_ISSUER (or the development issuer) to be resolved')
-  app.decorate('config', options.config as Config & { auth: { issuer: string } })
+  if (issuer === undefined && options.config.issuersFile === undefined) {
+    throw new Error('the app needs AUTH_ISSUER (or the development issuer) to be resolved')
+  }
+  app.decorate('config', options.config)
 }
 
 export default fp(config, { name: 'config', fastify: '5.x' })

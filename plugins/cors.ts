@@ -1,7 +1,8 @@
 /**
- * CORS for the SPA origins of CORS_ORIGINS (@fastify/cors). Preflights allow Authorization;
- * refusals carry the CORS headers too (the hook runs before the auth gate), and
- * WWW-Authenticate is exposed so that an SPA can read why it was refused.
+ * CORS for the SPA origins of CORS_ORIGINS (@fastify/cors). Preflights allow Authorization
+ * and DPoP; refusals carry the CORS headers too (the hook runs before the auth gate), and
+ * WWW-Authenticate and DPoP-Nonce are exposed so that an SPA can read why it was refused and
+ * which nonce its next proof needs.
  */
 import cors from '@fastify/cors'
 import type { FastifyInstance } from 'fastify'
@@ -27,8 +28,9 @@ async function corsPlugin(app: FastifyInstance): Promise<void> {
       callback(null, origin !== undefined && allowed.has(origin) ? origin : false)
     },
     methods: ['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS'],
-    allowedHeaders: ['Authorization', 'Content-Type'],
-    exposedHeaders: ['WWW-Authenticate', 'Retry-After', 'Location'],
+    // DPoP: the proof header (RFC 9449 §4.1); the nonce a browser must read to make its next proof (§9)
+    allowedHeaders: ['Authorization', 'Content-Type', 'DPoP'],
+    exposedHeaders: ['WWW-Authenticate', 'Retry-After', 'Location', 'DPoP-Nonce'],
     credentials: false,
     maxAge: 600,
     // An OPTIONS request from an allowed origin is answered as a preflight (204, empty), with or

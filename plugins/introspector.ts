@@ -15,19 +15,20 @@ declare module 'fastify' {
 }
 
 async function introspector(app: FastifyInstance, options: { now?: () => number }): Promise<void> {
-  const { auth } = app.config
+  // opaque tokens name no issuer: one issuer at most accepts them (the issuers file sees to it)
+  const opaque = app.issuers.find(({ issuer }) => issuer.auth.formats.includes('opaque'))
   app.decorate(
     'introspect',
-    auth.formats.includes('opaque')
-      ? createIntrospector({
-          auth,
-          issuer: auth.issuer,
-          keyStore: app.keyStore,
+    opaque === undefined
+      ? undefined
+      : createIntrospector({
+          auth: opaque.issuer.auth,
+          issuer: opaque.issuer.auth.issuer ?? opaque.issuer.id,
+          keyStore: opaque.keyStore,
           metrics: app.metrics,
           log: app.log.child({ component: 'introspection' }),
           ...(options.now === undefined ? {} : { now: options.now })
         })
-      : undefined
   )
 }
 

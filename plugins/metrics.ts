@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
 export interface AppMetrics {
   registry: Registry
@@ -18,6 +18,10 @@ export interface AppMetrics {
   refusals: Counter<'code'>
   introspections: Counter<'outcome'>
   introspectionLatency: Histogram
+  /** The gauge dpop_replay_entries reads `source` when scraped (plugins/dpop-replay-store.ts sets it). */
+  dpopReplayEntries: { source: (() => number | undefined) | undefined }
+  /** The gauge issuer_keys_ready{issuer} reads `source` when scraped (plugins/key-store.ts sets it). */
+  issuerKeysReady: { source: (() => ReadonlyArray<{ issuer: string; ready: boolean }>) | undefined }
 }
 
 declare module 'fastify' {
@@ -29,7 +33,28 @@ declare module 'fastify' {
 export function createMetrics(): AppMetrics {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
+  const dpopReplayEntries: AppMetrics['dpopReplayEntries'] = { source: undefined }
+  new Gauge({
+    name: 'dpop_replay_entries',
+    help: 'DPoP proofs the in-process replay store remembers (0 when they are kept in the database)',
+    registers: [registry],
+    collect() {
+      this.set(dpopReplayEntries.source?.() ?? 0)
+    }
+  })
+  const issuerKeysReady: AppMetrics['issuerKeysReady'] = { source: undefined }
+  new Gauge({
+    name: 'issuer_keys_ready',
+    help: "1 while a trusted issuer's signing keys are loaded and fresh enough, 0 while they cannot be obtained",
+    labelNames: ['issuer'],
+    registers: [registry],
+    collect() {
+      for (const { issuer, ready } of issuerKeysReady.source?.() ?? []) this.set({ issuer }, ready ? 1 : 0)
+    }
+  })
   return {
+    dpopReplayEntries,
+    issuerKeysReady,
     registry,
     requests: new Counter({
       name: 'http_requests_total',

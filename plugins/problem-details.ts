@@ -1,6 +1,7 @@
 /**
  * Every error leaves as application/problem+json (RFC 9457) with a stable `code`, with the
- * Bearer challenge for authentication failures (RFC 6750 §3) and Retry-After for 503s.
+ * Bearer and DPoP challenges for authentication failures (RFC 6750 §3, RFC 9449 §7.1, as
+ * AUTH_DPOP accepts them) and Retry-After for 503s.
  * Unknown routes get a problem 404; errors the framework raises before routing (a bad URL
  * component, a malformed request line, oversized headers) get one too, through the server
  * options `frameworkErrorOptions`. Nothing from the error's internals (message, stack, key,
@@ -11,7 +12,7 @@
 import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
-import { bearerChallenge } from '../src/http/www-authenticate.js'
+import { challenges, type ChallengeSettings } from '../src/http/www-authenticate.js'
 import { frameworkProblem, problem, PROBLEM_CONTENT_TYPE, sendProblem } from '../src/http/problem.js'
 import { AuthError, isAuthError, isClientError } from '../src/errors.js'
 import { DatabaseUnavailable } from '../src/db/database.js'
@@ -59,13 +60,17 @@ async function problemDetails(app: FastifyInstance): Promise<void> {
   const realm = auth.audiences[0] ?? 'api'
   app.decorate('publicUrl', publicUrl)
   app.decorate('resourceMetadataUrl', `${publicUrl}${RESOURCE_METADATA_PATH}`)
+  const { dpop } = app
+  const challengeSettings: ChallengeSettings = { realm, resourceMetadata: app.resourceMetadataUrl, mode: dpop.mode, algs: dpop.algs }
 
   app.setErrorHandler((error: FastifyError | AuthError | DatabaseUnavailable, request, reply) => {
     if (isAuthError(error)) {
       if (error.status === 503) {
         reply.header('retry-after', String(error.retryAfter ?? 5))
       } else if (error.status !== 400 || error.oauthError !== undefined) {
-        reply.header('www-authenticate', bearerChallenge(realm, app.resourceMetadataUrl, error))
+        reply.header('www-authenticate', challenges(challengeSettings, error, request.authScheme))
+        // RFC 9449 §9: the nonce to put into the next proof
+        if (dpop.nonces !== undefined && dpop.mode !== 'disabled') reply.header('dpop-nonce', dpop.nonces.current())
       }
       return sendProblem(reply, problem(error))
     }
@@ -102,4 +107,4 @@ async function problemDetails(app: FastifyInstance): Promise<void> {
   })
 }
 
-export default fp(problemDetails, { name: 'problem-details', fastify: '5.x', dependencies: ['config'] })
+export default fp(problemDetails, { name: 'problem-details', fastify: '5.x', dependencies: ['config', 'dpop'] })

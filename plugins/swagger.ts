@@ -12,6 +12,7 @@ import fp from 'fastify-plugin'
 import {
   componentsOf,
   documentBase,
+  type AcceptedSchemes,
   finishDocument,
   flowUrlsOf,
   withFlowUrls,
@@ -38,6 +39,8 @@ declare module 'fastify' {
 export interface SwaggerPluginOptions {
   /** The configured issuer (AUTH_ISSUER). */
   issuer: string
+  /** The schemes the API accepts (AUTH_DPOP); default Bearer only. */
+  schemes?: AcceptedSchemes
   /** The issuer's discovery metadata (from the key store; undefined while it cannot be discovered). */
   issuerMetadata?: () => Promise<object | undefined>
   /** How long a request for the document waits for the issuer's metadata (ms). */
@@ -56,8 +59,9 @@ async function swaggerPlugin(app: FastifyInstance, options: SwaggerPluginOptions
     tags.set(name, description)
   })
 
+  const schemes = options.schemes ?? { bearer: true, dpop: false }
   await app.register(swagger, {
-    openapi: documentBase(options.issuer),
+    openapi: documentBase(options.issuer, schemes),
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     transform: ({ schema, url, route, ...rest }) => {
       const openapiObject = ('openapiObject' in rest ? rest.openapiObject : {}) as Record<string, unknown>
@@ -68,7 +72,7 @@ async function swaggerPlugin(app: FastifyInstance, options: SwaggerPluginOptions
         scopes: route.config?.scopes ?? [],
         schema: schema as Record<string, unknown> | undefined
       }
-      return { schema: describeOperation(declaration, componentsOf(openapiObject)), url }
+      return { schema: describeOperation(declaration, componentsOf(openapiObject), schemes), url }
     },
     transformObject: (documentObject) => {
       const document = 'openapiObject' in documentObject ? documentObject.openapiObject : documentObject.swaggerObject

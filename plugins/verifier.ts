@@ -1,15 +1,18 @@
 /**
- * The access-token verifier (src/token/access-token-verifier.ts) as `app.verifier`: JWTs
- * against the key store, opaque tokens through the introspector when AUTH_TOKEN_FORMATS
- * accepts them.
+ * The access-token verifier as `app.verifier`: for each trusted issuer (plugins/key-store.ts),
+ * JWTs against that issuer's keys and rules (src/token/access-token-verifier.ts), opaque tokens
+ * through the introspector when AUTH_TOKEN_FORMATS accepts them. With one issuer, that issuer's
+ * verifier itself; with several (AUTH_ISSUERS_FILE), a verifier that routes each token to one
+ * of them by its unverified `iss` (src/issuers/multi-issuer-verifier.ts).
  */
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import { MultiIssuerVerifier, type TokenVerifier } from '../src/issuers/multi-issuer-verifier.js'
 import { AccessTokenVerifier } from '../src/token/access-token-verifier.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    verifier: AccessTokenVerifier
+    verifier: TokenVerifier
   }
 }
 
@@ -19,19 +22,23 @@ export interface VerifierPluginOptions {
 }
 
 async function verifier(app: FastifyInstance, options: VerifierPluginOptions): Promise<void> {
-  const { auth } = app.config
-  const { issuer } = auth
   const { introspect } = app
-  app.decorate(
-    'verifier',
-    new AccessTokenVerifier({
-      auth,
-      issuer,
-      keys: app.keyStore,
-      ...(introspect === undefined ? {} : { introspect }),
-      ...(options.now === undefined ? {} : { now: options.now })
+  const now = options.now === undefined ? {} : { now: options.now }
+  const verifiers = app.issuers.map(({ issuer, keyStore }) => ({
+    issuer,
+    verifier: new AccessTokenVerifier({
+      auth: issuer.auth,
+      // a template entry's tokens each name their own iss (given per token by the router)
+      issuer: issuer.auth.issuer ?? issuer.id,
+      keys: keyStore,
+      // opaque tokens name no issuer: the introspector is the one issuer's that accepts them
+      ...(introspect === undefined || !issuer.auth.formats.includes('opaque') ? {} : { introspect }),
+      ...now
     })
-  )
+  }))
+  const only = verifiers.length === 1 && verifiers[0]?.issuer.kind === 'exact' ? verifiers[0].verifier : undefined
+  const chosen: TokenVerifier = only ?? new MultiIssuerVerifier(verifiers, options.now)
+  app.decorate('verifier', chosen)
 }
 
 export default fp(verifier, { name: 'verifier', fastify: '5.x', dependencies: ['config', 'key-store', 'introspector'] })

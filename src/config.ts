@@ -60,6 +60,54 @@ export interface AuthConfig {
   }
   /** Bounded cache of verified tokens (0 turns it off). */
   tokenCacheSize: number
+  dpop: DpopConfig
+}
+
+/** The DPoP proof algorithms this API can verify (asymmetric only, RFC 9449 §4.2). */
+export const DPOP_ALGS = ['ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'] as const
+export type DpopAlg = (typeof DPOP_ALGS)[number]
+export type DpopMode = 'allowed' | 'required' | 'disabled'
+
+/** RFC 9449: the DPoP scheme (AUTH_DPOP and its companions). */
+export interface DpopConfig {
+  /** allowed: Bearer and DPoP; required: DPoP only; disabled: Bearer only (DPoP-bound tokens refused). */
+  mode: DpopMode
+  algorithms: DpopAlg[]
+  /** AUTH_DPOP_IAT_WINDOW: seconds a proof's iat may lie in the past (plus the clock tolerance ahead and behind). */
+  iatWindow: number
+  /** AUTH_DPOP_NONCE=on: the secret (≥ 32 bytes) of the stateless nonces; undefined when nonces are off. */
+  nonceSecret: Buffer | undefined
+  /** Seconds one nonce step lasts; a nonce is valid in its step and the next. */
+  nonceStep: number
+  /** Proofs remembered at most by the in-process replay store (past that, new proofs get a 503). */
+  replayCacheSize: number
+}
+
+/** AUTH_DPOP_IAT_WINDOW when unset. */
+export const DEFAULT_DPOP_IAT_WINDOW = 60
+
+function dpopConfig(env: Env): DpopConfig {
+  const mode = oneOf<DpopMode>(env, 'AUTH_DPOP', ['allowed', 'required', 'disabled'], 'allowed')
+  const algorithms = list(env, 'AUTH_DPOP_ALGORITHMS') ?? ['ES256', 'EdDSA', 'RS256', 'PS256']
+  for (const alg of algorithms) {
+    if (!(DPOP_ALGS as readonly string[]).includes(alg)) {
+      throw new ConfigError('AUTH_DPOP_ALGORITHMS', `"${alg}" is not an asymmetric JWS algorithm (known: ${DPOP_ALGS.join(', ')})`)
+    }
+  }
+  const nonce = flag(env, 'AUTH_DPOP_NONCE', false)
+  const secret = read(env, 'AUTH_DPOP_NONCE_SECRET')
+  if (nonce && secret === undefined)
+    throw new ConfigError('AUTH_DPOP_NONCE_SECRET', 'is required with AUTH_DPOP_NONCE=on (≥ 32 bytes, the same on every replica)')
+  if (secret !== undefined && Buffer.byteLength(secret) < 32)
+    throw new ConfigError('AUTH_DPOP_NONCE_SECRET', 'must be at least 32 bytes long')
+  return {
+    mode,
+    algorithms: algorithms as DpopAlg[],
+    iatWindow: integer(env, 'AUTH_DPOP_IAT_WINDOW', DEFAULT_DPOP_IAT_WINDOW, 1, 3600),
+    nonceSecret: nonce && secret !== undefined ? Buffer.from(secret) : undefined,
+    nonceStep: integer(env, 'AUTH_DPOP_NONCE_STEP', 300, 10, 86_400),
+    replayCacheSize: integer(env, 'AUTH_DPOP_REPLAY_CACHE_SIZE', 1_000_000, 1000, 100_000_000)
+  }
 }
 
 export interface Config {
@@ -77,6 +125,11 @@ export interface Config {
   /** What /docs's "Authorize" signs in with. */
   docs: DocsConfig
   auth: AuthConfig
+  /**
+   * AUTH_ISSUERS_FILE: the file listing several trusted issuers (src/issuers/issuers-file.ts),
+   * which replaces AUTH_ISSUER; `auth` then holds the settings every issuer shares.
+   */
+  issuersFile: string | undefined
   database: DatabaseConfig
 }
 
@@ -334,8 +387,18 @@ export function loadConfig(env: Env = process.env): Config {
   }
 
   const issuerValue = read(env, 'AUTH_ISSUER')
-  if (issuerValue === undefined && !devIssuer)
-    throw new ConfigError('AUTH_ISSUER', 'is required (the one trusted issuer, e.g. https://tenant.example.com/)')
+  const issuersFile = read(env, 'AUTH_ISSUERS_FILE')
+  if (issuersFile !== undefined && issuerValue !== undefined) {
+    throw new ConfigError('AUTH_ISSUERS_FILE', 'replaces AUTH_ISSUER: set one of them (put this issuer into the file)')
+  }
+  if (issuersFile !== undefined && devIssuer) {
+    throw new ConfigError('AUTH_ISSUERS_FILE', 'cannot be used with DEV_ISSUER=1 (the development issuer is the one trusted issuer)')
+  }
+  if (issuerValue === undefined && !devIssuer && issuersFile === undefined)
+    throw new ConfigError(
+      'AUTH_ISSUER',
+      'is required (the one trusted issuer, e.g. https://tenant.example.com/), unless AUTH_ISSUERS_FILE lists several'
+    )
   const issuer = issuerValue === undefined ? undefined : httpUrl('AUTH_ISSUER', issuerValue)
 
   const audiences = list(env, 'AUTH_AUDIENCE')
@@ -401,6 +464,7 @@ export function loadConfig(env: Env = process.env): Config {
     metricsPort: metricsPort(env, port),
     devIssuer,
     docs: docsConfig(env, devIssuer),
+    issuersFile,
     database: databaseConfig(env),
     auth: {
       issuer,
@@ -429,7 +493,8 @@ export function loadConfig(env: Env = process.env): Config {
         maxStale: jwksMaxStale,
         maxBytes: 512 * 1024
       },
-      tokenCacheSize: integer(env, 'AUTH_TOKEN_CACHE_SIZE', 10_000, 0, 1_000_000)
+      tokenCacheSize: integer(env, 'AUTH_TOKEN_CACHE_SIZE', 10_000, 0, 1_000_000),
+      dpop: dpopConfig(env)
     }
   }
 }

@@ -16,7 +16,7 @@
 
 import type { TokenFormat } from './config.js'
 
-export type OAuthErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope'
+export type OAuthErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'invalid_dpop_proof' | 'use_dpop_nonce'
 
 interface ErrorDefinition {
   status: number
@@ -34,6 +34,8 @@ interface ErrorDefinition {
 const INVALID_TOKEN = { status: 401, oauthError: 'invalid_token', title: 'Invalid access token' } as const
 const INVALID_REQUEST = { status: 400, oauthError: 'invalid_request', title: 'Invalid request' } as const
 const UNAVAILABLE = { status: 503, oauthError: undefined, title: 'Service Unavailable' } as const
+/** RFC 9449 §7.1: a DPoP proof that fails a check of §4.3. */
+const INVALID_PROOF = { status: 401, oauthError: 'invalid_dpop_proof', title: 'Invalid DPoP proof' } as const
 
 const ID_TOKEN_SENTENCE =
   'An ID token was presented where an access token is required. The ID token tells the app who the user is and is never sent to an API; send the access token instead.'
@@ -122,7 +124,11 @@ export const ERRORS = {
   },
   ERR_TOKEN_IN_QUERY: { ...INVALID_REQUEST, detail: `Access tokens in the query string are not accepted; ${SEND_IN_HEADER}` },
   ERR_TOKEN_IN_BODY: { ...INVALID_REQUEST, detail: `Access tokens in the request body are not accepted; ${SEND_IN_HEADER}` },
-  ERR_EMPTY_CREDENTIALS: { ...INVALID_REQUEST, detail: 'The Authorization header names the Bearer scheme but carries no token.' },
+  ERR_EMPTY_CREDENTIALS: {
+    ...INVALID_REQUEST,
+    detail: (parts?: { scheme?: 'Bearer' | 'DPoP' }) =>
+      `The Authorization header names the ${parts?.scheme ?? 'Bearer'} scheme but carries no token.`
+  },
   ERR_TOKEN_MALFORMED: {
     ...INVALID_TOKEN,
     detail: (parts?: { flaw?: keyof typeof MALFORMED }) =>
@@ -167,7 +173,7 @@ export const ERRORS = {
     detail: ({ claim, expected, format }: { claim: string; expected: keyof typeof EXPECTED; format: TokenFormat }) =>
       `The access token's "${claim}"${format === 'jwt' ? ' claim' : ''} is not ${EXPECTED[expected]}.`
   },
-  ERR_JWT_ISSUER_INVALID: { ...INVALID_TOKEN, detail: 'The access token was not issued by the issuer this API trusts.' },
+  ERR_JWT_ISSUER_INVALID: { ...INVALID_TOKEN, detail: 'The access token was not issued by an issuer this API trusts.' },
   ERR_JWT_AUDIENCE_INVALID: {
     ...INVALID_TOKEN,
     detail: ({ format }: { format: TokenFormat }) =>
@@ -201,6 +207,71 @@ export const ERRORS = {
   ERR_TOKEN_SENDER_CONSTRAINED: {
     ...INVALID_TOKEN,
     detail: 'This access token is bound to a key ("cnf", e.g. DPoP) and cannot be used with the Bearer scheme.'
+  },
+  // ---- DPoP (RFC 9449): the DPoP scheme and its proof ----
+  ERR_DPOP_REQUIRED: {
+    ...INVALID_TOKEN,
+    detail: 'This API accepts only DPoP-bound access tokens: send "Authorization: DPoP <token>" with a DPoP proof (RFC 9449).'
+  },
+  ERR_DPOP_NOT_ACCEPTED: {
+    status: 401,
+    oauthError: undefined,
+    title: 'Authentication required',
+    detail: 'This API does not accept the DPoP scheme; send the access token as "Bearer <token>".'
+  },
+  ERR_DPOP_TOKEN_NOT_BOUND: {
+    ...INVALID_TOKEN,
+    detail: 'The access token is not bound to a key ("cnf" with "jkt"), so it cannot be used with the DPoP scheme; send it as Bearer.'
+  },
+  ERR_DPOP_PROOF_MISSING: { ...INVALID_PROOF, detail: 'The DPoP scheme needs exactly one DPoP header holding a proof; there is none.' },
+  ERR_DPOP_MULTIPLE_PROOFS: { ...INVALID_PROOF, detail: 'The request carries more than one DPoP proof; send exactly one DPoP header.' },
+  ERR_DPOP_PROOF_MALFORMED: {
+    ...INVALID_PROOF,
+    detail: (parts?: { what?: string }) =>
+      `The DPoP proof is not a well-formed JWT${parts?.what === undefined ? '' : ` (${parts.what.slice(0, 60)})`}.`
+  },
+  ERR_DPOP_PROOF_TYPE: { ...INVALID_PROOF, detail: 'The DPoP proof\'s header "typ" is not "dpop+jwt".' },
+  ERR_DPOP_PROOF_ALG: {
+    ...INVALID_PROOF,
+    detail: (parts?: { algs?: string }) =>
+      `The DPoP proof is signed with an algorithm this API does not accept${parts?.algs === undefined ? '' : ` (accepted: ${parts.algs})`}.`
+  },
+  ERR_DPOP_PROOF_JWK: {
+    ...INVALID_PROOF,
+    detail: 'The DPoP proof\'s header "jwk" is missing, is not a public key, or does not suit the proof\'s "alg".'
+  },
+  ERR_DPOP_PROOF_SIGNATURE: { ...INVALID_PROOF, detail: 'The DPoP proof\'s signature does not verify with its "jwk".' },
+  ERR_DPOP_PROOF_HTM: { ...INVALID_PROOF, detail: 'The DPoP proof\'s "htm" is not the method of this request.' },
+  ERR_DPOP_PROOF_HTU: {
+    ...INVALID_PROOF,
+    detail: 'The DPoP proof\'s "htu" is not the URI of this request (scheme, host and path at this API\'s public URL, without query).'
+  },
+  ERR_DPOP_PROOF_IAT: {
+    ...INVALID_PROOF,
+    detail: 'The DPoP proof\'s "iat" is missing or outside the accepted window; make a fresh proof for each request.'
+  },
+  ERR_DPOP_PROOF_JTI: { ...INVALID_PROOF, detail: 'The DPoP proof has no usable "jti" (a unique string).' },
+  ERR_DPOP_PROOF_REPLAYED: {
+    ...INVALID_PROOF,
+    detail: 'This DPoP proof was used before; make a fresh proof (new "jti") for each request.'
+  },
+  ERR_DPOP_PROOF_ATH: {
+    ...INVALID_PROOF,
+    detail: 'The DPoP proof\'s "ath" is missing or is not the hash of the access token sent with it.'
+  },
+  ERR_DPOP_KEY_MISMATCH: {
+    ...INVALID_PROOF,
+    detail: 'The DPoP proof is signed with a key other than the one the access token is bound to ("cnf" "jkt").'
+  },
+  ERR_DPOP_NONCE_REQUIRED: {
+    status: 401,
+    oauthError: 'use_dpop_nonce',
+    title: 'DPoP nonce required',
+    detail: 'The DPoP proof must carry the server nonce given in the DPoP-Nonce response header; make a new proof with it.'
+  },
+  ERR_DPOP_REPLAY_CHECK_UNAVAILABLE: {
+    ...UNAVAILABLE,
+    detail: 'DPoP proofs cannot be checked for replay right now; try again later.'
   },
   ERR_CLIENT_NOT_ALLOWED: { ...INVALID_TOKEN, detail: 'The access token was issued to a client this API does not accept.' },
   ERR_TOKEN_INACTIVE: { ...INVALID_TOKEN, detail: 'The access token is not active (it is unknown, expired or revoked).' },
@@ -323,6 +394,8 @@ export interface AuthErrorExtra {
   retryAfter?: number
   /** The claim concerned, when there is one. */
   claim?: string
+  /** The scheme the request named, where the code alone does not tell (the challenge that carries the error). */
+  scheme?: 'Bearer' | 'DPoP' | undefined
 }
 
 /** After the code: the sentence's variable parts (when it has any) and the extras, in one object. */
@@ -346,6 +419,7 @@ export class AuthError<C extends AuthErrorCode = AuthErrorCode> extends CodedErr
   readonly scope: string | undefined
   readonly retryAfter: number | undefined
   readonly claim: string | undefined
+  readonly scheme: 'Bearer' | 'DPoP' | undefined
 
   constructor(code: C, ...args: AuthErrorArgs<C>) {
     const extra: AuthErrorExtra = args[0] ?? {}
@@ -361,6 +435,7 @@ export class AuthError<C extends AuthErrorCode = AuthErrorCode> extends CodedErr
     this.scope = extra.scope
     this.retryAfter = extra.retryAfter
     this.claim = extra.claim
+    this.scheme = extra.scheme
   }
 }
 

@@ -6,7 +6,7 @@ import { Provider } from 'oidc-provider'
 
 import { DEMO_USERS } from './demo-users.js'
 import { createInteractionRoutes } from './interaction-routes.js'
-import { providerConfiguration } from './provider-configuration.js'
+import { DPOP_SIGNING_ALGS, providerConfiguration } from './provider-configuration.js'
 import type { ClientCredentials, ResolvedIssuerSettings } from './provider-configuration.js'
 import { checkApiScopes } from './scopes.js'
 import type { ScopeInfo } from './scopes.js'
@@ -35,6 +35,12 @@ export interface DevIssuerOptions {
   cliClient?: ClientCredentials
   /** The API's own credentials for RFC 7662 introspection; default `resource-api` / `resource-api-secret`. */
   introspectionClient?: ClientCredentials
+  /**
+   * DPoP (RFC 9449) is always on: a client that sends a proof to the token endpoint gets
+   * DPoP-bound tokens, one that sends none gets Bearer tokens. With `dpopNonce` the token
+   * endpoint also requires a server nonce in every proof (§8). Default false.
+   */
+  dpopNonce?: boolean
 }
 
 export interface DevIssuer {
@@ -51,6 +57,10 @@ export interface DevIssuer {
   spaClientId: string
   /** The API's scopes it issues. */
   scopes: ScopeInfo[]
+  /** The DPoP proof algorithms the token endpoint accepts (its `dpop_signing_alg_values_supported`). */
+  dpopSigningAlgs: string[]
+  /** The token endpoint requires a DPoP nonce in every proof. */
+  dpopNonce: boolean
   close(): Promise<void>
 }
 
@@ -85,7 +95,8 @@ function resolveSettings(options: DevIssuerOptions): ResolvedIssuerSettings {
     },
     cliClient: { ...(options.cliClient ?? DEFAULT_CLIENTS.cliClient) },
     introspectionClient: { ...(options.introspectionClient ?? DEFAULT_CLIENTS.introspectionClient) },
-    signingKeys: generateSigningKeys()
+    signingKeys: generateSigningKeys(),
+    dpopNonce: options.dpopNonce === true
   }
 }
 
@@ -100,7 +111,8 @@ function issuerHost(address: AddressInfo): string {
  * Starts a local OpenID provider (oidc-provider v9) for development: demo users, a sign-in page,
  * a public SPA client (authorization code + PKCE, rotating refresh tokens), a confidential CLI
  * client (client credentials) and introspection credentials for the API. Access tokens for the
- * API are RFC 9068 JWTs (or opaque tokens) whose `aud` is `options.audience`.
+ * API are RFC 9068 JWTs (or opaque tokens) whose `aud` is `options.audience`; DPoP-bound ones
+ * (`cnf.jkt`, token_type DPoP) for a token request with a DPoP proof (RFC 9449).
  * Refuses to start when NODE_ENV is `production`.
  */
 export async function startDevIssuer(options: DevIssuerOptions): Promise<DevIssuer> {
@@ -168,6 +180,8 @@ export async function startDevIssuer(options: DevIssuerOptions): Promise<DevIssu
       introspectionClient: { ...settings.introspectionClient },
       spaClientId: settings.spa.clientId,
       scopes: settings.scopes.map((scope) => ({ ...scope })),
+      dpopSigningAlgs: [...DPOP_SIGNING_ALGS],
+      dpopNonce: settings.dpopNonce,
       close
     }
   } catch (error) {

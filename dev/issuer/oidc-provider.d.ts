@@ -184,8 +184,16 @@ declare module 'oidc-provider' {
     }
     renderError?: (ctx: KoaContextWithOIDC, out: Record<string, string>, error: Error) => void | Promise<void>
     ttl?: Record<string, number | TtlFunction>
+    enabledJWA?: { dPoPSigningAlgValues?: string[] }
     features?: {
       devInteractions?: { enabled: boolean }
+      dPoP?: {
+        enabled: boolean
+        /** 32 bytes: the key of the stateless server nonces (RFC 9449 §8); without it, no nonces. */
+        nonceSecret?: Buffer
+        requireNonce?: (ctx: KoaContextWithOIDC) => boolean
+        allowReplay?: boolean
+      }
       clientCredentials?: { enabled: boolean }
       introspection?: {
         enabled: boolean

@@ -26,6 +26,8 @@ export interface ResolvedIssuerSettings {
   cliClient: ClientCredentials
   introspectionClient: ClientCredentials
   signingKeys: PrivateSigningJwk[]
+  /** DPoP (RFC 9449 §8): the token endpoint requires a server nonce in every proof. */
+  dpopNonce: boolean
 }
 
 const ID_TOKEN_TTL = 60 * 60
@@ -75,6 +77,9 @@ function clients(settings: ResolvedIssuerSettings): ClientMetadata[] {
   ]
 }
 
+/** The DPoP proof algorithms the issuer accepts: what browsers' WebCrypto makes, as the API accepts them. */
+export const DPOP_SIGNING_ALGS = ['ES256', 'EdDSA', 'RS256', 'PS256']
+
 /** oidc-provider v9 configuration for the development issuer. */
 export function providerConfiguration(settings: ResolvedIssuerSettings): Configuration {
   const { audience, spa, introspectionClient } = settings
@@ -101,7 +106,16 @@ export function providerConfiguration(settings: ResolvedIssuerSettings): Configu
     // The SPA's access token is for the API (resource indicator), so it cannot be used at the
     // userinfo endpoint: the ID token carries the profile and email claims itself.
     conformIdTokenClaims: false,
+    enabledJWA: { dPoPSigningAlgValues: DPOP_SIGNING_ALGS },
     features: {
+      // RFC 9449: a token request that carries a DPoP proof gets DPoP-bound tokens (token_type
+      // DPoP, the access token's cnf.jkt; a public client's refresh token bound to the same key);
+      // one without a proof gets Bearer tokens as before. With `dpopNonce`, every proof at the
+      // token endpoint must carry a current server nonce (401/400 use_dpop_nonce and a DPoP-Nonce).
+      dPoP: {
+        enabled: true,
+        ...(settings.dpopNonce ? { nonceSecret: randomBytes(32), requireNonce: () => true } : {})
+      },
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
       introspection: {

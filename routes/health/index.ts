@@ -40,10 +40,14 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
     },
     async (_request, reply) => {
-      if (!app.keyStore.ready) return sendProblem(reply.header('retry-after', '5'), problem('ERR_NOT_READY'))
+      // several issuers: ready while one of them can verify tokens (another's outage refuses
+      // only its own tokens; taking the pod out would refuse everyone's), and the answer says which is down
+      const issuers = app.issuers.map(({ issuer, keyStore }) => ({ issuer: issuer.id, ready: keyStore.ready, keys: keyStore.keyCount }))
+      if (!issuers.some((issuer) => issuer.ready)) return sendProblem(reply.header('retry-after', '5'), problem('ERR_NOT_READY'))
       if (!app.database.migrated || !(await app.database.ping()))
         return sendProblem(reply.header('retry-after', '5'), problem('ERR_DATABASE_UNAVAILABLE'))
-      return { status: 'ready', keys: app.keyStore.keyCount }
+      const keys = issuers.reduce((sum, issuer) => sum + (issuer.ready ? issuer.keys : 0), 0)
+      return issuers.length === 1 ? { status: 'ready', keys } : { status: 'ready', keys, issuers }
     }
   )
 }

@@ -1,7 +1,9 @@
 /**
  * The demo SPA: log in (authorization code + PKCE via oauth4webapi), read who signed in from the
  * ID token, manage messages at the API with the access token, and show what happens when the ID
- * token is sent to the API instead.
+ * token is sent to the API instead. In DPoP mode the tokens are bound to a key of this tab: the
+ * page shows the key's thumbprint beside the token's `cnf.jkt`, and replays a captured request
+ * so that the API's refusal can be seen.
  */
 import { AuthorizationResponseError, ResponseBodyError } from 'oauth4webapi'
 
@@ -12,6 +14,7 @@ import type { Tokens } from './auth.js'
 import { renderClaims } from './claims-table.js'
 import { loadConfig } from './config.js'
 import { byId, el, show } from './dom.js'
+import { dpopModeOn, setDpopMode } from './dpop.js'
 import { decodeJwt } from './jwt.js'
 
 const ui = {
@@ -22,7 +25,9 @@ const ui = {
   userEmail: byId('user-email'),
   alert: byId('alert'),
   welcome: byId('welcome'),
+  dpopMode: byId<HTMLInputElement>('dpop-mode'),
   messages: byId('messages'),
+  messagesScheme: byId('messages-scheme'),
   messageForm: byId<HTMLFormElement>('message-form'),
   messageText: byId<HTMLInputElement>('message-text'),
   messageList: byId<HTMLUListElement>('message-list'),
@@ -35,6 +40,18 @@ const ui = {
   apiResultDescription: byId('api-result-description'),
   apiResultWhy: byId('api-result-why'),
   apiResultBody: byId('api-result-body'),
+  dpop: byId('dpop'),
+  dpopKey: byId('dpop-key'),
+  dpopThumbprint: byId('dpop-thumbprint'),
+  dpopCnfJkt: byId('dpop-cnf-jkt'),
+  dpopMatch: byId('dpop-match'),
+  dpopLastRequest: byId('dpop-last-request'),
+  replay: byId<HTMLButtonElement>('replay'),
+  replayResult: byId('replay-result'),
+  replayResultLine: byId('replay-result-line'),
+  replayResultCode: byId('replay-result-code'),
+  replayResultDescription: byId('replay-result-description'),
+  replayResultBody: byId('replay-result-body'),
   tokens: byId('tokens'),
   idTokenClaims: byId<HTMLTableElement>('id-token-claims'),
   accessTokenClaims: byId<HTMLTableElement>('access-token-claims')
@@ -73,7 +90,8 @@ function renderTokens(tokens: Tokens | undefined): void {
   const id = decodeJwt(tokens.idToken)
   if (id !== undefined) renderClaims(ui.idTokenClaims, id.header, id.payload, ['name', 'email', 'aud'])
   const access = decodeJwt(tokens.accessToken)
-  if (access !== undefined) renderClaims(ui.accessTokenClaims, access.header, access.payload, ['aud', 'scope'])
+  const highlight = auth.dpop === undefined ? ['aud', 'scope'] : ['aud', 'scope', 'cnf']
+  if (access !== undefined) renderClaims(ui.accessTokenClaims, access.header, access.payload, highlight)
   else ui.accessTokenClaims.replaceChildren(el('caption', {}, 'An opaque token: only the issuer can read it.'))
 }
 
@@ -110,6 +128,73 @@ function renderApiResult(label: string, answer: ApiAnswer | undefined, why = '')
   show(ui.apiResult, true)
 }
 
+/** How the messages are called: the scheme line of the messages card. */
+function renderScheme(): void {
+  const code = (text: string) => el('code', {}, text)
+  ui.messagesScheme.replaceChildren(
+    'Called with the ',
+    el('strong', {}, 'access token'),
+    ': ',
+    ...(auth.dpop === undefined
+      ? [code('Authorization: Bearer <access token>'), '.']
+      : [code('Authorization: DPoP <access token>'), ' and a fresh ', code('DPoP: <proof>'), ' for every request.'])
+  )
+}
+
+/** The `cnf.jkt` of a JWT access token; undefined for an opaque one (only the issuer and the API can read it). */
+function cnfJkt(tokens: Tokens): string | undefined {
+  const cnf = decodeJwt(tokens.accessToken)?.payload['cnf']
+  const jkt = typeof cnf === 'object' && cnf !== null ? (cnf as Record<string, unknown>)['jkt'] : undefined
+  return typeof jkt === 'string' ? jkt : undefined
+}
+
+function renderLastRequest(): void {
+  const sent = api.lastDpopRequest
+  ui.dpopLastRequest.textContent = sent === undefined ? 'none yet' : `${sent.method} ${new URL(sent.url).pathname}`
+  ui.replay.disabled = sent === undefined
+}
+
+function renderDpop(tokens: Tokens | undefined): void {
+  const key = auth.dpop
+  show(ui.dpop, tokens !== undefined && key !== undefined)
+  if (tokens === undefined || key === undefined) {
+    renderReplayResult(undefined)
+    for (const field of [ui.dpopKey, ui.dpopThumbprint, ui.dpopCnfJkt, ui.dpopMatch, ui.dpopLastRequest]) field.textContent = ''
+    ui.replay.disabled = true
+    return
+  }
+  ui.dpopKey.textContent = `${key.algorithm}, private key extractable: ${String(key.privateKeyExtractable)}`
+  ui.dpopThumbprint.textContent = key.thumbprint
+  const jkt = cnfJkt(tokens)
+  ui.dpopCnfJkt.textContent = jkt ?? '(an opaque token: the API learns it from the issuer)'
+  ui.dpopMatch.textContent = jkt === undefined ? '' : jkt === key.thumbprint ? '= this key' : '≠ this key'
+  ui.dpopMatch.className = jkt === undefined ? '' : jkt === key.thumbprint ? 'match' : 'mismatch'
+  renderLastRequest()
+}
+
+function renderReplayResult(answer: ApiAnswer | undefined, label = ''): void {
+  show(ui.replayResult, answer !== undefined)
+  if (answer === undefined) {
+    ui.replayResultLine.textContent = ''
+    ui.replayResultCode.textContent = ''
+    ui.replayResultDescription.textContent = ''
+    ui.replayResultBody.textContent = ''
+    return
+  }
+  ui.replayResult.dataset['status'] = String(answer.status)
+  ui.replayResult.classList.toggle('refused', !answer.ok)
+  ui.replayResultLine.textContent = `${label} → ${answer.status} ${answer.statusText}`.trim()
+  ui.replayResultCode.textContent = answer.code ?? ''
+  ui.replayResultDescription.replaceChildren()
+  if (answer.errorDescription !== undefined) {
+    ui.replayResultDescription.append(
+      el('span', { class: 'muted' }, `${answer.error ?? 'error'}: `),
+      el('span', { class: 'description' }, answer.errorDescription)
+    )
+  }
+  ui.replayResultBody.textContent = answer.body === undefined ? '' : JSON.stringify(answer.body, null, 2)
+}
+
 function renderMessages(messages: Message[]): void {
   ui.messageList.replaceChildren(
     ...messages.map((message) => {
@@ -139,6 +224,8 @@ function render(): void {
   show(ui.tokens, signedIn)
   renderUser(tokens)
   renderTokens(tokens)
+  renderScheme()
+  renderDpop(tokens)
   if (!signedIn) {
     ui.messageList.replaceChildren()
     ui.messagesStatus.textContent = ''
@@ -146,8 +233,12 @@ function render(): void {
   }
 }
 
+/** An API call with the access token: Bearer, or DPoP with a fresh proof in DPoP mode. */
 async function withAccessToken(method: string, path: string, json?: unknown): Promise<ApiAnswer> {
-  return api.call(await auth.accessToken(), method, path, json)
+  const token = await auth.accessToken()
+  const answer = await api.call(token, method, path, json, auth.dpop)
+  if (auth.dpop !== undefined) renderLastRequest()
+  return answer
 }
 
 async function loadMessages(): Promise<void> {
@@ -159,6 +250,8 @@ async function loadMessages(): Promise<void> {
   }
   renderMessages(answer.body as Message[])
   renderTokens(auth.tokens)
+  // a refresh may have brought a new token (bound to the same key)
+  renderDpop(auth.tokens)
 }
 
 async function addMessage(text: string): Promise<void> {
@@ -201,12 +294,15 @@ const config = await loadConfig().catch((error: unknown) => {
 const auth = new Auth(config)
 const api = new Api(config.apiUrl)
 
+ui.dpopMode.checked = dpopModeOn()
+ui.dpopMode.addEventListener('change', () => setDpopMode(ui.dpopMode.checked))
 ui.login.addEventListener(
   'click',
-  action(ui.login, () => auth.login())
+  action(ui.login, () => auth.login(ui.dpopMode.checked))
 )
 ui.logout.addEventListener('click', () => {
   auth.logout()
+  api.forget()
   showAlert(undefined)
   render()
   ui.login.focus()
@@ -231,6 +327,14 @@ ui.sendAccessToken.addEventListener(
   'click',
   action(ui.sendAccessToken, async () => {
     renderApiResult('GET /api/me with the access token', await withAccessToken('GET', '/api/me'))
+  })
+)
+ui.replay.addEventListener(
+  'click',
+  action(ui.replay, async () => {
+    const sent = api.lastDpopRequest
+    if (sent === undefined) return
+    renderReplayResult(await api.replayLastDpopRequest(), `Replayed ${sent.method} ${new URL(sent.url).pathname}`)
   })
 )
 

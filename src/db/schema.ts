@@ -2,7 +2,7 @@
  * The tables, as Kysely sees them. One schema for both engines: text, integers and ISO 8601
  * UTC timestamps as text (they sort as they read), so that the same queries run on both.
  */
-import type { Generated } from 'kysely'
+import type { ColumnType, Generated } from 'kysely'
 
 /** One row per owner (issuer, kind, id): how many messages it holds, and the last sequence number it used. */
 export interface OwnersTable {
@@ -24,7 +24,16 @@ export interface MessagesTable {
   created_at: string
 }
 
+/** DPoP proofs seen (src/dpop/replay-store.ts), until their `iat` window has passed. */
+export interface DpopProofsTable {
+  /** The proof's key, as the replay check gives it (a short base64url hash). */
+  key: string
+  /** Epoch seconds; a bigint, which PostgreSQL returns as a string. */
+  expires_at: ColumnType<number | string, number, number>
+}
+
 export interface Schema {
   owners: OwnersTable
   messages: MessagesTable
+  dpop_proofs: DpopProofsTable
 }

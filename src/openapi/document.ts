@@ -39,13 +39,15 @@ export interface OAuthFlowUrls {
 }
 
 const DESCRIPTION = `An OAuth 2.0 resource server. Every \`/api\` operation needs an access token from the
-configured issuer, sent as \`Authorization: Bearer <token>\` (RFC 6750); the token's audience must be
-this API. Each operation lists the scopes it requires under both security schemes.
+configured issuer, sent as \`Authorization: Bearer <token>\` (RFC 6750), or as \`Authorization: DPoP <token>\`
+with a \`DPoP\` proof header when the token is DPoP-bound (RFC 9449); the token's audience must be
+this API. Each operation lists the scopes it requires under each security scheme.
 
 Errors are \`application/problem+json\` (RFC 9457) with \`type\`, \`title\`, \`status\`, \`detail\` and a
 stable \`code\` (\`ERR_…\`, listed in the \`Problem\` schema). Each operation lists the error answers it can
-give, with their codes. A 400, 401 or 403 caused by the credentials carries a \`WWW-Authenticate: Bearer …\`
-challenge whose \`resource_metadata\` points at \`/.well-known/oauth-protected-resource\` (RFC 9728); a 503
+give, with their codes. A 400, 401 or 403 caused by the credentials carries a \`WWW-Authenticate\`
+header with a \`Bearer\` and a \`DPoP\` challenge (the scheme the request used first, with the error);
+their \`resource_metadata\` points at \`/.well-known/oauth-protected-resource\` (RFC 9728). A 503
 carries \`Retry-After\`. While the server shuts down, every operation answers \`503\` with the code
 \`ERR_SHUTTING_DOWN\`: retry, and another instance answers.`
 
@@ -59,8 +61,22 @@ export function placeholderFlowUrls(issuer: string): OAuthFlowUrls {
   return { authorizationUrl: `${base}/authorize`, tokenUrl: `${base}/token` }
 }
 
-function securitySchemes(urls: OAuthFlowUrls): Record<string, JsonObject> {
+/** Which schemes the API accepts (AUTH_DPOP): Bearer unless DPoP is required, DPoP unless it is disabled. */
+export interface AcceptedSchemes {
+  bearer: boolean
+  dpop: boolean
+}
+
+const DPOP_SCHEME: JsonObject = {
+  type: 'http',
+  scheme: 'DPoP',
+  description:
+    'A DPoP-bound access token (RFC 9449): `Authorization: DPoP <token>`, with a fresh proof in the `DPoP` header of every request, signed by the key the token is bound to (`cnf.jkt`), naming the method (`htm`) and the URI (`htu`) and hashing the token (`ath`). A proof is accepted once. With server nonces on, a 401 `use_dpop_nonce` carries the nonce in `DPoP-Nonce`.'
+}
+
+function securitySchemes(urls: OAuthFlowUrls, schemes: AcceptedSchemes): Record<string, JsonObject> {
   return {
+    ...(schemes.dpop ? { dpopAuth: DPOP_SCHEME } : {}),
     bearerAuth: {
       type: 'http',
       scheme: 'bearer',
@@ -79,12 +95,12 @@ function securitySchemes(urls: OAuthFlowUrls): Record<string, JsonObject> {
 }
 
 /** The document before the routes: what @fastify/swagger's `openapi` option gets. */
-export function documentBase(issuer: string): JsonObject {
+export function documentBase(issuer: string, schemes: AcceptedSchemes): JsonObject {
   return {
     openapi: '3.1.0',
     info: { title: 'Resource API', version: API_VERSION, description: DESCRIPTION },
     servers: [{ url: '/', description: 'The server that serves this document' }],
-    components: { securitySchemes: securitySchemes(placeholderFlowUrls(issuer)) }
+    components: { securitySchemes: securitySchemes(placeholderFlowUrls(issuer), schemes) }
   }
 }
 

@@ -12,14 +12,15 @@ import type { JsonObject } from './json.js'
 const EXAMPLE_REALM = 'https://api.example.com'
 const EXAMPLE_CHALLENGE =
   `Bearer realm="${EXAMPLE_REALM}", error="invalid_token", error_description="${problem('ERR_JWT_EXPIRED').detail}", ` +
-  `resource_metadata="${EXAMPLE_REALM}/.well-known/oauth-protected-resource"`
+  `resource_metadata="${EXAMPLE_REALM}/.well-known/oauth-protected-resource", ` +
+  `DPoP algs="ES256 EdDSA RS256 PS256", resource_metadata="${EXAMPLE_REALM}/.well-known/oauth-protected-resource"`
 
-/** The Bearer challenge (RFC 6750 §3) of a refusal of the credentials. */
+/** The Bearer and DPoP challenges (RFC 6750 §3, RFC 9449 §7.1) of a refusal of the credentials. */
 export const WwwAuthenticateHeader = {
   $id: 'WWW-Authenticate',
   type: 'string',
   description:
-    'The Bearer challenge (RFC 6750 §3): `realm`, then `error`, `error_description` and (403) `scope` when the token was refused, and `resource_metadata` (RFC 9728).',
+    'The challenges (RFC 6750 §3, RFC 9449 §7.1): `Bearer` with `realm`, and `DPoP` with `algs` (the proof algorithms), each while its scheme is accepted; the challenge of the scheme the request used comes first and carries `error`, `error_description` and (403) `scope`; both name `resource_metadata` (RFC 9728). With DPoP server nonces on, a `use_dpop_nonce` refusal comes with the nonce in `DPoP-Nonce`.',
   examples: [EXAMPLE_CHALLENGE]
 } as const
 

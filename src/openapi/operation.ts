@@ -17,6 +17,7 @@ import { BODYLESS_METHODS, errorResponse, sharedReasons, type ErrorReason, type 
 import { headerObject } from './headers.js'
 import { isObject, type JsonObject } from './json.js'
 import { codesOf, PROBLEM_SCHEMA_ID } from './problems.js'
+import type { AcceptedSchemes } from './document.js'
 
 /** A route as Fastify holds it, reduced to plain data. */
 export interface RouteDeclaration {
@@ -146,7 +147,25 @@ export function responsesOf(route: RouteDeclaration, components: Components): Re
  * with `security`, the scopes in the description, components for `$id`s, and the finished
  * responses. A route without a schema, or with `hide`, is not part of the document.
  */
-export function describeOperation(route: RouteDeclaration, components: Components): JsonObject {
+/** The route's header schema (if any) with the DPoP proof header added. */
+function withDpopHeader(headers: unknown): JsonObject {
+  const given = headers !== null && typeof headers === 'object' ? (headers as JsonObject) : { type: 'object' }
+  const properties = given.properties !== null && typeof given.properties === 'object' ? (given.properties as JsonObject) : {}
+  return { ...given, type: 'object', properties: { ...properties, DPoP: DPOP_HEADER } }
+}
+
+/** The DPoP proof header of a protected operation (RFC 9449 §4.1). */
+const DPOP_HEADER: JsonObject = {
+  type: 'string',
+  description:
+    'A DPoP proof (RFC 9449 §4): required with `Authorization: DPoP <token>`, one per request, never reused; ignored with Bearer.'
+}
+
+export function describeOperation(
+  route: RouteDeclaration,
+  components: Components,
+  schemes: AcceptedSchemes = { bearer: true, dpop: false }
+): JsonObject {
   const schema = route.schema
   if (schema === undefined || schema.hide === true) return { ...schema, hide: true }
   const { response: _response, ...rest } = schema
@@ -155,7 +174,12 @@ export function describeOperation(route: RouteDeclaration, components: Component
   if (route.public) {
     operation.security = []
   } else {
-    operation.security = [{ bearerAuth: [...route.scopes] }, { oauth2: [...route.scopes] }]
+    operation.security = [
+      ...(schemes.bearer ? [{ bearerAuth: [...route.scopes] }] : []),
+      ...(schemes.dpop ? [{ dpopAuth: [...route.scopes] }] : []),
+      { oauth2: [...route.scopes] }
+    ]
+    if (schemes.dpop) operation.headers = withDpopHeader(schema.headers)
     operation.description = [schema.description, scopeSentence(route.scopes)].filter((part) => typeof part === 'string').join('\n\n')
   }
   operation[RESPONSES_KEY] = responsesOf(route, components)

@@ -3,7 +3,7 @@
  * §3.8–3.9) and the answer of an introspection endpoint about an opaque token (RFC 7662 §2.2)
  * pass the same rules, each written once below: the dates with the clock tolerance (and a
  * NumericDate must be a date, 1970 to the year 9999), the issuer, the audience, the client
- * allowlist, no key binding with the Bearer scheme; and both give the same identity.
+ * allowlist, the key binding (held against the scheme by the gate); and both give the same identity.
  *
  * Where the two formats differ, the rule says so with its `format` argument:
  *
@@ -189,24 +189,45 @@ function tokenTypeOf(answer: Record<string, unknown>): string | undefined {
 }
 
 /**
- * A token bound to a key (`cnf`, e.g. DPoP or mTLS) cannot be used with the Bearer scheme
- * (RFC 9449 §7.2). A DPoP-bound token introspects with token_type DPoP (RFC 9449 §6.2).
+ * The key a token is bound to (RFC 7800 `cnf`; RFC 9449 §6): undefined for a token any bearer
+ * may use; `{ jkt }` with the thumbprint for a DPoP-bound token (`cnf.jkt`); `{ jkt: undefined }`
+ * for a token bound some other way (`x5t#S256`, mTLS) or whose key is not named (an
+ * introspection answer with token_type DPoP and no `cnf.jkt`). Such a token is never usable
+ * with the Bearer scheme (RFC 9449 §7.2), and with the DPoP scheme only with a proof signed by
+ * the key `jkt` names.
  */
-export function checkSenderConstraint(claims: Record<string, unknown>, format: TokenFormat): void {
-  if (claims.cnf !== undefined) {
-    throw new AuthError('ERR_TOKEN_SENDER_CONSTRAINED', {
-      reason: format === 'jwt' ? 'cnf present with the Bearer scheme' : 'introspection cnf present'
-    })
+export function keyBindingOf(claims: Record<string, unknown>, format: TokenFormat): KeyBinding | undefined {
+  const { cnf } = claims
+  if (cnf !== undefined) {
+    const jkt = cnf !== null && typeof cnf === 'object' ? (cnf as { jkt?: unknown }).jkt : undefined
+    return { jkt: typeof jkt === 'string' && jkt !== '' ? jkt : undefined }
   }
-  if (format === 'opaque' && tokenTypeOf(claims) === 'dpop') {
-    throw new AuthError('ERR_TOKEN_SENDER_CONSTRAINED', { reason: 'introspection token_type DPoP' })
-  }
+  if (format === 'opaque' && tokenTypeOf(claims) === 'dpop') return { jkt: undefined }
+  return undefined
 }
 
-/** An introspection answer's `token_type`, when present, names an access token (Bearer). */
+export interface KeyBinding {
+  /** The RFC 7638 thumbprint of the key (`cnf.jkt`); undefined when the token is bound otherwise. */
+  jkt: string | undefined
+}
+
+/** A token bound to a key (`cnf`, e.g. DPoP or mTLS) cannot be used with the Bearer scheme (RFC 9449 §7.2). */
+export function checkSenderConstraint(claims: Record<string, unknown>, format: TokenFormat): void {
+  if (keyBindingOf(claims, format) === undefined) return
+  throw new AuthError('ERR_TOKEN_SENDER_CONSTRAINED', {
+    reason:
+      claims.cnf !== undefined
+        ? format === 'jwt'
+          ? 'cnf present with the Bearer scheme'
+          : 'introspection cnf present'
+        : 'introspection token_type DPoP'
+  })
+}
+
+/** An introspection answer's `token_type`, when present, names an access token (Bearer, or DPoP: RFC 9449 §6.2). */
 export function checkIntrospectedTokenType(answer: Record<string, unknown>): void {
   const tokenType = tokenTypeOf(answer)
-  if (tokenType !== undefined && tokenType !== 'bearer' && tokenType !== 'access_token') {
+  if (tokenType !== undefined && tokenType !== 'bearer' && tokenType !== 'access_token' && tokenType !== 'dpop') {
     throw new AuthError('ERR_NOT_ACCESS_TOKEN', { tokenType, reason: 'introspection token_type' })
   }
 }
@@ -270,6 +291,7 @@ export function identityOf(claims: Record<string, unknown>, rules: ClaimRules, f
     issuer: rules.issuer,
     expiresAt: typeof claims.exp === 'number' ? claims.exp : undefined,
     format,
+    binding: keyBindingOf(claims, format),
     claims: Object.freeze(claims)
   })
 }
@@ -281,7 +303,7 @@ const STRING_CLAIMS = ['sub', 'client_id', 'azp', 'jti', 'scope']
 /**
  * A verified JWT's claims: iss, aud, exp (required), nbf, iat, the types of the string claims,
  * the profile's required claims, the client. Throws on the first failed rule; `now` in seconds.
- * The token type (token-type.ts) and the key binding (checkSenderConstraint) come after.
+ * The token type (token-type.ts) comes after; the key binding (keyBindingOf) is the gate's, by scheme.
  */
 export function checkJwtClaims(payload: Record<string, unknown>, rules: ClaimRules, now: number): void {
   checkIssuer(payload, rules, 'jwt')
@@ -303,7 +325,8 @@ export function checkJwtClaims(payload: Record<string, unknown>, rules: ClaimRul
 
 /**
  * An introspection answer (RFC 7662 §2.2) that makes an opaque token acceptable: `active:
- * true`, the dates, iss, aud, no key binding, an access token's token_type, the client.
+ * true`, the dates, iss, aud, an access token's token_type, the client. Its key binding
+ * (`cnf`) goes into the identity; the gate holds it against the scheme (keyBindingOf).
  * Returns the caller's identity; throws on the first failed rule; `now` in seconds.
  */
 export function checkIntrospectionAnswer(answer: Record<string, unknown>, rules: ClaimRules, now: number): AccessTokenIdentity {
@@ -314,7 +337,6 @@ export function checkIntrospectionAnswer(answer: Record<string, unknown>, rules:
   checkNotBefore(nbf, rules, now, 'opaque')
   checkIssuer(answer, rules, 'opaque')
   checkAudience(answer, rules, 'opaque')
-  checkSenderConstraint(answer, 'opaque')
   checkIntrospectedTokenType(answer)
   checkClient(answer, rules, 'opaque')
   return identityOf(answer, rules, 'opaque')

@@ -1,15 +1,15 @@
 /**
  * The token pipeline, as RFC 6750 / 7515 / 9068 describe it:
  *   decode and check the header → select the key → verify the signature →
- *   check the claims → classify the token (access token or not) → refuse a key-bound token →
- *   build the identity.
+ *   check the claims → classify the token (access token or not) → build the identity (with its
+ *   key binding, which the gate holds against the scheme: a bound token never as Bearer).
  * Scopes are checked per route afterwards (scopes.ts). Opaque tokens go to introspection
  * when accepted, whose answers pass the same claim rules (access-token-claims.ts); JWTs never do.
  */
 import type { AuthConfig, JwsAlg } from '../config.js'
 import type { VerificationKey } from '../keys/jwk-import.js'
 import { AuthError } from '../errors.js'
-import { checkJwtClaims, checkSenderConstraint, claimRulesFor, identityOf, jwtValidity, type ClaimRules } from './access-token-claims.js'
+import { checkJwtClaims, claimRulesFor, identityOf, jwtValidity, type ClaimRules } from './access-token-claims.js'
 import { checkSingleToken } from './bearer-credentials.js'
 import { decodeCompactJws, looksLikeCompactJws } from './compact-jws.js'
 import type { AccessTokenIdentity } from './identity.js'
@@ -60,8 +60,12 @@ export class AccessTokenVerifier {
     this.#keys.onKeysChanged(() => this.cache.clear())
   }
 
-  /** The caller's identity, synchronously for a cached token; throws or rejects with an AuthError. */
-  verify(token: string): AccessTokenIdentity | Promise<AccessTokenIdentity> {
+  /**
+   * The caller's identity, synchronously for a cached token; throws or rejects with an AuthError.
+   * `iss`: for an issuer template (several tenants, one verifier), the issuer this token must
+   * name, as the router found it in the unverified payload; `iss` is then checked against it.
+   */
+  verify(token: string, iss?: string): AccessTokenIdentity | Promise<AccessTokenIdentity> {
     const now = this.#now() / 1000
     const cached = this.cache.get(token, now)
     if (cached !== undefined) return cached
@@ -73,10 +77,13 @@ export class AccessTokenVerifier {
     if (!this.#acceptsJwt) {
       throw new AuthError('ERR_JWT_NOT_ACCEPTED', { reason: 'JWT with formats=opaque' })
     }
-    return this.#verifyJwt(token)
+    return this.#verifyJwt(
+      token,
+      iss === undefined || iss === this.#claimRules.issuer ? this.#claimRules : { ...this.#claimRules, issuer: iss }
+    )
   }
 
-  async #verifyJwt(token: string): Promise<AccessTokenIdentity> {
+  async #verifyJwt(token: string, rules: ClaimRules): Promise<AccessTokenIdentity> {
     const { header, payload, signingInput, signature } = decodeCompactJws(token)
     const { alg, kid, typ } = checkHeader(header, this.#algorithms)
     const generation = this.cache.generation // keys changing during the checks: not cached
@@ -89,17 +96,16 @@ export class AccessTokenVerifier {
     }
     const now = this.#now() / 1000
     try {
-      checkJwtClaims(payload, this.#claimRules, now)
+      checkJwtClaims(payload, rules, now)
     } catch (error) {
       // The signature is the issuer's: an ID token (whose aud names the client, not this API)
       // is refused as what it is, so that whoever sent it learns the real mistake.
       throw notAnAccessToken(typ, payload, this.#typeRules) ?? error
     }
     checkAccessToken(typ, payload, this.#typeRules)
-    checkSenderConstraint(payload, 'jwt')
 
-    const identity = identityOf(payload, this.#claimRules, 'jwt')
-    const { notBefore, notAfter } = jwtValidity(payload, this.#claimRules)
+    const identity = identityOf(payload, rules, 'jwt')
+    const { notBefore, notAfter } = jwtValidity(payload, rules)
     this.cache.set(token, identity, notBefore, notAfter, generation)
     return identity
   }

@@ -1,9 +1,20 @@
 /**
- * Step 1 of the pipeline: find the one Bearer token of a request (RFC 6750 §2).
+ * Step 1 of the pipeline: find the one access token of a request, sent as `Bearer` (RFC 6750
+ * §2.1) or as `DPoP` with its one proof in the DPoP header (RFC 9449 §7.1), as AUTH_DPOP allows.
  * Only the Authorization header is a supported method; a token in the query or the body,
  * two credentials, or a scheme with no token are malformed requests (400 invalid_request).
  */
+import type { DpopMode } from '../config.js'
 import { AuthError } from '../errors.js'
+
+export type AuthScheme = 'Bearer' | 'DPoP'
+
+export interface Credentials {
+  scheme: AuthScheme
+  token: string
+  /** The DPoP proof (the scheme DPoP only). */
+  proof: string | undefined
+}
 
 /** Longer than any real access token, shorter than Node's default header limit. */
 export const MAX_TOKEN_LENGTH = 12 * 1024
@@ -47,12 +58,50 @@ export function hasQueryToken(url: string): boolean {
   return QUERY_TOKEN.test(query) || (query.includes('%') && new URLSearchParams(query.slice(1)).has('access_token'))
 }
 
+/** The values of every DPoP header (RFC 9449 §4.1), from Node's raw header list (duplicates kept). */
+function dpopHeaders(rawHeaders: readonly string[]): string[] {
+  const values: string[] = []
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]
+    if (name !== undefined && name.length === 4 && name.toLowerCase() === 'dpop') values.push(rawHeaders[i + 1] ?? '')
+  }
+  return values
+}
+
+/** The one proof of a request with the DPoP scheme (RFC 9449 §4.3 check 1): none, or two, is a refusal. */
+function oneProof(rawHeaders: readonly string[]): string {
+  const values = dpopHeaders(rawHeaders)
+  if (values.length > 1) throw new AuthError('ERR_DPOP_MULTIPLE_PROOFS', { reason: `${values.length} DPoP headers` })
+  const proof = trimOws(values[0] ?? '')
+  if (proof === '') throw new AuthError('ERR_DPOP_PROOF_MISSING')
+  // a list (two proofs folded into one field) is more than one proof; a JWS holds no comma
+  if (proof.includes(',')) throw new AuthError('ERR_DPOP_MULTIPLE_PROOFS', { reason: 'a list in one DPoP header' })
+  return proof
+}
+
 /**
- * Returns the token, or throws:
- * - ERR_NO_CREDENTIALS (401, no error code) for no Authorization header or another scheme;
- * - ERR_TOKEN_IN_QUERY / ERR_MULTIPLE_CREDENTIALS / ERR_EMPTY_CREDENTIALS (400 invalid_request).
+ * The credentials of a request under AUTH_DPOP (`mode`), or throws:
+ * - ERR_NO_CREDENTIALS (401, no error code) for no Authorization header or another scheme,
+ *   ERR_DPOP_NOT_ACCEPTED for the DPoP scheme when DPoP is disabled;
+ * - ERR_TOKEN_IN_QUERY / ERR_MULTIPLE_CREDENTIALS / ERR_EMPTY_CREDENTIALS (400 invalid_request);
+ * - ERR_DPOP_REQUIRED for the Bearer scheme when DPoP is required;
+ * - ERR_DPOP_PROOF_MISSING / ERR_DPOP_MULTIPLE_PROOFS for the DPoP scheme without exactly one proof.
  */
+export function extractCredentials(rawHeaders: readonly string[], url: string, mode: DpopMode): Credentials {
+  const { scheme, token } = schemeAndToken(rawHeaders, url, mode !== 'disabled')
+  if (scheme === 'Bearer') {
+    if (mode === 'required') throw new AuthError('ERR_DPOP_REQUIRED', { reason: 'Bearer scheme with AUTH_DPOP=required' })
+    return { scheme, token, proof: undefined }
+  }
+  return { scheme, token, proof: oneProof(rawHeaders) }
+}
+
+/** The Bearer token of a request (the DPoP scheme is another scheme here); throws as extractCredentials does. */
 export function extractBearerToken(rawHeaders: readonly string[], url: string): string {
+  return schemeAndToken(rawHeaders, url, false).token
+}
+
+function schemeAndToken(rawHeaders: readonly string[], url: string, dpop: boolean): { scheme: AuthScheme; token: string } {
   const headers = authorizationHeaders(rawHeaders)
   if (hasQueryToken(url)) {
     throw headers.length > 0 ? new AuthError('ERR_MULTIPLE_CREDENTIALS', { where: 'query' }) : new AuthError('ERR_TOKEN_IN_QUERY')
@@ -67,7 +116,10 @@ export function extractBearerToken(rawHeaders: readonly string[], url: string): 
   const value = trimOws(headers[0] ?? '')
   const space = value.indexOf(' ')
   const scheme = space === -1 ? value : value.slice(0, space)
-  if (scheme !== 'Bearer' && scheme.toLowerCase() !== 'bearer') {
+  const lower = scheme.toLowerCase()
+  const named: AuthScheme | undefined = lower === 'bearer' ? 'Bearer' : lower === 'dpop' ? 'DPoP' : undefined
+  if (named === 'DPoP' && !dpop) throw new AuthError('ERR_DPOP_NOT_ACCEPTED', { reason: 'DPoP scheme with AUTH_DPOP=disabled' })
+  if (named === undefined) {
     // a value that is no scheme name may be a bare secret: only its length reaches the log
     throw new AuthError('ERR_NO_CREDENTIALS', {
       reason:
@@ -80,9 +132,9 @@ export function extractBearerToken(rawHeaders: readonly string[], url: string): 
   }
   const token = space === -1 ? '' : trimOws(value.slice(space + 1))
   if (token === '') {
-    throw new AuthError('ERR_EMPTY_CREDENTIALS')
+    throw new AuthError('ERR_EMPTY_CREDENTIALS', { scheme: named })
   }
-  return token
+  return { scheme: named, token }
 }
 
 /**

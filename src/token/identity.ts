@@ -11,6 +11,8 @@ export interface AccessTokenIdentity {
   /** Seconds since the epoch; undefined only for an opaque token whose introspection gave no exp. */
   expiresAt: number | undefined
   format: 'jwt' | 'opaque'
+  /** The key the token is bound to (`cnf`): undefined for a Bearer token; see keyBindingOf. */
+  binding: { readonly jkt: string | undefined } | undefined
   /** The verified claims (JWT payload, or the introspection answer). */
   claims: Readonly<Record<string, unknown>>
 }

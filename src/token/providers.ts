@@ -39,7 +39,9 @@ export const PROVIDER_RULES: Record<ProviderPreset, ProviderRules> = {
   keycloak: {
     extraScopeClaims: ['realm_access.roles', 'resource_access'],
     accessTokenMarker: (payload) =>
-      payload.typ === 'Bearer' ? undefined : 'its "typ" claim is not "Bearer", as in every Keycloak access token',
+      payload.typ === 'Bearer' || payload.typ === 'DPoP'
+        ? undefined
+        : 'its "typ" claim is neither "Bearer" nor "DPoP", as in every Keycloak access token',
     audienceOptionalWithClientId: false
   },
   cognito: {

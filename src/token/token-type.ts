@@ -3,7 +3,7 @@
  * A token passes signature and claim checks first; it is then refused as "not an access
  * token" when its header type names another kind of JWT, when it carries claims only ID
  * tokens carry, or when a provider's marker says it is an ID token. (A key binding, `cnf`,
- * is refused next, by checkSenderConstraint in access-token-claims.ts.)
+ * is the gate's to hold against the scheme: see keyBindingOf in access-token-claims.ts.)
  */
 import type { TokenProfile } from '../config.js'
 import { AuthError, type OtherToken } from '../errors.js'
@@ -37,7 +37,9 @@ export function checkAccessToken(typ: string | undefined, payload: Record<string
     throw otherToken({ tokenUse }, 'token_use not access')
   }
   const payloadTyp = payload.typ
-  if (payloadTyp !== undefined && payloadTyp !== 'Bearer' && !(explicitAccessToken && payloadTyp === 'at+jwt')) {
+  // Keycloak marks its access tokens "Bearer", and its DPoP-bound ones "DPoP"
+  const keycloakAccess = payloadTyp === 'Bearer' || payloadTyp === 'DPoP'
+  if (payloadTyp !== undefined && !keycloakAccess && !(explicitAccessToken && payloadTyp === 'at+jwt')) {
     const lower = typeof payloadTyp === 'string' ? payloadTyp.toLowerCase() : undefined
     if (lower === 'id') throw idToken('payload typ ID')
     if (lower === 'refresh') throw otherToken({ claimTyp: payloadTyp }, 'payload typ Refresh')
@@ -49,7 +51,7 @@ export function checkAccessToken(typ: string | undefined, payload: Record<string
   for (const claim of ['at_hash', 'c_hash', 's_hash']) {
     if (payload[claim] !== undefined) throw idToken(`${claim} present`)
   }
-  const accessMarker = explicitAccessToken || payloadTyp === 'Bearer' || tokenUse === 'access'
+  const accessMarker = explicitAccessToken || keycloakAccess || tokenUse === 'access'
   if (payload.nonce !== undefined && !accessMarker) throw idToken('nonce without an access-token marker')
 
   // After the checks that recognise an ID token, so that an ID token is named as one under

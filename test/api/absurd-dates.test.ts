@@ -123,6 +123,7 @@ describe('describeCaller', () => {
         clientId: undefined,
         scopes: [],
         issuer: 'https://issuer.example',
+        binding: undefined,
         expiresAt,
         format: 'jwt',
         claims: {}

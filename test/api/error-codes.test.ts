@@ -273,14 +273,18 @@ describe('the error catalogue (src/errors.ts)', () => {
     }
   })
 
-  it('gives every refusal of the credentials an RFC 6750 error code, except no credentials and 503s', () => {
+  it('gives every refusal of the credentials an RFC 6750 or RFC 9449 error code, except no credentials and 503s', () => {
     const refusals = codes.filter(isAuthErrorCode)
     expect(refusals).toContain('ERR_JWT_EXPIRED')
     expect(refusals).not.toContain('ERR_ROUTE_NOT_FOUND')
     for (const code of refusals) {
       const { status, oauthError } = ERRORS[code]
       expect([400, 401, 403, 503]).toContain(status)
-      if (code === 'ERR_NO_CREDENTIALS' || status === 503) expect(oauthError).toBeUndefined()
+      // no credentials this API accepts (none, or a scheme it does not take): a challenge without an error
+      if (code === 'ERR_NO_CREDENTIALS' || code === 'ERR_DPOP_NOT_ACCEPTED' || status === 503) expect(oauthError).toBeUndefined()
+      else if (code.startsWith('ERR_DPOP_PROOF') || code === 'ERR_DPOP_MULTIPLE_PROOFS' || code === 'ERR_DPOP_KEY_MISMATCH')
+        expect(oauthError).toBe('invalid_dpop_proof')
+      else if (code === 'ERR_DPOP_NONCE_REQUIRED') expect(oauthError).toBe('use_dpop_nonce')
       else expect(oauthError).toMatch(/^(invalid_request|invalid_token|insufficient_scope)$/)
     }
   })

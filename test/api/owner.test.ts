@@ -10,6 +10,7 @@ const identity = (fields: Partial<AccessTokenIdentity>): AccessTokenIdentity => 
   sub: undefined,
   clientId: undefined,
   scopes: [],
+  binding: undefined,
   issuer: 'https://a.example',
   expiresAt: 1,
   format: 'jwt',

@@ -60,7 +60,7 @@ describe.each(cases)('published URLs: $name', ({ env, base, resource }) => {
     const anonymous = await api.app.inject({ url: '/api/me', headers: SPOOFED })
     expect(anonymous.statusCode).toBe(401)
     expect(anonymous.headers['www-authenticate']).toBe(
-      `Bearer realm="${env.AUTH_AUDIENCE?.split(',')[0] ?? AUDIENCE}", resource_metadata="${metadataUrl}"`
+      `Bearer realm="${env.AUTH_AUDIENCE?.split(',')[0] ?? AUDIENCE}", resource_metadata="${metadataUrl}", DPoP algs="ES256 EdDSA RS256 PS256", resource_metadata="${metadataUrl}"`
     )
 
     const expired = await api.app.inject({

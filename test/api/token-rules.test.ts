@@ -172,7 +172,7 @@ describe('token rules (core)', () => {
     expect(body.code).toBe(code)
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
     expect(res.headers['www-authenticate']).toMatch(
-      /^Bearer realm="[^"]+", error="invalid_token", error_description="[^"]+", resource_metadata="https:\/\/api\.example\.test\/\.well-known\/oauth-protected-resource"$/
+      /^Bearer realm="[^"]+", error="invalid_token", error_description="[^"]+", resource_metadata="https:\/\/api\.example\.test\/\.well-known\/oauth-protected-resource", DPoP algs="[^"]+", resource_metadata="[^"]+"$/
     )
     // the token never comes back
     expect(res.body).not.toContain(value.slice(0, 60))

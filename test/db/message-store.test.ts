@@ -10,6 +10,7 @@ import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DatabaseConfig } from '../../src/config.js'
 import { openDatabase, type Database } from '../../src/db/database.js'
+import { migrationProvider } from '../../src/db/migrations/index.js'
 import { InvalidCursor } from '../../src/messages/cursor.js'
 import { MessageLimitReached } from '../../src/messages/message-store.js'
 import type { Owner } from '../../src/messages/owner.js'
@@ -156,10 +157,11 @@ describe.each(['sqlite', 'postgres'] as const)('the message store on %s', (engin
     const fresh = await freshDatabase(engine)
     const instances = Array.from({ length: 5 }, () => openDatabase(fresh))
     try {
+      const all = Object.keys(await migrationProvider.getMigrations()).sort()
       const applied = await Promise.all(instances.map((instance) => instance.migrate()))
-      expect(applied.flat()).toEqual(['0001_messages'])
-      const { rows } = await sql<{ name: string }>`select name from kysely_migration`.execute(instances[0]!.db)
-      expect(rows.map((row) => row.name)).toEqual(['0001_messages'])
+      expect(applied.flat().sort()).toEqual(all)
+      const { rows } = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(instances[0]!.db)
+      expect(rows.map((row) => row.name)).toEqual(all)
       await expect(new SqlMessageStore(instances[1]!).create(alice, 'works')).resolves.toMatchObject({ text: 'works' })
     } finally {
       await Promise.all(instances.map((instance) => instance.close()))

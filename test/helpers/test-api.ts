@@ -52,7 +52,7 @@ export async function buildTestApp(env: Record<string, string>, options: BuildTe
   })
   try {
     await app.ready()
-    if (options.waitForKeys !== false) await app.keyStore.start()
+    if (options.waitForKeys !== false) await Promise.all(app.issuers.map(({ keyStore }) => keyStore.start()))
   } catch (error) {
     await app.close().catch(() => {})
     throw error

@@ -50,18 +50,32 @@ function outcome(answer: Record<string, unknown>, rules = rulesOf()): { code: st
 
 const INACTIVE = { code: 'ERR_TOKEN_INACTIVE', description: 'The access token is not active (it is unknown, expired or revoked).' }
 const EXPIRED = { code: 'ERR_JWT_EXPIRED', description: 'The access token has expired.' }
-const WRONG_ISSUER = { code: 'ERR_JWT_ISSUER_INVALID', description: 'The access token was not issued by the issuer this API trusts.' }
+const WRONG_ISSUER = { code: 'ERR_JWT_ISSUER_INVALID', description: 'The access token was not issued by an issuer this API trusts.' }
 const WRONG_AUDIENCE = {
   code: 'ERR_JWT_AUDIENCE_INVALID',
   description: 'The access token is not meant for this API (its audience does not name this API).'
 }
-const BOUND = {
-  code: 'ERR_TOKEN_SENDER_CONSTRAINED',
-  description: 'This access token is bound to a key ("cnf", e.g. DPoP) and cannot be used with the Bearer scheme.'
-}
 const otherType = (type: string): { code: string; description: string } => ({
   code: 'ERR_NOT_ACCESS_TOKEN',
   description: `A token of type "${type}" was presented where an access token is required; send the access token instead.`
+})
+
+describe('key-bound answers: accepted here with their binding, which the gate holds against the scheme', () => {
+  it.each([
+    [
+      'cnf with a DPoP key thumbprint',
+      { cnf: { jkt: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I' }, token_type: 'DPoP' },
+      '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I'
+    ],
+    ['cnf with a certificate thumbprint', { cnf: { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' } }, undefined],
+    ['token_type DPoP (sender-constrained) without cnf', { token_type: 'DPoP' }, undefined]
+  ])('%s', (_name, members, jkt) => {
+    expect(checkIntrospectionAnswer(activeAnswer(VALID, members), rulesOf(), NOW).binding).toEqual({ jkt })
+  })
+
+  it('an answer without cnf or token_type DPoP is not bound', () => {
+    expect(checkIntrospectionAnswer(activeAnswer(VALID), rulesOf(), NOW).binding).toBeUndefined()
+  })
 })
 
 describe('answers refused', () => {
@@ -108,17 +122,6 @@ describe('answers refused', () => {
     ],
     ['aud an empty array', activeAnswer(VALID, { aud: [] }), WRONG_AUDIENCE],
     ['aud a prefix of this API', activeAnswer(VALID, { aud: AUDIENCE.slice(0, -1) }), WRONG_AUDIENCE],
-    [
-      'cnf with a DPoP key thumbprint',
-      activeAnswer(VALID, { cnf: { jkt: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I' }, token_type: 'DPoP' }),
-      BOUND
-    ],
-    [
-      'cnf with a certificate thumbprint',
-      activeAnswer(VALID, { cnf: { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' } }),
-      BOUND
-    ],
-    ['token_type DPoP (sender-constrained) without cnf', activeAnswer(VALID, { token_type: 'DPoP' }), BOUND],
     ['token_type refresh_token', activeAnswer(VALID, { token_type: 'refresh_token' }), otherType('refresh_token')],
     ['token_type id_token', activeAnswer(VALID, { token_type: 'id_token' }), otherType('id_token')]
   ]

@@ -18,6 +18,7 @@ import fc from 'fast-check'
 import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { isAuthError, type AuthErrorCode } from '../../src/errors.js'
+import { checkSenderConstraint } from '../../src/token/access-token-claims.js'
 import { derFromJoseEcdsa } from '../../src/token/signature.js'
 import { makeKey, type TestKey } from '../helpers/keys.js'
 import { b64url, signBytes, type HmacKey, type SigningKey } from '../helpers/jwt-sign.js'
@@ -500,7 +501,9 @@ describe('the project never accepts a token jose refuses', () => {
 
   async function projectVerdict(token: string): Promise<Verdict> {
     try {
-      await api.app.verifier.verify(token)
+      // as the gate holds it against the Bearer scheme: a key-bound token is refused (RFC 9449 §7.2)
+      const identity = await api.app.verifier.verify(token)
+      checkSenderConstraint(identity.claims as Record<string, unknown>, identity.format)
       return { accepted: true }
     } catch (error) {
       if (!isAuthError(error)) throw error // anything but a refusal is a crash

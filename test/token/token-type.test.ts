@@ -133,7 +133,7 @@ describe("the provider's access-token marker", () => {
       { azp: 'app' },
       'it lacks "azp"/"appid" with "scp" or "roles", which every Entra ID access token carries'
     ],
-    ['keycloak', { typ: 'Bearer' }, {}, 'its "typ" claim is not "Bearer", as in every Keycloak access token'],
+    ['keycloak', { typ: 'Bearer' }, {}, 'its "typ" claim is neither "Bearer" nor "DPoP", as in every Keycloak access token'],
     ['cognito', { token_use: 'access' }, {}, 'its "token_use" claim is not "access"']
   ] as const)(
     '%s: with it the token passes; without it, it is an ID token and the sentence says what is missing',

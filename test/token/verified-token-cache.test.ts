@@ -10,6 +10,7 @@ const identity = (sub: string): AccessTokenIdentity => ({
   sub,
   clientId: 'c',
   scopes: [],
+  binding: undefined,
   issuer: 'i',
   expiresAt: 100,
   format: 'jwt',

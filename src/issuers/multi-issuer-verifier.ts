@@ -1,0 +1,71 @@
+/**
+ * Several trusted issuers behind one `verify(token)`: the unverified payload's `iss` (and
+ * `tid`) only picks one configured issuer (issuer-router.ts), whose own verifier then checks
+ * the token with that issuer's keys and rules, exactly as the single-issuer API does. A token
+ * naming any other issuer is refused before any key is looked up or fetched. An opaque token
+ * names no issuer: it goes to the one issuer that accepts opaque tokens, if any.
+ */
+import { AuthError } from '../errors.js'
+import type { AccessTokenVerifier } from '../token/access-token-verifier.js'
+import { checkSingleToken } from '../token/bearer-credentials.js'
+import { decodeCompactJws, looksLikeCompactJws } from '../token/compact-jws.js'
+import type { AccessTokenIdentity } from '../token/identity.js'
+import type { TrustedIssuer } from './issuers-file.js'
+import { IssuerRouter } from './issuer-router.js'
+
+/** What the gate needs of a verifier (AccessTokenVerifier for one issuer, this for several). */
+export interface TokenVerifier {
+  verify(token: string): AccessTokenIdentity | Promise<AccessTokenIdentity>
+  /** The verified-token cache(s), for tests and operators: how many, and emptying them. */
+  readonly cache: { readonly size: number; clear(): void }
+}
+
+export interface IssuerVerifier {
+  issuer: TrustedIssuer
+  verifier: AccessTokenVerifier
+}
+
+export class MultiIssuerVerifier implements TokenVerifier {
+  readonly #router: IssuerRouter
+  readonly #verifiers: ReadonlyMap<TrustedIssuer, AccessTokenVerifier>
+  readonly #all: readonly AccessTokenVerifier[]
+  readonly #opaque: AccessTokenVerifier | undefined
+  readonly #now: () => number
+  readonly cache: TokenVerifier['cache']
+
+  constructor(entries: readonly IssuerVerifier[], now: () => number = Date.now) {
+    this.#router = new IssuerRouter(entries.map((entry) => entry.issuer))
+    this.#verifiers = new Map(entries.map((entry) => [entry.issuer, entry.verifier]))
+    this.#all = entries.map((entry) => entry.verifier)
+    this.#opaque = this.#router.opaque === undefined ? undefined : this.#verifiers.get(this.#router.opaque)
+    this.#now = now
+    const all = this.#all
+    this.cache = {
+      get size() {
+        return all.reduce((sum, verifier) => sum + verifier.cache.size, 0)
+      },
+      clear() {
+        for (const verifier of all) verifier.cache.clear()
+      }
+    }
+  }
+
+  verify(token: string): AccessTokenIdentity | Promise<AccessTokenIdentity> {
+    // a token verified before is in its issuer's cache: no decoding, no routing
+    const now = this.#now() / 1000
+    for (const verifier of this.#all) {
+      const cached = verifier.cache.get(token, now)
+      if (cached !== undefined) return cached
+    }
+    checkSingleToken(token)
+    if (!looksLikeCompactJws(token)) {
+      if (this.#opaque !== undefined) return this.#opaque.verify(token)
+      throw new AuthError('ERR_TOKEN_NOT_JWT', { reason: 'not a compact JWS, and no issuer accepts opaque tokens' })
+    }
+    const { payload } = decodeCompactJws(token)
+    const route = this.#router.route(payload)
+    const verifier = this.#verifiers.get(route.issuer)
+    if (verifier === undefined) throw new AuthError('ERR_JWT_ISSUER_INVALID', { claim: 'iss', reason: 'routed to no verifier' })
+    return verifier.verify(token, route.issuer.kind === 'template' ? route.iss : undefined)
+  }
+}
