@@ -34,7 +34,17 @@ export function targetPath(target: string): string {
   return URL.parse(path)?.pathname ?? '/'
 }
 
-/** The URI a proof's htu must name for a request at `target`, with the API at `publicUrl` (no trailing slash). */
+/** A dot segment, literal or percent-encoded (`.`, `..`, `%2e`, `.%2E`, …). */
+const DOT_SEGMENT = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i
+
+/**
+ * The URI a proof's htu must name for a request at `target`, with the API at `publicUrl` (no
+ * trailing slash); undefined (no proof matches) for a target whose path has a backslash or a
+ * dot segment: the router takes those as they are, while normalising them would name another
+ * path, so a proof made for one route would pass on another.
+ */
 export function expectedHtu(publicUrl: string, target: string): string | undefined {
-  return normaliseHtu(`${publicUrl}${targetPath(target)}`)
+  const path = targetPath(target)
+  if (path.includes('\\') || DOT_SEGMENT.test(path)) return undefined
+  return normaliseHtu(`${publicUrl}${path}`)
 }
