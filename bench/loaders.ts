@@ -20,6 +20,8 @@ export interface LoadSpec {
   method?: 'GET' | 'POST'
   /** A JSON request body, sent with Content-Type: application/json (with POST). */
   body?: string
+  /** DPoP: each line of tokenFile is "<token> <proof>" (wrk only). */
+  scheme?: 'DPoP'
   /** The server's pid, to measure its CPU time during the measured period. */
   serverPid?: number
 }
@@ -88,8 +90,10 @@ async function once(
     PATH: process.env.PATH ?? '',
     ...(spec.tokenFile === undefined ? {} : { BENCH_TOKEN_FILE: spec.tokenFile }),
     ...(spec.method === undefined ? {} : { BENCH_METHOD: spec.method }),
-    ...(spec.body === undefined ? {} : { BENCH_BODY: spec.body })
+    ...(spec.body === undefined ? {} : { BENCH_BODY: spec.body }),
+    ...(spec.scheme === undefined ? {} : { BENCH_SCHEME: spec.scheme })
   }
+  if (kind !== 'wrk' && spec.scheme !== undefined) throw new Error('the DPoP scenarios need wrk')
   if (kind === 'wrk') {
     const wrk = findWrk()
     if (wrk === undefined) throw new Error('wrk is not installed')

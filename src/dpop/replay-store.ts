@@ -14,7 +14,7 @@
  * Either store throws AuthError('ERR_DPOP_REPLAY_CHECK_UNAVAILABLE') (503, Retry-After) when it
  * cannot tell: the proof is then refused, never waved through.
  */
-import { CompiledQuery } from 'kysely'
+import { CompiledQuery, type QueryResult } from 'kysely'
 import { DATABASE_RETRY_AFTER, DatabaseUnavailable, reasonOf, type Database } from '../db/database.js'
 import { AuthError } from '../errors.js'
 
@@ -308,7 +308,8 @@ export class SqlReplayStore implements ReplayStore {
     parameters[this.#insertSlots[1]!] = second
     parameters[this.#insertSlots[2]!] = now
     const statement = CompiledQuery.raw(this.#insert.sql, parameters)
-    const result = await this.#execute((db) => db.executeQuery<{ key: string }>(statement))
+    // one statement that stands alone: the pipelined write connections on PostgreSQL
+    const result = await this.#write<{ key: string }>(statement)
     return result.rows.length > 0
   }
 
@@ -336,6 +337,15 @@ export class SqlReplayStore implements ReplayStore {
       if (deleted < this.#batch) break
     }
     return total
+  }
+
+  async #write<R>(statement: CompiledQuery<R>): Promise<QueryResult<R>> {
+    try {
+      return await this.#database.write(statement)
+    } catch (error) {
+      if (error instanceof DatabaseUnavailable) throw unavailable(`database unavailable: ${error.reason}`)
+      throw error
+    }
   }
 
   async #execute<T>(work: (db: Database['db']) => Promise<T>): Promise<T> {
