@@ -152,6 +152,8 @@ async function auth(app: FastifyInstance): Promise<void> {
     })
   }
 
+  const replayed = (): AuthError => new AuthError('ERR_DPOP_PROOF_REPLAYED', { reason: 'jti seen before' })
+
   /**
    * The scheme against the token's key binding (RFC 9449 §7): a bound token never as Bearer;
    * with DPoP, a bound token and a proof by its key, used once. Resolves with the identity to accept.
@@ -175,14 +177,20 @@ async function auth(app: FastifyInstance): Promise<void> {
         method: request.method,
         url: request.raw.url ?? request.url,
         accessToken: credentials.token,
+        // the same object for every request with this (cached) token: its ath is computed once
+        tokenRecord: identity,
         now: dpop.now() / 1000
       })
-      .then(async (checked) => {
+      .then((checked) => {
         if (checked.jkt !== jkt) throw new AuthError('ERR_DPOP_KEY_MISMATCH', { reason: 'proof key is not cnf.jkt' })
-        if (!(await dpop.replay.firstUse(checked.replayKey, checked.replayUntil))) {
-          throw new AuthError('ERR_DPOP_PROOF_REPLAYED', { reason: 'jti seen before' })
-        }
-        return identity
+        // the in-process store answers at once (no further promise); the proof's key is its owner (its share of the store)
+        const first = dpop.replay.firstUse(checked.replayKey, checked.replayUntil, checked.jkt)
+        if (first === true) return identity
+        if (first === false) throw replayed()
+        return first.then((isFirst) => {
+          if (!isFirst) throw replayed()
+          return identity
+        })
       })
   }
 

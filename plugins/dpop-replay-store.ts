@@ -2,7 +2,8 @@
  * Where seen DPoP proofs are remembered, as `app.dpopReplayStore` (src/dpop/replay-store.ts):
  * in the shared database when it is PostgreSQL, so that a proof replayed against another
  * replica is refused too; in process otherwise (one instance, DATABASE_URL unset), bounded by
- * AUTH_DPOP_REPLAY_CACHE_SIZE. Closed after the server has stopped accepting, before the
+ * AUTH_DPOP_REPLAY_CACHE_SIZE, and per proof key by AUTH_DPOP_REPLAY_PER_KEY (so that one
+ * client flooding fresh proofs is refused alone). The database's table has no such bound. Closed after the server has stopped accepting, before the
  * database (onClose hooks run latest registered first).
  */
 import type { FastifyInstance } from 'fastify'
@@ -33,7 +34,11 @@ async function dpopReplayStore(app: FastifyInstance, options: DpopReplayStorePlu
             app.log.warn({ reason }, 'deleting expired DPoP proofs failed; retrying later')
           }
         })
-      : new MemoryReplayStore({ maxEntries: app.config.auth.dpop.replayCacheSize, ...clock }))
+      : new MemoryReplayStore({
+          maxEntries: app.config.auth.dpop.replayCacheSize,
+          maxPerOwner: app.config.auth.dpop.replayPerKey,
+          ...clock
+        }))
   app.decorate('dpopReplayStore', store)
   if (app.hasDecorator('metrics')) app.metrics.dpopReplayEntries.source = () => store.size
   app.addHook('onClose', async () => {

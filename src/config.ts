@@ -81,6 +81,12 @@ export interface DpopConfig {
   nonceStep: number
   /** Proofs remembered at most by the in-process replay store (past that, new proofs get a 503). */
   replayCacheSize: number
+  /**
+   * AUTH_DPOP_REPLAY_PER_KEY: of those, at most this many made by one proof key (past that, that
+   * key's new proofs get the 503 and other keys' are still accepted); half of
+   * replayCacheSize when unset.
+   */
+  replayPerKey: number
 }
 
 /** AUTH_DPOP_IAT_WINDOW when unset. */
@@ -100,13 +106,16 @@ function dpopConfig(env: Env): DpopConfig {
     throw new ConfigError('AUTH_DPOP_NONCE_SECRET', 'is required with AUTH_DPOP_NONCE=on (≥ 32 bytes, the same on every replica)')
   if (secret !== undefined && Buffer.byteLength(secret) < 32)
     throw new ConfigError('AUTH_DPOP_NONCE_SECRET', 'must be at least 32 bytes long')
+  const replayCacheSize = integer(env, 'AUTH_DPOP_REPLAY_CACHE_SIZE', 1_000_000, 1000, 100_000_000)
+  const replayPerKey = integer(env, 'AUTH_DPOP_REPLAY_PER_KEY', Math.floor(replayCacheSize / 2), 1, replayCacheSize)
   return {
     mode,
     algorithms: algorithms as DpopAlg[],
     iatWindow: integer(env, 'AUTH_DPOP_IAT_WINDOW', DEFAULT_DPOP_IAT_WINDOW, 1, 3600),
     nonceSecret: nonce && secret !== undefined ? Buffer.from(secret) : undefined,
     nonceStep: integer(env, 'AUTH_DPOP_NONCE_STEP', 300, 10, 86_400),
-    replayCacheSize: integer(env, 'AUTH_DPOP_REPLAY_CACHE_SIZE', 1_000_000, 1000, 100_000_000)
+    replayCacheSize,
+    replayPerKey
   }
 }
 

@@ -17,23 +17,30 @@
  *
  * A client signs all its proofs with one key, so their headers (typ, alg, jwk) are one string:
  * the checked header and its imported key are kept per header segment (bounded), and a
- * proof from a known client costs its signature check and a few comparisons.
+ * proof from a known client costs its payload's decoding, its signature check (on libuv's
+ * threadpool) and a few comparisons: its header is not decoded again, the `ath` of a token is
+ * computed once per verified token (kept beside the gate's cached identity), and the URI a
+ * route's proofs must name and the normal form of each `htu` seen are kept too (bounded).
  */
-import { createHash } from 'node:crypto'
+import { createHash, hash, verify as verifySignatureAsync } from 'node:crypto'
 import type { DpopAlg, JwsAlg } from '../config.js'
 import { AuthError, isAuthError } from '../errors.js'
-import { importJwk, KeyRejected, type VerificationKey } from '../keys/jwk-import.js'
-import { decodeCompactJws } from '../token/compact-jws.js'
+import { importJwk, KeyRejected, type VerificationKey, type Verifier } from '../keys/jwk-import.js'
+import { decodeCompactJws, decodeCompactJwsPayload } from '../token/compact-jws.js'
 import { normaliseTyp } from '../token/jws-header.js'
-import { verifySignature } from '../token/signature.js'
+import { derFromJoseEcdsa } from '../token/signature.js'
 import type { DpopNonces } from './nonce.js'
-import { expectedHtu, normaliseHtu } from './htu.js'
+import { expectedHtu, normaliseHtu, targetPath } from './htu.js'
 import { jwkThumbprint } from './thumbprint.js'
 
 /** Longer than any real proof (an RSA-4096 jwk and signature fit in 2 KiB). */
 export const MAX_PROOF_LENGTH = 8 * 1024
 const MAX_JTI_LENGTH = 256
 const HEADER_CACHE_SIZE = 4096
+/** Request paths and proof `htu`s whose normal forms are kept (each map; the oldest leaves first)... */
+const URI_CACHE_SIZE = 1024
+/** ...when no longer than this (a longer one is normalised each time): at most about 1 MB. */
+const URI_CACHE_MAX_LENGTH = 512
 
 export interface DpopProofOptions {
   algorithms: readonly DpopAlg[]
@@ -53,6 +60,12 @@ export interface DpopRequest {
   url: string
   /** The access token sent with the proof (for `ath`). */
   accessToken: string
+  /**
+   * An object that stands for the verified access token while it is cached (the gate passes
+   * its identity, the same object on every cache hit): the token's hash is kept with it and
+   * used again when the same token comes with it. Without one, the hash is computed.
+   */
+  tokenRecord?: object
   /** Seconds since the epoch. */
   now: number
 }
@@ -68,8 +81,18 @@ export interface VerifiedProof {
 
 interface CheckedProofHeader {
   alg: JwsAlg
-  key: VerificationKey
+  verifier: Verifier
   jkt: string
+}
+
+/** A Map used as a bounded cache: at `max`, the oldest entry leaves before a new one enters. */
+function remember<V>(map: Map<string, V>, max: number, key: string, value: V): V {
+  if (map.size >= max) {
+    const oldest = map.keys().next()
+    if (oldest.done !== true) map.delete(oldest.value)
+  }
+  map.set(key, value)
+  return value
 }
 
 function refuse(
@@ -103,6 +126,12 @@ export class DpopProofVerifier {
   readonly #nonces: DpopNonces | undefined
   /** Header segment → checked header and key (insertion order: the oldest leaves first). */
   readonly #headers = new Map<string, CheckedProofHeader>()
+  /** Request path → the URI its proofs must name (undefined: none). */
+  readonly #expected = new Map<string, string | undefined>()
+  /** A proof's htu → its normal form (undefined: not an http(s) URI). */
+  readonly #htus = new Map<string, string | undefined>()
+  /** A verified token's record → the token and its hash. */
+  readonly #athOf = new WeakMap<object, { token: string; ath: string }>()
 
   constructor(options: DpopProofOptions) {
     this.#algorithms = new Set(options.algorithms)
@@ -118,29 +147,69 @@ export class DpopProofVerifier {
     return this.#algs
   }
 
-  /** Checks 2–5 of the proof; resolves with its key's thumbprint and replay key, or rejects with an AuthError. */
-  async verify(proof: string, request: DpopRequest): Promise<VerifiedProof> {
-    if (proof.length > MAX_PROOF_LENGTH) throw refuse('ERR_DPOP_PROOF_MALFORMED', `${proof.length} characters`)
-    let decoded: ReturnType<typeof decodeCompactJws>
+  /**
+   * Checks 2–5 of the proof; resolves with its key's thumbprint and replay key, or rejects with
+   * an AuthError (never throws). The signature is checked first, on the threadpool; the claims
+   * in its callback.
+   */
+  verify(proof: string, request: DpopRequest): Promise<VerifiedProof> {
+    let checked: CheckedProofHeader
+    let decoded: ReturnType<typeof decodeCompactJwsPayload>
     try {
-      decoded = decodeCompactJws(proof)
+      if (proof.length > MAX_PROOF_LENGTH) throw refuse('ERR_DPOP_PROOF_MALFORMED', `${proof.length} characters`)
+      const dot = proof.indexOf('.')
+      const headerSegment = dot === -1 ? proof : proof.slice(0, dot)
+      // a header seen before was decoded strictly and checked then: only the payload is decoded
+      const known = dot > 0 ? this.#headers.get(headerSegment) : undefined
+      let header: Record<string, unknown> | undefined
+      try {
+        if (known === undefined) {
+          const full = decodeCompactJws(proof)
+          header = full.header
+          decoded = full
+        } else {
+          decoded = decodeCompactJwsPayload(proof)
+        }
+      } catch (error) {
+        throw refuse('ERR_DPOP_PROOF_MALFORMED', isAuthError(error) ? (error.reason ?? error.code) : 'undecodable')
+      }
+      checked = known ?? this.#checkedHeader(headerSegment, header!)
     } catch (error) {
-      throw refuse('ERR_DPOP_PROOF_MALFORMED', isAuthError(error) ? (error.reason ?? error.code) : 'undecodable')
+      return Promise.reject(error as Error)
     }
+    const { verifier, jkt } = checked
     const { payload, signingInput, signature } = decoded
-    const headerSegment = proof.slice(0, proof.indexOf('.'))
-    const { alg, key, jkt } = this.#checkedHeader(headerSegment, decoded.header)
+    return new Promise((resolve, reject) => {
+      const done = (error: Error | null, ok: boolean): void => {
+        if (error !== null || !ok) {
+          reject(refuse('ERR_DPOP_PROOF_SIGNATURE', 'signature does not verify with the header jwk'))
+          return
+        }
+        try {
+          resolve(this.#checkClaims(payload, request, jkt))
+        } catch (refusal) {
+          reject(refusal as Error)
+        }
+      }
+      if (verifier.signatureLength !== undefined && signature.length !== verifier.signatureLength) {
+        done(null, false)
+        return
+      }
+      try {
+        const encoded = verifier.joseEcdsa ? derFromJoseEcdsa(signature) : signature
+        verifySignatureAsync(verifier.digest, signingInput, verifier.options, encoded, done)
+      } catch {
+        done(null, false)
+      }
+    })
+  }
 
-    try {
-      await verifySignature([key], alg, signingInput, signature)
-    } catch {
-      throw refuse('ERR_DPOP_PROOF_SIGNATURE', 'signature does not verify with the header jwk')
-    }
-
+  /** Check 5: the claims of a proof whose signature verified. */
+  #checkClaims(payload: Record<string, unknown>, request: DpopRequest, jkt: string): VerifiedProof {
     const { htm, htu, iat, jti, ath, nonce } = payload
     if (typeof htm !== 'string' || htm !== request.method) throw refuse('ERR_DPOP_PROOF_HTM', 'htm is not the request method')
-    const expected = expectedHtu(this.#publicUrl, request.url)
-    if (typeof htu !== 'string' || expected === undefined || normaliseHtu(htu) !== expected) {
+    const expected = this.#expectedHtu(request.url)
+    if (typeof htu !== 'string' || expected === undefined || this.#normalHtu(htu) !== expected) {
       throw refuse('ERR_DPOP_PROOF_HTU', 'htu is not the request URI')
     }
     if (typeof iat !== 'number' || !Number.isFinite(iat)) throw refuse('ERR_DPOP_PROOF_IAT', 'iat missing or not a number')
@@ -148,7 +217,7 @@ export class DpopProofVerifier {
     if (iat > now + this.#tolerance) throw refuse('ERR_DPOP_PROOF_IAT', 'iat in the future')
     if (iat < now - this.#iatWindow - this.#tolerance) throw refuse('ERR_DPOP_PROOF_IAT', 'iat older than the window')
     if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI_LENGTH) throw refuse('ERR_DPOP_PROOF_JTI', 'jti missing or unusable')
-    if (typeof ath !== 'string' || ath !== accessTokenHash(request.accessToken)) {
+    if (typeof ath !== 'string' || ath !== this.#tokenHash(request)) {
       throw refuse('ERR_DPOP_PROOF_ATH', ath === undefined ? 'ath missing' : 'ath does not match the token')
     }
     if (this.#nonces !== undefined && !this.#nonces.isValid(nonce)) {
@@ -156,9 +225,38 @@ export class DpopProofVerifier {
     }
     return {
       jkt,
-      replayKey: createHash('sha256').update(`${jkt}.${jti}`).digest('base64url').slice(0, 22),
+      // one-shot hash: the same bytes (UTF-8) and digest as createHash, so replicas of every version agree
+      replayKey: hash('sha256', `${jkt}.${jti}`, 'base64url').slice(0, 22),
       replayUntil: Math.ceil(iat + this.#iatWindow + this.#tolerance) + 1
     }
+  }
+
+  /** The URI a proof for this request target must name (expectedHtu), kept per path. */
+  #expectedHtu(target: string): string | undefined {
+    const path = targetPath(target)
+    if (path.length > URI_CACHE_MAX_LENGTH) return expectedHtu(this.#publicUrl, path)
+    const known = this.#expected.get(path)
+    if (known !== undefined || this.#expected.has(path)) return known
+    return remember(this.#expected, URI_CACHE_SIZE, path, expectedHtu(this.#publicUrl, path))
+  }
+
+  /** The normal form of a proof's htu (normaliseHtu), kept per htu. */
+  #normalHtu(htu: string): string | undefined {
+    if (htu.length > URI_CACHE_MAX_LENGTH) return normaliseHtu(htu)
+    const known = this.#htus.get(htu)
+    if (known !== undefined || this.#htus.has(htu)) return known
+    return remember(this.#htus, URI_CACHE_SIZE, htu, normaliseHtu(htu))
+  }
+
+  /** `ath` for the request's token: kept with its record (the same token, compared in full), else computed. */
+  #tokenHash(request: DpopRequest): string {
+    const { accessToken, tokenRecord } = request
+    if (tokenRecord === undefined) return accessTokenHash(accessToken)
+    const known = this.#athOf.get(tokenRecord)
+    if (known !== undefined && known.token === accessToken) return known.ath
+    const ath = accessTokenHash(accessToken)
+    this.#athOf.set(tokenRecord, { token: accessToken, ath })
+    return ath
   }
 
   /** Check 3, once per distinct header: typ, alg, crit, and the public key it carries. */
@@ -179,15 +277,10 @@ export class DpopProofVerifier {
     } catch (error) {
       throw refuse('ERR_DPOP_PROOF_JWK', error instanceof KeyRejected ? error.message : 'unusable jwk')
     }
-    if (!key.verifiers.has(alg as JwsAlg)) throw refuse('ERR_DPOP_PROOF_JWK', 'jwk does not fit alg')
+    const verifier = key.verifiers.get(alg as JwsAlg)
+    if (verifier === undefined) throw refuse('ERR_DPOP_PROOF_JWK', 'jwk does not fit alg')
     const jkt = jwkThumbprint(jwk as Record<string, unknown>)
     if (jkt === undefined) throw refuse('ERR_DPOP_PROOF_JWK', 'jwk lacks a thumbprint member')
-    const checked: CheckedProofHeader = { alg: alg as JwsAlg, key, jkt }
-    if (this.#headers.size >= HEADER_CACHE_SIZE) {
-      const oldest = this.#headers.keys().next()
-      if (oldest.done !== true) this.#headers.delete(oldest.value)
-    }
-    this.#headers.set(segment, checked)
-    return checked
+    return remember(this.#headers, HEADER_CACHE_SIZE, segment, { alg: alg as JwsAlg, verifier, jkt })
   }
 }

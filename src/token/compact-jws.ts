@@ -87,3 +87,29 @@ export function decodeCompactJws(token: string): DecodedJws {
     signature
   }
 }
+
+/**
+ * decodeCompactJws without decoding the header: for a caller that keeps what it checked of a
+ * header by the header segment's exact string (a DPoP proof's header is the same string on
+ * every proof of one client) and found `token`'s header segment there, so that it was decoded
+ * strictly and checked before. The same checks as decodeCompactJws on the parts, the payload
+ * and the signature; the header segment itself is not looked at.
+ */
+export function decodeCompactJwsPayload(token: string): Omit<DecodedJws, 'header'> {
+  const first = token.indexOf('.')
+  const second = token.indexOf('.', first + 1)
+  if (first <= 0 || second === -1 || token.indexOf('.', second + 1) !== -1) {
+    throw new AuthError('ERR_TOKEN_MALFORMED', { flaw: 'parts' })
+  }
+  const payloadPart = token.slice(first + 1, second)
+  const signaturePart = token.slice(second + 1)
+  if (payloadPart === '') {
+    throw new AuthError('ERR_TOKEN_MALFORMED', { flaw: 'empty payload' })
+  }
+  if (signaturePart === '') {
+    throw new AuthError('ERR_JWS_SIGNATURE_INVALID', { unsigned: true, reason: 'empty signature (unsecured JWT)' })
+  }
+  const payload = json(segment(payloadPart, 'payload'), 'payload')
+  const signature = segment(signaturePart, 'signature')
+  return { payload, signingInput: Buffer.from(token.slice(0, second), 'latin1'), signature }
+}

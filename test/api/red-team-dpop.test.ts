@@ -1,8 +1,10 @@
 /**
  * Red team against DPoP (RFC 9449) and several trusted issuers, playing the attacker.
  *
- * The first block is a finding of the review (a proof for one route passing the htu check on
- * another, through a path the router takes as it is), fixed in src/dpop/htu.ts; every other test
+ * The first two blocks are findings of the review, fixed: a proof for one route passing the htu
+ * check on another, through a path the router takes as it is (src/dpop/htu.ts); and one holder
+ * of a bound token filling the in-process replay store with fresh proofs so that every client
+ * got the 503 (now each proof key has its share: src/dpop/replay-store.ts). Every other test
  * confirms that an attack is held.
  *
  * Valid proofs come from the `dpop` client library, crafted ones from `jose` (or raw WebCrypto
@@ -167,6 +169,67 @@ describe('found: a request path the router takes as it is (backslash, dot segmen
 
 // ---------------------------------------------------------------------------------------------
 // HELD: these pass
+describe('found: one holder of a bound token could flood fresh proofs until the in-process replay store was full, and then every client got 503 ERR_DPOP_REPLAY_CHECK_UNAVAILABLE', () => {
+  // The store refuses new proofs rather than forget an unexpired one (forgetting would let
+  // that replay in), and it was one pool for everybody: Mallory, with one token bound to his
+  // own key, signs fresh proofs as fast as he likes and fills it for the whole iat window.
+  // Now each proof key may hold AUTH_DPOP_REPLAY_PER_KEY of it: past that, only his are refused.
+  const SHARE = 20
+  let api: TestApi
+  let alice: Client
+  let mallory: Client
+  let aliceToken: string
+  let malloryToken: string
+  /** A proof of Mallory's that was accepted. */
+  let malloryUsed = ''
+
+  beforeAll(async () => {
+    api = await startTestApi({
+      algs: ['ES256'],
+      env: { PUBLIC_URL, AUTH_DPOP_REPLAY_CACHE_SIZE: '1000', AUTH_DPOP_REPLAY_PER_KEY: String(SHARE) }
+    })
+    alice = await client()
+    mallory = await client()
+    aliceToken = api.token({ cnf: { jkt: alice.jkt }, sub: 'alice' })
+    malloryToken = api.token({ cnf: { jkt: mallory.jkt }, sub: 'mallory' })
+  })
+  afterAll(async () => {
+    await api.close()
+  })
+
+  it("Mallory fills his share with fresh proofs; Alice's fresh proof still gets 200, Mallory's next gets the 503 (problem+json, Retry-After)", async () => {
+    for (let i = 0; i < SHARE; i++) {
+      const proof = await generateProof(mallory.keys, HTU, 'GET', undefined, malloryToken)
+      const res = await dpopGet(api.app, malloryToken, proof)
+      expect(res.statusCode).toBe(200)
+      malloryUsed = proof
+    }
+    const refused = await dpopGet(api.app, malloryToken, await generateProof(mallory.keys, HTU, 'GET', undefined, malloryToken))
+    expect(refused.statusCode).toBe(503)
+    expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/)
+    expect(refused.json()).toMatchObject({ status: 503, code: 'ERR_DPOP_REPLAY_CHECK_UNAVAILABLE' })
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0)
+
+    for (let i = 0; i < 3; i++) {
+      const res = await dpopGet(api.app, aliceToken, await generateProof(alice.keys, HTU, 'GET', undefined, aliceToken))
+      expect(res.statusCode).toBe(200)
+      expect(res.json()).toMatchObject({ sub: 'alice' })
+    }
+    // still refused
+    const again = await dpopGet(api.app, malloryToken, await generateProof(mallory.keys, HTU, 'GET', undefined, malloryToken))
+    expect(again.statusCode).toBe(503)
+    expect(api.app.dpopReplayStore.size).toBe(SHARE + 3)
+  })
+
+  it('a proof Mallory already used is still refused as a replay (401), not let in, while his share is full', async () => {
+    expect(malloryUsed).not.toBe('')
+    expectProofRefusal(await dpopGet(api.app, malloryToken, malloryUsed), 'ERR_DPOP_PROOF_REPLAYED')
+    const proof = await generateProof(alice.keys, HTU, 'GET', undefined, aliceToken)
+    expect((await dpopGet(api.app, aliceToken, proof)).statusCode).toBe(200)
+    expectProofRefusal(await dpopGet(api.app, aliceToken, proof), 'ERR_DPOP_PROOF_REPLAYED')
+  })
+})
+
 // ---------------------------------------------------------------------------------------------
 
 describe('held: the DPoP gate, AUTH_DPOP=allowed', () => {

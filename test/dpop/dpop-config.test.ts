@@ -26,6 +26,14 @@ describe('DPoP configuration', () => {
     })
   })
 
+  it('AUTH_DPOP_REPLAY_PER_KEY: half of AUTH_DPOP_REPLAY_CACHE_SIZE when unset, at most all of it', () => {
+    expect(loadConfig(BASE).auth.dpop).toMatchObject({ replayCacheSize: 1_000_000, replayPerKey: 500_000 })
+    expect(loadConfig({ ...BASE, AUTH_DPOP_REPLAY_CACHE_SIZE: '4000' }).auth.dpop.replayPerKey).toBe(2000)
+    expect(loadConfig({ ...BASE, AUTH_DPOP_REPLAY_PER_KEY: '100' }).auth.dpop.replayPerKey).toBe(100)
+    expect(refusal({ AUTH_DPOP_REPLAY_CACHE_SIZE: '2000', AUTH_DPOP_REPLAY_PER_KEY: '2001' })?.variable).toBe('AUTH_DPOP_REPLAY_PER_KEY')
+    expect(refusal({ AUTH_DPOP_REPLAY_PER_KEY: '0' })?.variable).toBe('AUTH_DPOP_REPLAY_PER_KEY')
+  })
+
   it('reads every variable', () => {
     const dpop = loadConfig({
       ...BASE,

@@ -186,6 +186,20 @@ describe.each(['memory', 'sqlite', 'postgres'] as const)('the replay store (%s)'
     expect(await store.firstUse(late, clock.seconds() + 100)).toBe(true)
   })
 
+  it('answers many proofs at once (one statement on PostgreSQL), a key among them twice: each distinct key is new exactly once', async () => {
+    const { store, clock } = harness
+    const keys = Array.from({ length: 40 }, () => freshKey())
+    const seen = freshKey()
+    expect(await store.firstUse(seen, clock.seconds() + 30)).toBe(true)
+    const asked = [...keys, keys[0]!, keys[7]!, keys[0]!, seen]
+    const answers = await Promise.all(asked.map((key) => store.firstUse(key, clock.seconds() + 30)))
+    const firsts = new Map<string, number>()
+    asked.forEach((key, i) => firsts.set(key, (firsts.get(key) ?? 0) + (answers[i] ? 1 : 0)))
+    for (const key of keys) expect(firsts.get(key)).toBe(1)
+    expect(firsts.get(seen)).toBe(0)
+    for (const key of keys) expect(await store.firstUse(key, clock.seconds() + 30)).toBe(false)
+  })
+
   it('does not remember a key that has already expired', async () => {
     const { store, clock } = harness
     const key = freshKey()
@@ -280,6 +294,48 @@ describe.each(['memory', 'sqlite', 'postgres'] as const)('the replay store (%s)'
 })
 
 describe('the in-process replay store', () => {
+  it('gives each owner (proof key) its share: past it only that owner is refused (503), and its share comes back as its keys expire', () => {
+    const clock = testClock()
+    const store = new MemoryReplayStore({ maxEntries: 10, maxPerOwner: 3, now: clock.now })
+    const t = clock.seconds()
+    for (let i = 0; i < 3; i++) expect(store.firstUse(`m${i}`, t + 10 * (i + 1), 'mallory')).toBe(true)
+    expect(store.heldBy('mallory')).toBe(3)
+    try {
+      store.firstUse('m3', t + 10, 'mallory')
+      expect.unreachable()
+    } catch (error) {
+      expectUnavailable(error)
+    }
+    // a replay of his is still told apart from a new proof, and others are not touched
+    expect(store.firstUse('m0', t + 10, 'mallory')).toBe(false)
+    for (let i = 0; i < 3; i++) expect(store.firstUse(`a${i}`, t + 10, 'alice')).toBe(true)
+    expect(store.firstUse('k0', t + 10)).toBe(true) // no owner: only the store's bound
+    expect(store.size).toBe(7)
+    // his first key expires: room for exactly one more of his
+    clock.advance(11)
+    expect(store.firstUse('m3', clock.seconds() + 10, 'mallory')).toBe(true)
+    expect(() => store.firstUse('m4', clock.seconds() + 10, 'mallory')).toThrow(AuthError)
+    clock.advance(100)
+    expect(store.firstUse('m5', clock.seconds() + 10, 'mallory')).toBe(true)
+    expect(store.heldBy('mallory')).toBe(1)
+    expect(store.heldBy('alice')).toBe(0)
+  })
+
+  it('counts a key taken over after it expired once, whoever its owner', () => {
+    const clock = testClock()
+    const store = new MemoryReplayStore({ maxEntries: 10, maxPerOwner: 2, now: clock.now })
+    expect(store.firstUse('k', clock.seconds() + 5, 'o')).toBe(true)
+    clock.advance(6)
+    // expired, not yet swept: taken over by a new use
+    expect(store.firstUse('k', clock.seconds() + 5, 'o')).toBe(true)
+    expect(store.firstUse('l', clock.seconds() + 5, 'o')).toBe(true)
+    expect(store.size).toBe(2)
+    expect(() => store.firstUse('m', clock.seconds() + 5, 'o')).toThrow(AuthError)
+    clock.advance(6)
+    expect(store.firstUse('m', clock.seconds() + 5, 'o')).toBe(true)
+    expect(store.heldBy('o')).toBe(1)
+  })
+
   it('when full of unexpired keys refuses new ones with a 503 and never forgets one early', () => {
     const clock = testClock()
     const store = new MemoryReplayStore({ maxEntries: 3, now: clock.now })
