@@ -97,12 +97,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(problemDetails)
   await app.register(corsPlugin)
   options.instrument?.(app)
-  // the document's oauth2 flow: the first issuer's (the only one without AUTH_ISSUERS_FILE)
-  const firstIssuer = app.issuers[0]?.issuer
+  // the document's oauth2 schemes: one per exact issuer, in configuration order (the first is
+  // `oauth2`, as with a single issuer); an issuer template has none (src/openapi/document.ts)
   await app.register(swaggerPlugin, {
-    issuer: firstIssuer?.auth.issuer ?? firstIssuer?.id ?? '',
-    schemes: { bearer: app.config.auth.dpop.mode !== 'required', dpop: app.config.auth.dpop.mode !== 'disabled' },
-    issuerMetadata: () => app.keyStore.metadata()
+    issuer: app.issuers[0]?.issuer.id ?? '',
+    issuers: app.issuers.flatMap(({ issuer, keyStore }) =>
+      issuer.kind === 'exact' ? [{ issuer: issuer.issuer, metadata: () => keyStore.metadata() }] : []
+    ),
+    schemes: { bearer: app.config.auth.dpop.mode !== 'required', dpop: app.config.auth.dpop.mode !== 'disabled' }
   })
   await app.register(docsPlugin)
   await app.register(autoload, { dir: ROUTES_DIR, dirNameRoutePrefix: false })

@@ -14,10 +14,18 @@
  * to the API's URL, which the proofs' `htu` names. AUTH_DPOP_NONCE=on turns on server nonces at
  * both the API (with a fresh AUTH_DPOP_NONCE_SECRET unless one is given) and the issuer.
  *
+ * Several issuers (`npm run dev -- --issuers 2`, or DEV_ISSUERS=2): more development issuers,
+ * each another oidc-provider with its own keys, on the ports after DEV_ISSUER_PORT (4001…; free
+ * ones with 0), and the API trusts them all through an AUTH_ISSUERS_FILE written to a temporary
+ * directory (removed on stop). The SPA signs in at the first; the banner prints a
+ * client_credentials `curl` for each. With `--opaque`, only the first issues opaque tokens
+ * (an opaque token names no issuer: one issuer at most may accept them).
+ *
  * `startDevStack()` is the same start-up as a function, for the browser tests.
  */
 import { randomBytes } from 'node:crypto'
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
@@ -38,6 +46,8 @@ const SPA_DIR = fileURLToPath(new URL('../spa/', import.meta.url))
 /** The SPA's OpenID scopes give the ID token its claims; the API's scopes (its routes') go into the access token. */
 const SPA_OIDC_SCOPES = OIDC_SCOPES.map((scope) => scope.name).filter((name) => name !== 'offline_access')
 const CLOSE_TIMEOUT_MS = 5_000
+/** How many development issuers `--issuers N` may start. */
+const MAX_ISSUERS = 5
 
 type Env = Record<string, string | undefined>
 
@@ -67,6 +77,19 @@ export interface DevStackOptions {
    * (AUTH_DPOP_NONCE=on, with a random AUTH_DPOP_NONCE_SECRET unless `env` names one). Default: off.
    */
   dpopNonce?: boolean
+  /**
+   * How many development issuers (default 1). From 2, the others listen on the ports after
+   * `issuerPort` (free ones when it is 0), each with its own keys and its own client_credentials
+   * client (`dev-cli-2`…), and the API trusts them all (AUTH_ISSUERS_FILE); the SPA uses the first.
+   */
+  issuers?: number
+}
+
+/** A development issuer beyond the first: what a client needs to get a token from it. */
+export interface OtherDevIssuer {
+  issuerUrl: string
+  tokenEndpoint: string
+  cliClient: { clientId: string; clientSecret: string }
 }
 
 export interface DevStack {
@@ -83,6 +106,8 @@ export interface DevStack {
   scopes: string[]
   /** DPoP server nonces at the issuer and the API. */
   dpopNonce: boolean
+  /** The development issuers after the first (`issuers` ≥ 2), which the API trusts too; empty with one. */
+  otherIssuers: OtherDevIssuer[]
   /** Stops the API, the issuer and the SPA server (the reverse of their start); safe to call twice. */
   close(): Promise<void>
 }
@@ -103,8 +128,30 @@ function portFrom(env: Env, name: string, fallback: number): number {
   return port
 }
 
-/** The stack's options from the environment (PORT, DEV_ISSUER_PORT, SPA_PORT, AUTH_AUDIENCE, DEV_TOKEN_FORMAT, DEV_SPA_BUILD, AUTH_DPOP_NONCE). */
-export function devStackOptionsFromEnv(env: Env = process.env): DevStackOptions {
+/** `--issuers N` or `--issuers=N` on the command line, else DEV_ISSUERS, else 1. */
+export function issuerCount(argv: readonly string[], env: Env): number {
+  let value = env['DEV_ISSUERS']?.trim()
+  let source = 'DEV_ISSUERS'
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i] ?? ''
+    if (arg === '--issuers') {
+      value = argv[i + 1] ?? ''
+      source = '--issuers'
+    } else if (arg.startsWith('--issuers=')) {
+      value = arg.slice('--issuers='.length)
+      source = '--issuers'
+    }
+  }
+  if (value === undefined || (value === '' && source === 'DEV_ISSUERS')) return 1
+  const count = /^\d+$/.test(value) ? Number(value) : NaN
+  if (!(count >= 1 && count <= MAX_ISSUERS)) {
+    throw new ConfigError(source, `must be a number of development issuers between 1 and ${MAX_ISSUERS}, got "${value}"`)
+  }
+  return count
+}
+
+/** The stack's options from the environment (PORT, DEV_ISSUER_PORT, SPA_PORT, AUTH_AUDIENCE, DEV_TOKEN_FORMAT, DEV_SPA_BUILD, AUTH_DPOP_NONCE, DEV_ISSUERS or --issuers). */
+export function devStackOptionsFromEnv(env: Env = process.env, argv: readonly string[] = process.argv.slice(2)): DevStackOptions {
   const audience = env['AUTH_AUDIENCE']
     ?.split(',')
     .map((item) => item.trim())
@@ -120,6 +167,8 @@ export function devStackOptionsFromEnv(env: Env = process.env): DevStackOptions 
     buildSpa: env['DEV_SPA_BUILD'] === 'always' ? 'always' : env['DEV_SPA_BUILD'] === 'never' ? 'never' : 'if-stale',
     // AUTH_DPOP_NONCE=on: nonces at the issuer too, so that the SPA meets them at both
     dpopNonce: /^(1|true|yes|on)$/i.test(env['AUTH_DPOP_NONCE']?.trim() ?? ''),
+    // `npm run dev -- --issuers 2` or DEV_ISSUERS=2: a second development issuer, trusted too
+    issuers: issuerCount(argv, env),
     env
   }
 }
@@ -167,6 +216,8 @@ function apiEnvironment(
   env: Env,
   o: {
     issuer: string
+    /** Several issuers: the AUTH_ISSUERS_FILE that lists them all (it replaces AUTH_ISSUER and the per-issuer settings). */
+    issuersFile?: string
     audience: string[]
     origins: string[]
     port: number
@@ -181,6 +232,8 @@ function apiEnvironment(
     // the dev stack decides who the API trusts; a real provider's settings would not match it
     if (
       name === 'DEV_ISSUER' ||
+      name === 'AUTH_ISSUER' ||
+      name === 'AUTH_ISSUERS_FILE' ||
       name === 'AUTH_JWKS_URI' ||
       name === 'AUTH_CLIENT_IDS' ||
       name === 'AUTH_INTROSPECTION_URL' ||
@@ -191,7 +244,7 @@ function apiEnvironment(
   }
   return {
     ...api,
-    AUTH_ISSUER: o.issuer,
+    ...(o.issuersFile === undefined ? { AUTH_ISSUER: o.issuer } : { AUTH_ISSUERS_FILE: o.issuersFile }),
     AUTH_AUDIENCE: o.audience.join(','),
     AUTH_PROVIDER: 'generic',
     ...(o.introspection === undefined
@@ -214,12 +267,38 @@ function apiEnvironment(
   }
 }
 
-/** The port asked for, or a free one for 0 (other than `taken`): the URL must be known before the server listens. */
-async function portFor(requested: number, taken?: number): Promise<number> {
+/** The port asked for, or a free one for 0 (other than those `taken`): the URL must be known before the server listens. */
+async function portFor(requested: number, ...taken: number[]): Promise<number> {
   if (requested !== 0) return requested
   let port = await freePort(HOST)
-  while (port === taken) port = await freePort(HOST)
+  while (taken.includes(port)) port = await freePort(HOST)
   return port
+}
+
+/**
+ * The AUTH_ISSUERS_FILE of a stack with several development issuers, in a fresh temporary
+ * directory: every issuer by its URL (keys discovered from its metadata), the first accepting
+ * opaque tokens too when the stack issues them (introspected with the API's own credentials).
+ */
+function writeIssuersFile(
+  issuerUrls: readonly string[],
+  introspection: { clientId: string; clientSecret: string } | undefined
+): { path: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'dev-issuers-'))
+  const path = join(dir, 'issuers.json')
+  const issuers = issuerUrls.map((issuer, index) =>
+    index === 0 && introspection !== undefined
+      ? { issuer, tokenFormats: ['jwt', 'opaque'], introspection: { ...introspection } }
+      : { issuer }
+  )
+  writeFileSync(path, `${JSON.stringify({ issuers }, null, 2)}\n`, { mode: 0o600 })
+  return { path, remove: () => rmSync(dir, { recursive: true, force: true }) }
+}
+
+/** The client_credentials client of the n-th development issuer (0-based): `dev-cli`, then `dev-cli-2`… */
+function cliClientOf(index: number): { clientId: string; clientSecret: string } {
+  if (index === 0) return { ...DEFAULT_CLIENTS.cliClient }
+  return { clientId: `dev-cli-${index + 1}`, clientSecret: `dev-cli-${index + 1}-secret` }
 }
 
 /**
@@ -263,11 +342,29 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     const issuerPort = await portFor(options.issuerPort ?? 4000, apiPort)
     const issuerUrl = `http://${HOST}:${issuerPort}`
     const { spaClientId, introspectionClient } = DEFAULT_CLIENTS
+    // the other development issuers: on the ports after the first's (free ones when it is 0)
+    const issuerCount = options.issuers ?? 1
+    if (!(Number.isInteger(issuerCount) && issuerCount >= 1 && issuerCount <= MAX_ISSUERS)) {
+      throw new Error(`npm run dev: issuers must be between 1 and ${MAX_ISSUERS}, got ${issuerCount}`)
+    }
+    const requestedIssuerPort = options.issuerPort ?? 4000
+    const issuerPorts = [issuerPort]
+    for (let index = 1; index < issuerCount; index += 1) {
+      issuerPorts.push(requestedIssuerPort === 0 ? await portFor(0, apiPort, ...issuerPorts) : requestedIssuerPort + index)
+    }
+    const issuerUrls = issuerPorts.map((port) => `http://${HOST}:${port}`)
+    let issuersFile: string | undefined
+    if (issuerCount > 1) {
+      const file = writeIssuersFile(issuerUrls, options.tokenFormat === 'opaque' ? introspectionClient : undefined)
+      closers.push(async () => file.remove())
+      issuersFile = file.path
+    }
 
     // The API first: the issuer issues the scopes its routes declare, known once it is ready.
     const config = loadConfig(
       apiEnvironment(env, {
         issuer: issuerUrl,
+        ...(issuersFile === undefined ? {} : { issuersFile }),
         audience,
         origins,
         port: apiPort,
@@ -312,7 +409,40 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     closers.splice(-1, 0, () => issuer.close())
     if (issuer.issuer !== issuerUrl) throw new Error(`the development issuer is ${issuer.issuer}, not ${issuerUrl} as the API was told`)
 
-    await app.keyStore.start()
+    // the other issuers: the same API scopes, SPA and /docs clients, their own keys and CLI client, JWTs only
+    const otherIssuers: OtherDevIssuer[] = []
+    for (let index = 1; index < issuerCount; index += 1) {
+      const port = issuerPorts[index] ?? 0
+      const other = await startDevIssuer({
+        audience: resource,
+        host: HOST,
+        port,
+        scopes,
+        accessTokenFormat: 'jwt',
+        dpopNonce: options.dpopNonce === true,
+        ...(options.accessTokenTtl === undefined ? {} : { accessTokenTtl: options.accessTokenTtl }),
+        spa: {
+          clientId: spaClientId,
+          redirectUris: [
+            ...origins.map((origin) => `${origin}/callback`),
+            ...apiOrigins.map((origin) => `${origin}${DOCS_OAUTH_REDIRECT_PATH}`)
+          ],
+          origins: [...origins, ...apiOrigins]
+        },
+        cliClient: cliClientOf(index),
+        introspectionClient
+      }).catch((error: unknown) => {
+        throw isAddressInUse(error)
+          ? new PortInUseError(`development issuer ${index + 1} (DEV_ISSUER_PORT + ${index})`, port, 'DEV_ISSUER_PORT')
+          : error
+      })
+      closers.splice(-1, 0, () => other.close())
+      if (other.issuer !== issuerUrls[index])
+        throw new Error(`development issuer ${index + 1} is ${other.issuer}, not ${issuerUrls[index]} as the API was told`)
+      otherIssuers.push({ issuerUrl: other.issuer, tokenEndpoint: other.tokenEndpoint, cliClient: other.cliClient })
+    }
+
+    await Promise.all(app.issuers.map(({ keyStore }) => keyStore.start()))
     await app.listen({ port: config.port, host: config.host }).catch((error: unknown) => {
       throw isAddressInUse(error) ? new PortInUseError('API', apiPort, 'PORT') : error
     })
@@ -338,6 +468,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
       tokenFormat: options.tokenFormat ?? 'jwt',
       scopes: scopeNames,
       dpopNonce: options.dpopNonce === true,
+      otherIssuers,
       close
     }
   } catch (error) {
@@ -351,28 +482,44 @@ function sh(value: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`
 }
 
-/** The client_credentials `curl` (for every scope of the API) and a call of /api/me with its token, ready to paste. */
-export function curlCommands(stack: Pick<DevStack, 'tokenEndpoint' | 'audience' | 'apiUrl' | 'cliClient' | 'scopes'>): string[] {
+/**
+ * The client_credentials `curl` (for every scope of the API) and a call of /api/me with its token, ready to paste;
+ * the token goes into the shell variable `variable` (TOKEN; TOKEN2 for the second issuer).
+ */
+export function curlCommands(
+  stack: Pick<DevStack, 'tokenEndpoint' | 'audience' | 'apiUrl' | 'cliClient' | 'scopes'>,
+  variable = 'TOKEN'
+): string[] {
   const { clientId, clientSecret } = stack.cliClient
   // curl sends -d as it stands; a scope name may hold characters a form body must encode (+, &, %)
   const scope = stack.scopes.length === 0 ? '' : `--data-urlencode ${sh(`scope=${stack.scopes.join(' ')}`)} `
   return [
-    `TOKEN=$(curl -s -u ${sh(`${clientId}:${clientSecret}`)} -d grant_type=client_credentials -d ${sh(`resource=${stack.audience}`)} ` +
+    `${variable}=$(curl -s -u ${sh(`${clientId}:${clientSecret}`)} -d grant_type=client_credentials -d ${sh(`resource=${stack.audience}`)} ` +
       `${scope}${sh(stack.tokenEndpoint)} | sed -E 's/.*"access_token":"([^"]+)".*/\\1/')`,
-    `curl -s -H "Authorization: Bearer $TOKEN" ${sh(`${stack.apiUrl}/api/me`)}`
+    `curl -s -H "Authorization: Bearer $${variable}" ${sh(`${stack.apiUrl}/api/me`)}`
   ]
 }
 
 export function banner(stack: DevStack): string {
   const users = stack.users.map((user) => `${user.username}/${user.password}`).join(' or ')
+  const others = stack.otherIssuers
   return [
     '',
-    'Development stack is up (Ctrl-C stops all three):',
+    `Development stack is up (Ctrl-C stops ${others.length === 0 ? 'all three' : 'them all'}):`,
     '',
     `  SPA     ${stack.spaUrl.padEnd(24)} open it and "Log in" as ${users}`,
     `  API     ${stack.apiUrl.padEnd(24)} audience (resource) ${stack.audience}`,
     `  Issuer  ${stack.issuerUrl.padEnd(24)} development OpenID provider, never for production`,
     `          issues the scopes the API's routes declare (${stack.scopes.length === 0 ? 'none yet' : stack.scopes.join(' ')}) and the OpenID ones; any other is invalid_scope`,
+    ...others.map(
+      (other, index) =>
+        `  ${`Issuer${index + 2}`.padEnd(8)}${other.issuerUrl.padEnd(24)} development issuer ${index + 2}: its own keys, client ${other.cliClient.clientId}, the same scopes`
+    ),
+    ...(others.length === 0
+      ? []
+      : [
+          `          the API trusts ${others.length === 1 ? 'both' : `all ${others.length + 1}`} (AUTH_ISSUERS_FILE, written for this run); the SPA logs in at the first; /api/me names each token's issuer`
+        ]),
     '',
     stack.tokenFormat === 'opaque'
       ? 'Access tokens are opaque: the API introspects each one (RFC 7662); revocation takes effect within the cache TTL.'
@@ -384,6 +531,12 @@ export function banner(stack: DevStack): string {
     `An access token without a browser (client credentials, client ${stack.cliClient.clientId}), then /api/me with it:`,
     '',
     ...curlCommands(stack).map((line) => `  ${line}`),
+    ...others.flatMap((other, index) => [
+      '',
+      `The same at development issuer ${index + 2} (client ${other.cliClient.clientId}):`,
+      '',
+      ...curlCommands({ ...stack, ...other }, `TOKEN${index + 2}`).map((line) => `  ${line}`)
+    ]),
     ''
   ].join('\n')
 }

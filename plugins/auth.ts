@@ -119,7 +119,7 @@ async function auth(app: FastifyInstance): Promise<void> {
   function refuse(request: FastifyRequest, error: unknown, done: (error?: Error) => void): void {
     if (isAuthError(error)) {
       refusals.inc({ code: error.code })
-      request.log.info({ auth: { code: error.code, reason: error.reason, claim: error.claim } }, 'request refused')
+      request.log.info({ auth: { code: error.code, reason: error.reason, claim: error.claim, issuer: error.issuer } }, 'request refused')
     }
     done(error as Error)
   }

@@ -396,6 +396,8 @@ export interface AuthErrorExtra {
   claim?: string
   /** The scheme the request named, where the code alone does not tell (the challenge that carries the error). */
   scheme?: 'Bearer' | 'DPoP' | undefined
+  /** For the logs: the configured issuer (its id) a token was routed to, with several issuers (src/issuers/multi-issuer-verifier.ts). */
+  issuer?: string | undefined
 }
 
 /** After the code: the sentence's variable parts (when it has any) and the extras, in one object. */
@@ -420,6 +422,8 @@ export class AuthError<C extends AuthErrorCode = AuthErrorCode> extends CodedErr
   readonly retryAfter: number | undefined
   readonly claim: string | undefined
   readonly scheme: 'Bearer' | 'DPoP' | undefined
+  /** The configured issuer the token was routed to, for the logs; set by the multi-issuer verifier when it rethrows. */
+  issuer: string | undefined
 
   constructor(code: C, ...args: AuthErrorArgs<C>) {
     const extra: AuthErrorExtra = args[0] ?? {}
@@ -436,6 +440,7 @@ export class AuthError<C extends AuthErrorCode = AuthErrorCode> extends CodedErr
     this.retryAfter = extra.retryAfter
     this.claim = extra.claim
     this.scheme = extra.scheme
+    this.issuer = extra.issuer
   }
 }
 

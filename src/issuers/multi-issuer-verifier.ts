@@ -4,8 +4,12 @@
  * the token with that issuer's keys and rules, exactly as the single-issuer API does. A token
  * naming any other issuer is refused before any key is looked up or fetched. An opaque token
  * names no issuer: it goes to the one issuer that accepts opaque tokens, if any.
+ *
+ * A refusal by the chosen issuer's verifier carries that issuer's id (`AuthError.issuer`) for
+ * the logs, so that a refusal line names the issuer (never the token); a token the router
+ * refuses names no configured issuer, and its reason quotes the `iss` it named.
  */
-import { AuthError } from '../errors.js'
+import { AuthError, isAuthError } from '../errors.js'
 import type { AccessTokenVerifier } from '../token/access-token-verifier.js'
 import { checkSingleToken } from '../token/bearer-credentials.js'
 import { decodeCompactJws, looksLikeCompactJws } from '../token/compact-jws.js'
@@ -29,7 +33,8 @@ export class MultiIssuerVerifier implements TokenVerifier {
   readonly #router: IssuerRouter
   readonly #verifiers: ReadonlyMap<TrustedIssuer, AccessTokenVerifier>
   readonly #all: readonly AccessTokenVerifier[]
-  readonly #opaque: AccessTokenVerifier | undefined
+  /** The one issuer that accepts opaque tokens, if any. */
+  readonly #opaque: TrustedIssuer | undefined
   readonly #now: () => number
   readonly cache: TokenVerifier['cache']
 
@@ -37,7 +42,7 @@ export class MultiIssuerVerifier implements TokenVerifier {
     this.#router = new IssuerRouter(entries.map((entry) => entry.issuer))
     this.#verifiers = new Map(entries.map((entry) => [entry.issuer, entry.verifier]))
     this.#all = entries.map((entry) => entry.verifier)
-    this.#opaque = this.#router.opaque === undefined ? undefined : this.#verifiers.get(this.#router.opaque)
+    this.#opaque = this.#router.opaque
     this.#now = now
     const all = this.#all
     this.cache = {
@@ -58,14 +63,32 @@ export class MultiIssuerVerifier implements TokenVerifier {
       if (cached !== undefined) return cached
     }
     checkSingleToken(token)
+    let issuer: TrustedIssuer
+    let iss: string | undefined
     if (!looksLikeCompactJws(token)) {
-      if (this.#opaque !== undefined) return this.#opaque.verify(token)
-      throw new AuthError('ERR_TOKEN_NOT_JWT', { reason: 'not a compact JWS, and no issuer accepts opaque tokens' })
+      if (this.#opaque === undefined) {
+        throw new AuthError('ERR_TOKEN_NOT_JWT', { reason: 'not a compact JWS, and no issuer accepts opaque tokens' })
+      }
+      issuer = this.#opaque
+    } else {
+      const route = this.#router.route(decodeCompactJws(token).payload)
+      issuer = route.issuer
+      iss = route.issuer.kind === 'template' ? route.iss : undefined
     }
-    const { payload } = decodeCompactJws(token)
-    const route = this.#router.route(payload)
-    const verifier = this.#verifiers.get(route.issuer)
+    const verifier = this.#verifiers.get(issuer)
     if (verifier === undefined) throw new AuthError('ERR_JWT_ISSUER_INVALID', { claim: 'iss', reason: 'routed to no verifier' })
-    return verifier.verify(token, route.issuer.kind === 'template' ? route.iss : undefined)
+    // from here on a refusal is this issuer's: it names the issuer in the logs
+    try {
+      const result = verifier.verify(token, iss)
+      return result instanceof Promise ? result.catch((error: unknown) => Promise.reject(withIssuer(error, issuer))) : result
+    } catch (error) {
+      throw withIssuer(error, issuer)
+    }
   }
+}
+
+/** A refusal by an issuer's verifier, marked with that issuer's id for the logs (other errors as they are). */
+function withIssuer(error: unknown, issuer: TrustedIssuer): unknown {
+  if (isAuthError(error)) error.issuer ??= issuer.id
+  return error
 }

@@ -7,10 +7,21 @@
  * The oauth2 flow's URLs are the issuer's `authorization_endpoint` and `token_endpoint` once
  * its metadata is known (`withFlowUrls`); until then, and in the committed `openapi.yaml`,
  * they are placeholders derived from the configured issuer.
+ *
+ * With several trusted issuers (AUTH_ISSUERS_FILE), each exact issuer has its own oauth2 scheme
+ * (`oauth2` for the first, then `oauth2_2`, `oauth2_3`… in configuration order: see
+ * `oauth2SchemeNames`), each with that issuer's own endpoints once its metadata is known, and
+ * each protected operation lists every one of them with the route's scopes. An issuer template
+ * (`{tenantid}`) has none: it is not one authorization server but one per tenant, with no
+ * metadata of its own to discover (its keys come from a common JWKS), so there are no
+ * endpoints to give that would be right for every caller; bearerAuth describes its tokens.
  */
 import type { Components } from './components.js'
 import { clone, isObject, ordered, sortedByKey, type JsonObject } from './json.js'
+import { OAUTH2_SCHEME, oauth2SchemeNames } from './oauth2-schemes.js'
 import { RESPONSES_KEY } from './operation.js'
+
+export { OAUTH2_SCHEME, oauth2SchemeNames } from './oauth2-schemes.js'
 
 /** The contract's version: bump it when the document changes in a way clients notice. */
 export const API_VERSION = '1.0.0'
@@ -74,33 +85,63 @@ const DPOP_SCHEME: JsonObject = {
     'A DPoP-bound access token (RFC 9449): `Authorization: DPoP <token>`, with a fresh proof in the `DPoP` header of every request, signed by the key the token is bound to (`cnf.jkt`), naming the method (`htm`) and the URI (`htu`) and hashing the token (`ath`). A proof is accepted once. With server nonces on, a 401 `use_dpop_nonce` carries the nonce in `DPoP-Nonce`.'
 }
 
-function securitySchemes(urls: OAuthFlowUrls, schemes: AcceptedSchemes): Record<string, JsonObject> {
+const BEARER_SCHEME: JsonObject = {
+  type: 'http',
+  scheme: 'bearer',
+  bearerFormat: 'JWT',
+  description:
+    'An access token from the configured issuer whose audience is this API (RFC 9068 JWT; opaque tokens when introspection is configured).'
+}
+
+const ONE_ISSUER_FLOW =
+  "Authorization code flow with PKCE (S256) at the configured issuer. The served document (`GET /openapi.json`) carries the issuer's own `authorization_endpoint` and `token_endpoint`; a document generated offline shows URLs derived from an example issuer."
+
+function oauth2Scheme(description: string, urls: OAuthFlowUrls): JsonObject {
+  return { type: 'oauth2', description, 'x-usePkce': 'SHA-256', flows: { authorizationCode: { ...urls, scopes: {} } } }
+}
+
+/** One oauth2 scheme per issuer, named by `oauth2SchemeNames`; with one issuer, the description of the single-issuer API. */
+function oauth2Schemes(issuers: readonly string[]): Record<string, JsonObject> {
+  const names = oauth2SchemeNames(issuers.length)
+  return Object.fromEntries(
+    issuers.map((issuer, index) => [
+      names[index] ?? OAUTH2_SCHEME,
+      oauth2Scheme(
+        issuers.length === 1
+          ? ONE_ISSUER_FLOW
+          : `Authorization code flow with PKCE (S256) at the trusted issuer \`${issuer}\` (${index + 1} of ${issuers.length}). The served document (\`GET /openapi.json\`) carries this issuer's own \`authorization_endpoint\` and \`token_endpoint\` once its metadata is known; until then, URLs derived from the issuer.`,
+        placeholderFlowUrls(issuer)
+      )
+    ])
+  )
+}
+
+function securitySchemes(issuers: readonly string[], schemes: AcceptedSchemes): Record<string, JsonObject> {
   return {
     ...(schemes.dpop ? { dpopAuth: DPOP_SCHEME } : {}),
-    bearerAuth: {
-      type: 'http',
-      scheme: 'bearer',
-      bearerFormat: 'JWT',
-      description:
-        'An access token from the configured issuer whose audience is this API (RFC 9068 JWT; opaque tokens when introspection is configured).'
-    },
-    oauth2: {
-      type: 'oauth2',
-      description:
-        "Authorization code flow with PKCE (S256) at the configured issuer. The served document (`GET /openapi.json`) carries the issuer's own `authorization_endpoint` and `token_endpoint`; a document generated offline shows URLs derived from an example issuer.",
-      'x-usePkce': 'SHA-256',
-      flows: { authorizationCode: { ...urls, scopes: {} } }
-    }
+    bearerAuth:
+      issuers.length === 1
+        ? BEARER_SCHEME
+        : {
+            ...BEARER_SCHEME,
+            description:
+              'An access token from one of the trusted issuers (AUTH_ISSUERS_FILE) whose audience is this API (RFC 9068 JWT; opaque tokens from the one issuer configured to introspect them).'
+          },
+    ...oauth2Schemes(issuers)
   }
 }
 
-/** The document before the routes: what @fastify/swagger's `openapi` option gets. */
-export function documentBase(issuer: string, schemes: AcceptedSchemes): JsonObject {
+/**
+ * The document before the routes: what @fastify/swagger's `openapi` option gets. `issuers` are
+ * the issuers with an oauth2 scheme (one, or the exact issuers of AUTH_ISSUERS_FILE in order;
+ * none leaves bearerAuth alone).
+ */
+export function documentBase(issuers: string | readonly string[], schemes: AcceptedSchemes): JsonObject {
   return {
     openapi: '3.1.0',
     info: { title: 'Resource API', version: API_VERSION, description: DESCRIPTION },
     servers: [{ url: '/', description: 'The server that serves this document' }],
-    components: { securitySchemes: securitySchemes(placeholderFlowUrls(issuer), schemes) }
+    components: { securitySchemes: securitySchemes(typeof issuers === 'string' ? [issuers] : issuers, schemes) }
   }
 }
 
@@ -114,8 +155,21 @@ export function componentsOf(document: JsonObject): Components {
   return components as Components
 }
 
-function oauth2Flow(document: OpenApiDocument): JsonObject {
-  return (document.components.securitySchemes.oauth2 as { flows: { authorizationCode: JsonObject } }).flows.authorizationCode
+/** The authorization code flow of a security scheme, if it is an oauth2 scheme. */
+function authorizationCodeFlow(scheme: unknown): JsonObject | undefined {
+  if (!isObject(scheme) || !isObject(scheme.flows)) return undefined
+  const flow = scheme.flows.authorizationCode
+  return isObject(flow) ? flow : undefined
+}
+
+/** The document's oauth2 schemes (an authorization code flow each), by name. */
+function oauth2Flows(document: OpenApiDocument): Map<string, JsonObject> {
+  const flows = new Map<string, JsonObject>()
+  for (const [name, scheme] of Object.entries(document.components.securitySchemes)) {
+    const flow = authorizationCodeFlow(scheme)
+    if (flow !== undefined) flows.set(name, flow)
+  }
+  return flows
 }
 
 /**
@@ -145,6 +199,7 @@ export function finishDocument(
   describe: (scope: string) => string | undefined,
   describeTag: (tag: string) => string | undefined = () => undefined
 ): OpenApiDocument {
+  const flows = oauth2Flows(document)
   const scopes = new Map<string, string[]>()
   const tags = new Map<string, string[]>()
   for (const [path, pathItem] of Object.entries(document.paths)) {
@@ -155,17 +210,22 @@ export function finishDocument(
           `${method.toUpperCase()} ${path}: its responses were not described (the swagger transform must be describeOperation)`
         )
       const name = operation.operationId ?? `${method.toUpperCase()} ${path}`
-      const required = operation.security?.find((requirement) => requirement.oauth2 !== undefined)?.oauth2
-      for (const scope of required ?? []) scopes.set(scope, [...(scopes.get(scope) ?? []), name])
+      const required = new Set(
+        (operation.security ?? []).flatMap((requirement) =>
+          Object.entries(requirement).flatMap(([scheme, list]) => (flows.has(scheme) ? list : []))
+        )
+      )
+      for (const scope of required) scopes.set(scope, [...(scopes.get(scope) ?? []), name])
       for (const tag of Array.isArray(operation.tags) ? (operation.tags as unknown[]) : [])
         tags.set(String(tag), [...(tags.get(String(tag)) ?? []), name])
       pathItem[method] = ordered({ ...rest, responses: sortedByKey(responses as Record<string, JsonObject>) }, OPERATION_KEYS)
     }
   }
 
-  oauth2Flow(document).scopes = Object.fromEntries(
+  const described = Object.fromEntries(
     [...scopes.keys()].sort().map((scope) => [scope, describe(scope) ?? `Required by ${(scopes.get(scope) ?? []).join(', ')}`])
   )
+  for (const flow of flows.values()) flow.scopes = { ...described }
   if (tags.size > 0) document.tags = tagsOf(tags, describeTag)
   else delete document.tags
   document.paths = sortedByKey(document.paths)
@@ -179,11 +239,26 @@ export function finishDocument(
   return ordered(document, DOCUMENT_KEYS)
 }
 
-/** The served copy of the document, with the issuer's own authorization and token endpoints. */
-export function withFlowUrls(document: OpenApiDocument, urls: OAuthFlowUrls): OpenApiDocument {
+/**
+ * The served copy of the document, with the issuers' own authorization and token endpoints:
+ * `urls` for the `oauth2` scheme, or by scheme name (`oauth2SchemeNames`). A scheme the
+ * document does not have is ignored.
+ */
+export function withFlowUrls(document: OpenApiDocument, urls: OAuthFlowUrls | Readonly<Record<string, OAuthFlowUrls>>): OpenApiDocument {
+  const byScheme: Readonly<Record<string, OAuthFlowUrls>> = isFlowUrls(urls) ? { [OAUTH2_SCHEME]: urls } : urls
   const served = clone(document)
-  Object.assign(oauth2Flow(served), urls)
+  const flows = oauth2Flows(served)
+  for (const [scheme, schemeUrls] of Object.entries(byScheme)) {
+    const flow = flows.get(scheme)
+    if (flow !== undefined) Object.assign(flow, { authorizationUrl: schemeUrls.authorizationUrl, tokenUrl: schemeUrls.tokenUrl })
+  }
   return served
+}
+
+function isFlowUrls(value: object): value is OAuthFlowUrls {
+  return (
+    typeof (value as Partial<OAuthFlowUrls>).authorizationUrl === 'string' && typeof (value as Partial<OAuthFlowUrls>).tokenUrl === 'string'
+  )
 }
 
 /** The flow URLs in the issuer's metadata (RFC 8414), when it has both. */

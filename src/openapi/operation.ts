@@ -18,6 +18,7 @@ import { headerObject } from './headers.js'
 import { isObject, type JsonObject } from './json.js'
 import { codesOf, PROBLEM_SCHEMA_ID } from './problems.js'
 import type { AcceptedSchemes } from './document.js'
+import { OAUTH2_SCHEME } from './oauth2-schemes.js'
 
 /** A route as Fastify holds it, reduced to plain data. */
 export interface RouteDeclaration {
@@ -164,7 +165,9 @@ const DPOP_HEADER: JsonObject = {
 export function describeOperation(
   route: RouteDeclaration,
   components: Components,
-  schemes: AcceptedSchemes = { bearer: true, dpop: false }
+  schemes: AcceptedSchemes = { bearer: true, dpop: false },
+  /** The oauth2 schemes, one per issuer with one (./oauth2-schemes.ts). */
+  oauth2Schemes: readonly string[] = [OAUTH2_SCHEME]
 ): JsonObject {
   const schema = route.schema
   if (schema === undefined || schema.hide === true) return { ...schema, hide: true }
@@ -177,7 +180,7 @@ export function describeOperation(
     operation.security = [
       ...(schemes.bearer ? [{ bearerAuth: [...route.scopes] }] : []),
       ...(schemes.dpop ? [{ dpopAuth: [...route.scopes] }] : []),
-      { oauth2: [...route.scopes] }
+      ...oauth2Schemes.map((name) => ({ [name]: [...route.scopes] }))
     ]
     if (schemes.dpop) operation.headers = withDpopHeader(schema.headers)
     operation.description = [schema.description, scopeSentence(route.scopes)].filter((part) => typeof part === 'string').join('\n\n')
