@@ -19,7 +19,8 @@ function requestsFor(tokenFile) {
     .split('\n')
     .filter((line) => line !== '')
     .map((token) => ({ ...bodyHeaders, authorization: `Bearer ${token}` }))
-  let next = Math.floor(Math.random() * headers.length)
+  // spec.once: the tokens are this load's own, sent in order from the first (bench/token-pool.ts)
+  let next = spec.once === true ? 0 : Math.floor(Math.random() * headers.length)
   return [
     {
       method,

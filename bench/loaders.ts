@@ -20,6 +20,8 @@ export interface LoadSpec {
   method?: 'GET' | 'POST'
   /** A JSON request body, sent with Content-Type: application/json (with POST). */
   body?: string
+  /** The tokens of tokenFile are this load's own (bench/token-pool.ts): sent in order, each once; a send past the last is counted as repeated. */
+  once?: boolean
   /** DPoP: each line of tokenFile is "<token> <proof>" (wrk only). */
   scheme?: 'DPoP'
   /** The server's pid, to measure its CPU time during the measured period. */
@@ -36,6 +38,10 @@ export interface LoadResult {
   non2xx: number
   /** Connect, read, write errors and timeouts. */
   socketErrors: number
+  /** Requests sent, answered or not (wrk; requests + connections with autocannon, an upper bound). */
+  sent: number
+  /** With `once`: sends of a token this load had already sent (must be 0 for an honest distinct-token figure). */
+  repeated: number
   /** Server CPU (user + system, all threads) per request, microseconds. */
   serverCpuUsPerRequest: number
   /** The same for the server's main thread (the event loop) only. */
@@ -55,6 +61,8 @@ interface RawResult {
   p99_us: number
   max_us: number
   non2xx: number
+  sent?: number
+  repeated?: number
   errors: { connect: number; read: number; write: number; timeout: number }
 }
 
@@ -91,7 +99,8 @@ async function once(
     ...(spec.tokenFile === undefined ? {} : { BENCH_TOKEN_FILE: spec.tokenFile }),
     ...(spec.method === undefined ? {} : { BENCH_METHOD: spec.method }),
     ...(spec.body === undefined ? {} : { BENCH_BODY: spec.body }),
-    ...(spec.scheme === undefined ? {} : { BENCH_SCHEME: spec.scheme })
+    ...(spec.scheme === undefined ? {} : { BENCH_SCHEME: spec.scheme }),
+    ...(spec.once === true ? { BENCH_TOKEN_ONCE: '1' } : {})
   }
   if (kind !== 'wrk' && spec.scheme !== undefined) throw new Error('the DPoP scenarios need wrk')
   if (kind === 'wrk') {
@@ -107,6 +116,7 @@ async function once(
     warmupSec,
     durationSec,
     tokenFile: spec.tokenFile,
+    once: spec.once === true,
     method: spec.method,
     body: spec.body
   }
@@ -158,6 +168,8 @@ export async function runLoad(kind: LoaderKind, spec: LoadSpec, wrkThreads = 1):
     maxMs: raw.max_us / 1000,
     non2xx: raw.non2xx,
     socketErrors: raw.errors.connect + raw.errors.read + raw.errors.write + raw.errors.timeout,
+    sent: raw.sent ?? raw.requests + spec.connections,
+    repeated: raw.repeated ?? 0,
     serverCpuUsPerRequest: (cpu * 1e6) / Math.max(1, raw.requests),
     serverLoopCpuUsPerRequest: (loop * 1e6) / Math.max(1, raw.requests),
     serverCores: cpu / durationSec,
@@ -193,6 +205,8 @@ export function combine(runs: LoadResult[]): LoadResult {
     maxMs: Math.max(...runs.map((r) => r.maxMs)),
     non2xx: sum((r) => r.non2xx),
     socketErrors: sum((r) => r.socketErrors),
+    sent: sum((r) => r.sent),
+    repeated: sum((r) => r.repeated),
     serverCpuUsPerRequest: sum((r) => r.serverCpuUsPerRequest * r.requests) / Math.max(1, requests),
     serverLoopCpuUsPerRequest: sum((r) => r.serverLoopCpuUsPerRequest * r.requests) / Math.max(1, requests),
     serverCores: sum((r) => r.serverCores * r.durationSec) / durationSec,

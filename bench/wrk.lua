@@ -6,8 +6,12 @@
 --   BENCH_METHOD      GET (unset) or POST
 --   BENCH_BODY        a JSON request body, sent with "Content-Type: application/json"
 --                     (wrk.format adds its Content-Length)
--- Prints one line "BENCH_JSON {...}" with the totals, latency percentiles and the count of
--- non-2xx answers (counted in response(), summed over wrk's threads).
+--   BENCH_TOKEN_ONCE  1: the file's tokens are this load's own (bench/token-pool.ts): sent in
+--                     order from the first, and every send past the last (a token sent a
+--                     second time) counted as "repeated"
+-- Prints one line "BENCH_JSON {...}" with the totals, latency percentiles, the count of
+-- non-2xx answers (counted in response(), summed over wrk's threads), the requests sent
+-- (answered or not) and the tokens sent twice.
 local threads = {}
 
 function setup(thread)
@@ -17,7 +21,10 @@ end
 local prepared = {}
 local count = 0
 local index = 0
+local once = false
 non2xx = 0
+sent = 0
+repeated = 0
 
 function init(args)
   local file = os.getenv("BENCH_TOKEN_FILE")
@@ -49,14 +56,21 @@ function init(args)
       end
     end
   end
-  -- Each thread starts at a random offset so that threads do not send the same token in step.
-  math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16))
-  index = math.random(0, count - 1)
+  once = os.getenv("BENCH_TOKEN_ONCE") == "1"
+  if once then
+    index = 0
+  else
+    -- Each thread starts at a random offset so that threads do not send the same token in step.
+    math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16))
+    index = math.random(0, count - 1)
+  end
 end
 
 function request()
+  sent = sent + 1
   index = index + 1
   if index > count then index = 1 end
+  if once and sent > count then repeated = sent - count end
   return prepared[index]
 end
 
@@ -68,12 +82,16 @@ end
 
 function done(summary, latency, requests)
   local bad = 0
+  local sentAll = 0
+  local repeatedAll = 0
   for _, thread in ipairs(threads) do
     bad = bad + (thread:get("non2xx") or 0)
+    sentAll = sentAll + (thread:get("sent") or 0)
+    repeatedAll = repeatedAll + (thread:get("repeated") or 0)
   end
   local e = summary.errors
   io.write(string.format(
-    'BENCH_JSON {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"max_us":%d,"mean_us":%.1f,"non2xx":%d,"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d}}\n',
+    'BENCH_JSON {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"max_us":%d,"mean_us":%.1f,"non2xx":%d,"sent":%d,"repeated":%d,"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d}}\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max, latency.mean,
-    bad, e.connect, e.read, e.write, e.status, e.timeout))
+    bad, sentAll, repeatedAll, e.connect, e.read, e.write, e.status, e.timeout))
 end

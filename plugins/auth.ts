@@ -245,11 +245,44 @@ async function auth(app: FastifyInstance): Promise<void> {
     }
   }
 
+  /** What onReady will settle the route as (public only when it says `public: true` and no scopes): read when Fastify collects its hooks. */
+  function declaredPublic(route: RouteOptions): boolean {
+    const config = route.config ?? {}
+    return config.public === true && (config.scopes === undefined || (Array.isArray(config.scopes) && config.scopes.length === 0))
+  }
+
   app.addHook('onRoute', (route) => {
     const entry: RouteEntry = { method: String(route.method), url: route.url, public: false, scopes: [], options: route }
     routes.push(entry)
-    const own = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]
-    route.onRequest = [gateFor(entry), ...own]
+    const gate = gateFor(entry)
+    const asList = (value: RouteOptions['onRequest']): onRequestHookHandler[] =>
+      value === undefined ? [] : Array.isArray(value) ? (value as onRequestHookHandler[]) : [value as onRequestHookHandler]
+    let hooks = [gate, ...asList(route.onRequest)]
+    // The gate runs first on every route that is not public, and not at all on a public one: a
+    // hook that would only call done() still costs each request Fastify's hook runner. Whether
+    // the route is public is known only once every onRoute hook has seen it (a later one may
+    // mark it public), so the route's onRequest list is an accessor: Fastify reads it when it
+    // builds the route's context, after every onRoute hook and before onReady, and gets the gate
+    // first unless the route is public by then. A later hook that replaces the list (or strips
+    // the gate from it) still gets the gate put back in front; the handler guard below holds
+    // whatever happens.
+    Object.defineProperty(route, 'onRequest', {
+      configurable: true,
+      enumerable: true,
+      get(): onRequestHookHandler[] {
+        const at = hooks.indexOf(gate)
+        if (declaredPublic(route)) {
+          if (at !== -1) hooks.splice(at, 1)
+        } else if (at !== 0) {
+          if (at !== -1) hooks.splice(at, 1)
+          hooks.unshift(gate)
+        }
+        return hooks
+      },
+      set(value: RouteOptions['onRequest']) {
+        hooks = asList(value)
+      }
+    })
     route.handler = guard(entry, route.handler)
   })
 

@@ -8,10 +8,22 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  collectDefaultMetrics,
+  type MetricObjectWithValues,
+  type MetricType,
+  type MetricValue,
+  type MetricValueWithName
+} from 'prom-client'
 
 export interface AppMetrics {
   registry: Registry
+  /** What http_requests_total and http_request_duration_seconds report, by route and method (the onResponse hook adds to it). */
+  series: Map<string, Map<string, RouteSeries>>
   requests: Counter<'method' | 'route' | 'status'>
   latency: Histogram<'method' | 'route'>
   keyFetches: Counter<'kind' | 'outcome'>
@@ -30,8 +42,89 @@ declare module 'fastify' {
   }
 }
 
+/** Upper bounds of the request latency histogram, seconds. */
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] as const
+
+/** One method and route's requests (by status) and latency, as the onResponse hook counts them. */
+export interface RouteSeries {
+  method: string
+  route: string
+  byStatus: Map<number, number>
+  /** Observations per latency bucket (not cumulative), the last one past every bound. */
+  buckets: Float64Array
+  sum: number
+  count: number
+}
+
+function newSeries(method: string, route: string): RouteSeries {
+  return { method, route, byStatus: new Map(), buckets: new Float64Array(LATENCY_BUCKETS.length + 1), sum: 0, count: 0 }
+}
+
+type Series = Map<string, Map<string, RouteSeries>>
+
+function* eachSeries(series: Series): Generator<RouteSeries> {
+  for (const byMethod of series.values()) yield* byMethod.values()
+}
+
+/** http_requests_total: prom-client's Counter, its values read from the series when scraped. */
+class RouteRequests extends Counter<'method' | 'route' | 'status'> {
+  readonly #series: Series
+  constructor(series: Series, configuration: ConstructorParameters<typeof Counter<'method' | 'route' | 'status'>>[0]) {
+    super(configuration)
+    this.#series = series
+  }
+
+  override async get(): Promise<MetricObjectWithValues<MetricValue<'method' | 'route' | 'status'>>> {
+    const own = await super.get()
+    const values = [...own.values]
+    for (const s of eachSeries(this.#series))
+      for (const [status, value] of s.byStatus) values.push({ labels: { method: s.method, route: s.route, status }, value })
+    return { ...own, values }
+  }
+}
+
+/**
+ * http_request_duration_seconds: prom-client's Histogram, its values read from the series when
+ * scraped, in the layout its own getForPromString gives (which the registry calls when it writes
+ * the text format, and get() when it writes JSON). Nothing observes it directly.
+ */
+class RouteLatency extends Histogram<'method' | 'route'> {
+  readonly #series: Series
+  readonly #name: string
+  readonly #help: string
+  constructor(series: Series, configuration: ConstructorParameters<typeof Histogram<'method' | 'route'>>[0]) {
+    super(configuration)
+    this.#series = series
+    this.#name = configuration.name
+    this.#help = configuration.help
+  }
+
+  getForPromString(): Promise<MetricObjectWithValues<MetricValueWithName<'method' | 'route'>>> {
+    const values: MetricValueWithName<'method' | 'route'>[] = []
+    const name = this.#name
+    const value = (labels: Record<string, string | number>, sharedLabels: Record<string, string>, n: number, metricName: string) =>
+      ({ labels, sharedLabels, value: n, metricName }) as MetricValueWithName<'method' | 'route'>
+    for (const s of eachSeries(this.#series)) {
+      const shared = { method: s.method, route: s.route }
+      let cumulative = 0
+      LATENCY_BUCKETS.forEach((le, i) => {
+        cumulative += s.buckets[i] ?? 0
+        values.push(value({ le }, shared, cumulative, `${name}_bucket`))
+      })
+      values.push(
+        value({ le: '+Inf' }, shared, s.count, `${name}_bucket`),
+        value({}, shared, s.sum, `${name}_sum`),
+        value({}, shared, s.count, `${name}_count`)
+      )
+    }
+    const data = { name, help: this.#help, type: 'histogram' as unknown as MetricType, values, aggregator: 'sum' as const }
+    return Promise.resolve(data as MetricObjectWithValues<MetricValueWithName<'method' | 'route'>>)
+  }
+}
+
 export function createMetrics(): AppMetrics {
   const registry = new Registry()
+  const series: Series = new Map()
   collectDefaultMetrics({ register: registry })
   const dpopReplayEntries: AppMetrics['dpopReplayEntries'] = { source: undefined }
   new Gauge({
@@ -56,17 +149,18 @@ export function createMetrics(): AppMetrics {
     dpopReplayEntries,
     issuerKeysReady,
     registry,
-    requests: new Counter({
+    series,
+    requests: new RouteRequests(series, {
       name: 'http_requests_total',
       help: 'HTTP requests by route and status',
       labelNames: ['method', 'route', 'status'],
       registers: [registry]
     }),
-    latency: new Histogram({
+    latency: new RouteLatency(series, {
       name: 'http_request_duration_seconds',
       help: 'HTTP request latency by route',
       labelNames: ['method', 'route'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      buckets: [...LATENCY_BUCKETS],
       registers: [registry]
     }),
     keyFetches: new Counter({
@@ -112,10 +206,25 @@ async function metrics(app: FastifyInstance, options: MetricsPluginOptions): Pro
   const { metricsEnabled, metricsPort, host } = app.config
   if (!metricsEnabled) return
 
+  // Each request's two samples are plain additions to its route's series (found in maps of
+  // this hook's own); prom-client reads them when scraped (RouteRequests, RouteLatency). Its
+  // inc/observe with a label object would check, sort and hash the labels on every request.
+  const { series } = m
   app.addHook('onResponse', (request, reply, done) => {
+    const method = request.method
     const route = request.routeOptions.url ?? 'unmatched'
-    m.requests.inc({ method: request.method, route, status: reply.statusCode })
-    m.latency.observe({ method: request.method, route }, reply.elapsedTime / 1000)
+    let byMethod = series.get(route)
+    if (byMethod === undefined) series.set(route, (byMethod = new Map()))
+    let s = byMethod.get(method)
+    if (s === undefined) byMethod.set(method, (s = newSeries(method, route)))
+    const status = reply.statusCode
+    s.byStatus.set(status, (s.byStatus.get(status) ?? 0) + 1)
+    const seconds = reply.elapsedTime / 1000
+    let bucket = 0
+    while (bucket < LATENCY_BUCKETS.length && seconds > (LATENCY_BUCKETS[bucket] ?? Infinity)) bucket++
+    s.buckets[bucket] = (s.buckets[bucket] ?? 0) + 1
+    s.sum += seconds
+    s.count++
     done()
   })
 

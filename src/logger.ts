@@ -3,7 +3,7 @@
  * cookie headers are redacted wherever they appear, and a token in a query string is cut
  * out of the logged URL.
  */
-import type { FastifyServerOptions } from 'fastify'
+import type { FastifyBaseLogger, FastifyServerOptions } from 'fastify'
 import type { LogLevel } from './config.js'
 
 const REDACT = [
@@ -61,4 +61,96 @@ export function loggerOptions(level: LogLevel): Exclude<FastifyServerOptions['lo
       }
     }
   }
+}
+
+type Bindings = Record<string, unknown>
+type ChildOptions = { level?: string } & Record<string, unknown>
+type LogMethod = (...args: unknown[]) => void
+/** Fastify's logger is pino, which has these too. */
+type PinoLogger = FastifyBaseLogger & { isLevelEnabled(level: string): boolean; bindings(): Bindings }
+
+/**
+ * A request's logger, made only when the request logs (Fastify's `childLoggerFactory`). Fastify
+ * makes a pino child with the request id for every request; pino serialises the child's
+ * bindings through the redaction above (its wildcard paths run on every binding), which costs
+ * every request a few microseconds even though, at LOG_LEVEL=warn, almost none log anything.
+ * This stands in for that child: a call at a level the logger would drop returns at once, and
+ * anything else makes the real child (with the same bindings and options) and hands over to it,
+ * so what is logged is exactly what the child would have logged.
+ */
+class LazyRequestLogger {
+  readonly #parent: PinoLogger
+  readonly #bindings: Bindings
+  readonly #options: ChildOptions
+  #child: PinoLogger | undefined
+
+  constructor(parent: PinoLogger, bindings: Bindings, options: ChildOptions) {
+    this.#parent = parent
+    this.#bindings = bindings
+    this.#options = options
+  }
+
+  #real(): PinoLogger {
+    this.#child ??= this.#parent.child(this.#bindings, this.#options as Parameters<FastifyBaseLogger['child']>[1]) as PinoLogger
+    return this.#child
+  }
+
+  #log(level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace', args: unknown[]): void {
+    // a route's own log level (logLevel) decides in the child itself
+    if (this.#child === undefined && this.#options.level === undefined && !this.#parent.isLevelEnabled(level)) return
+    ;(this.#real()[level] as LogMethod)(...args)
+  }
+
+  get level(): string {
+    return this.#child?.level ?? this.#options.level ?? this.#parent.level
+  }
+
+  set level(level: string) {
+    this.#real().level = level
+  }
+
+  fatal(...args: unknown[]): void {
+    this.#log('fatal', args)
+  }
+
+  error(...args: unknown[]): void {
+    this.#log('error', args)
+  }
+
+  warn(...args: unknown[]): void {
+    this.#log('warn', args)
+  }
+
+  info(...args: unknown[]): void {
+    this.#log('info', args)
+  }
+
+  debug(...args: unknown[]): void {
+    this.#log('debug', args)
+  }
+
+  trace(...args: unknown[]): void {
+    this.#log('trace', args)
+  }
+
+  silent(): void {}
+
+  child(bindings: Bindings, options?: ChildOptions): FastifyBaseLogger {
+    return this.#real().child(bindings, options as Parameters<FastifyBaseLogger['child']>[1])
+  }
+
+  isLevelEnabled(level: string): boolean {
+    return this.#child !== undefined || this.#options.level !== undefined
+      ? this.#real().isLevelEnabled(level)
+      : this.#parent.isLevelEnabled(level)
+  }
+
+  bindings(): Bindings {
+    return this.#real().bindings()
+  }
+}
+
+/** Fastify's `childLoggerFactory`: a request logger that becomes a pino child only when the request logs. */
+export function lazyChildLogger(logger: FastifyBaseLogger, bindings: Bindings, options: object): FastifyBaseLogger {
+  return new LazyRequestLogger(logger as PinoLogger, bindings, options as ChildOptions) as unknown as FastifyBaseLogger
 }
