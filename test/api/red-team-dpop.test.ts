@@ -11,17 +11,18 @@
  * where the JSON itself must be odd); requests the HTTP parser must see as sent (a backslash
  * in the target, two DPoP headers in different case) go over a real socket.
  */
-import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto'
+import { generateKeyPairSync } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { connect, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import { calculateThumbprint, generateKeyPair, generateProof, type KeyPair } from 'dpop'
-import { exportJWK, SignJWT, type JWK } from 'jose'
+import { generateProof } from 'dpop'
+import { exportJWK } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { INTROSPECTION_CREDENTIALS, activeAnswer, opaque } from '../helpers/introspection.js'
 import { signJwt, signRaw } from '../helpers/jwt-sign.js'
+import { ath, craftedProof as crafted, dpopClient as client, type DpopClient as Client } from '../helpers/dpop-client.js'
 import { makeKey } from '../helpers/keys.js'
 import { AUDIENCE, buildTestApp, CLIENT_ID, startTestApi, type TestApi } from '../helpers/test-api.js'
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.js'
@@ -29,31 +30,7 @@ import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.js'
 const PUBLIC_URL = 'https://api.example.test'
 const HTU = `${PUBLIC_URL}/api/me`
 
-interface Client {
-  keys: KeyPair
-  jkt: string
-  jwk: JWK
-}
-
-async function client(alg: 'ES256' | 'RS256' = 'ES256'): Promise<Client> {
-  const keys = await generateKeyPair(alg)
-  const { kty, crv, x, y, e, n } = await exportJWK(keys.publicKey)
-  const jwk = Object.fromEntries(Object.entries({ kty, crv, x, y, e, n }).filter(([, v]) => v !== undefined)) as JWK
-  return { keys, jkt: await calculateThumbprint(keys.publicKey), jwk }
-}
-
-const ath = (token: string): string => createHash('sha256').update(token).digest('base64url')
 const b64 = (text: string): string => Buffer.from(text).toString('base64url')
-
-/** A proof made by jose with any header and claims (flawed on purpose). */
-function crafted(
-  from: Client,
-  claims: Record<string, unknown>,
-  header: Record<string, unknown> = {},
-  signer: KeyPair['privateKey'] | KeyObject = from.keys.privateKey
-) {
-  return new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: from.jwk, ...header } as { alg: string }).sign(signer)
-}
 
 /** A proof whose header and payload JSON are given as text (duplicate members...), signed with ES256 by WebCrypto. */
 async function rawProof(from: Client, headerJson: string, payloadJson: string): Promise<string> {

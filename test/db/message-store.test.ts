@@ -3,9 +3,6 @@
  * (node:sqlite, a file in a temporary DATA_DIR) and a real PostgreSQL server started for this
  * file (test/helpers/test-postgres.ts). Two `Database`s on one database stand for two replicas.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DatabaseConfig } from '../../src/config.js'
@@ -15,32 +12,9 @@ import { InvalidCursor } from '../../src/messages/cursor.js'
 import { MessageLimitReached } from '../../src/messages/message-store.js'
 import type { Owner } from '../../src/messages/owner.js'
 import { SqlMessageStore } from '../../src/messages/sql-message-store.js'
-import { startTestPostgres, type TestPostgres } from '../helpers/test-postgres.js'
+import { useTestDatabases } from '../helpers/test-databases.js'
 
-let postgres: TestPostgres
-const dirs: string[] = []
-
-beforeAll(async () => {
-  postgres = await startTestPostgres()
-})
-afterAll(async () => {
-  await postgres?.close()
-  await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })))
-})
-
-/** A fresh, empty database of the engine: its configuration (open it as many times as replicas). */
-async function freshDatabase(engine: 'sqlite' | 'postgres'): Promise<DatabaseConfig> {
-  if (engine === 'postgres') return { engine, url: await postgres.createDatabase(), poolSize: 5, statementTimeoutMs: 5000 }
-  const dir = await mkdtemp(join(tmpdir(), 'store-test-'))
-  dirs.push(dir)
-  return { engine, dataDir: dir, statementTimeoutMs: 5000 }
-}
-
-async function opened(config: DatabaseConfig): Promise<Database> {
-  const database = openDatabase(config)
-  await database.migrate()
-  return database
-}
+const { freshDatabase, opened } = useTestDatabases({ prefix: 'store-test', statementTimeoutMs: 5000 })
 
 const alice: Owner = { issuer: 'https://a.example/', kind: 'user', id: 'alice' }
 

@@ -4,11 +4,12 @@
  * never by the project's own code. Each check of §4.3 fails alone, with its own code; a proof
  * replayed against another replica sharing PostgreSQL is refused too.
  */
-import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto'
-import { calculateThumbprint, generateKeyPair, generateProof, type KeyPair } from 'dpop'
-import { exportJWK, SignJWT, type JWK } from 'jose'
+import { generateKeyPairSync } from 'node:crypto'
+import { generateProof } from 'dpop'
+import { exportJWK, SignJWT } from 'jose'
 import type { LightMyRequestResponse } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { ath, craftedProof, dpopClient as client, type DpopClient as Client } from '../helpers/dpop-client.js'
 import { makeKey } from '../helpers/keys.js'
 import { AUDIENCE, startTestApi, type TestApi } from '../helpers/test-api.js'
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.js'
@@ -16,33 +17,6 @@ import { startTestPostgres, type TestPostgres } from '../helpers/test-postgres.j
 
 const PUBLIC_URL = 'https://api.example.test'
 const HTU = `${PUBLIC_URL}/api/me`
-
-function ath(token: string): string {
-  return createHash('sha256').update(token).digest('base64url')
-}
-
-interface Client {
-  keys: KeyPair
-  jkt: string
-  jwk: JWK
-}
-
-async function client(alg: 'ES256' | 'RS256' | 'PS256' | 'Ed25519' = 'ES256'): Promise<Client> {
-  const keys = await generateKeyPair(alg)
-  const { kty, crv, x, y, e, n } = await exportJWK(keys.publicKey)
-  const jwk = Object.fromEntries(Object.entries({ kty, crv, x, y, e, n }).filter(([, value]) => value !== undefined)) as JWK
-  return { keys, jkt: await calculateThumbprint(keys.publicKey), jwk }
-}
-
-/** A proof made by jose with any header and claims the test wants (flawed on purpose). */
-async function craftedProof(
-  from: Client,
-  claims: Record<string, unknown>,
-  header: Record<string, unknown> = {},
-  signer: KeyPair['privateKey'] | KeyObject = from.keys.privateKey
-): Promise<string> {
-  return new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: from.jwk, ...header } as { alg: string }).sign(signer)
-}
 
 function dpopGet(api: TestApi, token: string, proof: string | string[] | undefined, url = '/api/me'): Promise<LightMyRequestResponse> {
   const headers: Record<string, string | string[]> = { authorization: `DPoP ${token}` }

@@ -4,42 +4,18 @@
  * real PostgreSQL server started for this file (test/helpers/test-postgres.ts). Two
  * `Database`s on one database stand for two replicas. Time is a clock the test moves.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { sql } from 'kysely'
 import { Migrator } from 'kysely/migration'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DatabaseConfig } from '../../src/config.js'
-import { openDatabase, type Database } from '../../src/db/database.js'
+import type { Database } from '../../src/db/database.js'
 import { migrationProvider } from '../../src/db/migrations/index.js'
 import { MemoryReplayStore, SqlReplayStore, type ReplayStore } from '../../src/dpop/replay-store.js'
 import { AuthError } from '../../src/errors.js'
-import { startTestPostgres, type TestPostgres } from '../helpers/test-postgres.js'
+import { useTestDatabases } from '../helpers/test-databases.js'
 
-let postgres: TestPostgres
-const dirs: string[] = []
-
-beforeAll(async () => {
-  postgres = await startTestPostgres()
-})
-afterAll(async () => {
-  await postgres?.close()
-  await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })))
-})
-
-async function freshDatabase(engine: 'sqlite' | 'postgres'): Promise<DatabaseConfig> {
-  if (engine === 'postgres') return { engine, url: await postgres.createDatabase(), poolSize: 5, statementTimeoutMs: 2000 }
-  const dir = await mkdtemp(join(tmpdir(), 'replay-test-'))
-  dirs.push(dir)
-  return { engine, dataDir: dir, statementTimeoutMs: 2000 }
-}
-
-async function opened(config: DatabaseConfig): Promise<Database> {
-  const database = openDatabase(config)
-  await database.migrate()
-  return database
-}
+const databases = useTestDatabases({ prefix: 'replay-test', statementTimeoutMs: 2000 })
+const { freshDatabase, opened } = databases
 
 /** A clock in ms the test moves. */
 function testClock(startSeconds = 1_800_000_000): { now: () => number; seconds: () => number; advance(seconds: number): void } {
@@ -421,7 +397,7 @@ describe('the SQL replay store when the database is away', () => {
       const key = freshKey()
       const until = Date.now() / 1000 + 120
       expect(await store.firstUse(key, until)).toBe(true)
-      await postgres.stop()
+      await databases.postgres.stop()
       try {
         const error = await Promise.resolve(store.firstUse(freshKey(), until)).then(
           () => undefined,
@@ -434,7 +410,7 @@ describe('the SQL replay store when the database is away', () => {
         )
         expectUnavailable(swept)
       } finally {
-        await postgres.start()
+        await databases.postgres.start()
       }
       // the pool reconnects: the replay is still refused (the row outlived the outage), a new key is accepted
       await expect
