@@ -2,19 +2,14 @@
 // Ctrl-C (SIGINT to the whole process group) or SIGTERM stops all three servers.
 import { execFile, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { connect } from 'node:net'
-import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { exited, isListening, npmRunDev, ROOT, startedProcesses, waitFor } from './dev-process.js'
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const run = promisify(execFile)
 /** `npm run dev` itself (npm → sh → the script), as a user types it. */
-const NPM_RUN_DEV: [string, string[]] =
-  process.env['npm_execpath'] === undefined
-    ? ['npm', ['run', '--silent', 'dev']]
-    : [process.execPath, [process.env['npm_execpath'], 'run', '--silent', 'dev']]
+const NPM_RUN_DEV = npmRunDev()
 /** The script alone, to watch its own signal handling and exit code. */
 const DEV_SCRIPT: [string, string[]] = [process.execPath, ['--import', 'tsx', 'dev/dev.ts']]
 
@@ -25,19 +20,7 @@ interface Started {
   curl: string[]
 }
 
-const children: ChildProcess[] = []
-
-afterEach(() => {
-  for (const child of children.splice(0)) {
-    if (child.exitCode === null && child.pid !== undefined) {
-      try {
-        process.kill(-child.pid, 'SIGKILL')
-      } catch {
-        // already gone
-      }
-    }
-  }
-})
+const children = startedProcesses()
 
 /**
  * Free ports everywhere (0), quiet API logs, and NODE_ENV unset as on a newcomer's machine;
@@ -57,16 +40,6 @@ function spawnDev(command: string, args: string[], env: NodeJS.ProcessEnv): { ch
   return { child, output: () => output }
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
-
 async function startDev([command, args]: [string, string[]], extra: Record<string, string> = {}): Promise<Started> {
   const { child, output } = spawnDev(command, args, devEnv(extra))
   const banner = await waitFor('the banner', () => {
@@ -83,23 +56,6 @@ async function startDev([command, args]: [string, string[]], extra: Record<strin
     .filter((line) => /^ {2}(TOKEN=\$\(curl|curl) /.test(line))
     .map((line) => line.trim())
   return { child, output, urls: { spa: url('SPA'), api: url('API'), issuer: url('Issuer') }, curl }
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return Promise.resolve(child.exitCode)
-  return new Promise((resolve) => child.once('exit', (code) => resolve(code)))
-}
-
-async function isListening(url: string): Promise<boolean> {
-  const { hostname, port } = new URL(url)
-  return new Promise((resolve) => {
-    const socket = connect({ host: hostname, port: Number(port) })
-    socket.once('connect', () => {
-      socket.destroy()
-      resolve(true)
-    })
-    socket.once('error', () => resolve(false))
-  })
 }
 
 /** All three ports closed, within a few seconds (a parent may exit before its child is done). */

@@ -4,34 +4,16 @@
 // issuer; the served OpenAPI document has one oauth2 scheme per issuer; Ctrl-C stops everything.
 import { execFile, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { connect } from 'node:net'
-import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { exited, isListening, npmRunDev, ROOT, startedProcesses, waitFor } from './dev-process.js'
 
 import { issuerCount } from '../../dev/dev.js'
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const run = promisify(execFile)
-const NPM_RUN_DEV: [string, string[]] =
-  process.env['npm_execpath'] === undefined
-    ? ['npm', ['run', '--silent', 'dev', '--']]
-    : [process.execPath, [process.env['npm_execpath'], 'run', '--silent', 'dev', '--']]
 
-const children: ChildProcess[] = []
-
-afterEach(() => {
-  for (const child of children.splice(0)) {
-    if (child.exitCode === null && child.pid !== undefined) {
-      try {
-        process.kill(-child.pid, 'SIGKILL')
-      } catch {
-        // already gone
-      }
-    }
-  }
-})
+const children = startedProcesses()
 
 interface Started {
   child: ChildProcess
@@ -42,20 +24,10 @@ interface Started {
   curl2: string[]
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
-
 async function startDev(args: string[]): Promise<Started> {
   const { NODE_ENV: _unset, ...env } = process.env
-  const [command, base] = NPM_RUN_DEV
-  const child = spawn(command, [...base, ...args], {
+  const [command, commandArgs] = npmRunDev(...args)
+  const child = spawn(command, commandArgs, {
     cwd: ROOT,
     env: { ...env, PORT: '0', DEV_ISSUER_PORT: '0', SPA_PORT: '0', LOG_LEVEL: 'warn', DEV_SPA_BUILD: 'if-stale' },
     detached: true,
@@ -85,23 +57,6 @@ async function startDev(args: string[]): Promise<Started> {
     curl: lines.filter((line) => !line.includes('TOKEN2')),
     curl2: lines.filter((line) => line.includes('TOKEN2'))
   }
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return Promise.resolve(child.exitCode)
-  return new Promise((resolve) => child.once('exit', (code) => resolve(code)))
-}
-
-async function isListening(url: string): Promise<boolean> {
-  const { hostname, port } = new URL(url)
-  return new Promise((resolve) => {
-    const socket = connect({ host: hostname, port: Number(port) })
-    socket.once('connect', () => {
-      socket.destroy()
-      resolve(true)
-    })
-    socket.once('error', () => resolve(false))
-  })
 }
 
 async function stop(started: Started): Promise<void> {
