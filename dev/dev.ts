@@ -584,8 +584,6 @@ async function main(): Promise<void> {
     console.error(`npm run dev: ${error instanceof Error ? error.message : String(error)}`)
     process.exit(1)
   }
-  console.log(banner(stack))
-
   let stoppingSince: number | undefined
   const stop = (why: string): void => {
     if (stoppingSince !== undefined) {
@@ -617,6 +615,9 @@ async function main(): Promise<void> {
   onNpmGone(() => {
     if (stoppingSince === undefined) stop('npm has exited')
   })
+  // only now: whoever reads the banner (a user, a test) may send a signal at once, and without
+  // these handlers the signal's default action would end the process without stopping the stack
+  console.log(banner(stack))
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
