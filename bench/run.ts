@@ -986,6 +986,17 @@ async function twoIssuerRound(two: TwoIssuers, first: TestIssuer, opts: Options)
   return round
 }
 
+/** A scenario's ratio to the public route of its run, as a target (INVALID when either is). */
+function ratioTarget(s: Summary, pub: Summary | undefined, goal: number): Target {
+  const valid = s.valid && pub?.valid === true
+  return {
+    name: `${s.scenario.label}: ratio to the public route`,
+    value: valid ? s.ratio.toFixed(3) : `INVALID (${s.ratio.toFixed(3)})`,
+    goal: `≥ ${goal.toFixed(2)}`,
+    pass: valid && s.ratio >= goal
+  }
+}
+
 /** The single-issuer targets (ratios to the public route, same-token p99), for the two-issuer rows. */
 function twoIssuerTargets(rows: Summary[]): Target[] {
   const pub = rows.find((s) => s.scenario.id === 'public')
@@ -997,14 +1008,7 @@ function twoIssuerTargets(rows: Summary[]): Target[] {
     ['iss2-distinct-es256', 0.5]
   ] as const) {
     const s = rows.find((row) => row.scenario.id === id)
-    if (s === undefined) continue
-    const valid = s.valid && pub?.valid === true
-    list.push({
-      name: `${s.scenario.label}: ratio to the public route`,
-      value: valid ? s.ratio.toFixed(3) : `INVALID (${s.ratio.toFixed(3)})`,
-      goal: `≥ ${goal.toFixed(2)}`,
-      pass: valid && s.ratio >= goal
-    })
+    if (s !== undefined) list.push(ratioTarget(s, pub, goal))
   }
   for (const id of ['iss2-same-rs256', 'iss2-same-es256']) {
     const s = rows.find((row) => row.scenario.id === id)
@@ -1053,21 +1057,15 @@ function targets(
   const get = (id: string): Summary | undefined => api.find((s) => s.scenario.id === id)
   const pub = get('public')
   const list: Target[] = []
-  const ratioTarget = (id: string, goal: number): void => {
+  for (const [id, goal] of [
+    ['same-rs256', 0.95],
+    ['same-es256', 0.95],
+    ['distinct-rs256', 0.6],
+    ['distinct-es256', 0.5]
+  ] as const) {
     const s = get(id)
-    if (s === undefined) return
-    const valid = s.valid && pub?.valid === true
-    list.push({
-      name: `${s.scenario.label}: ratio to the public route`,
-      value: valid ? s.ratio.toFixed(3) : `INVALID (${s.ratio.toFixed(3)})`,
-      goal: `≥ ${goal.toFixed(2)}`,
-      pass: valid && s.ratio >= goal
-    })
+    if (s !== undefined) list.push(ratioTarget(s, pub, goal))
   }
-  ratioTarget('same-rs256', 0.95)
-  ratioTarget('same-es256', 0.95)
-  ratioTarget('distinct-rs256', 0.6)
-  ratioTarget('distinct-es256', 0.5)
   if (bare !== undefined) {
     const valid = bare.valid
     list.push({

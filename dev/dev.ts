@@ -384,15 +384,14 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     await app.ready()
     const scopes = app.scopes()
 
-    const issuer = await startDevIssuer({
+    // what every development issuer shares: this API's audience and scopes, the token settings,
+    // the SPA, and /docs on the API's origin (its "Authorize" uses the same public client)
+    const shared = {
       audience: resource,
       host: HOST,
-      port: issuerPort,
       scopes,
-      accessTokenFormat: options.tokenFormat ?? 'jwt',
       dpopNonce: options.dpopNonce === true,
       ...(options.accessTokenTtl === undefined ? {} : { accessTokenTtl: options.accessTokenTtl }),
-      // the SPA, and /docs on the API's origin (its "Authorize" uses the same public client)
       spa: {
         clientId: spaClientId,
         redirectUris: [
@@ -402,9 +401,12 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
         origins: [...origins, ...apiOrigins]
       },
       introspectionClient
-    }).catch((error: unknown) => {
-      throw isAddressInUse(error) ? new PortInUseError('development issuer', issuerPort, 'DEV_ISSUER_PORT') : error
-    })
+    }
+    const issuer = await startDevIssuer({ ...shared, port: issuerPort, accessTokenFormat: options.tokenFormat ?? 'jwt' }).catch(
+      (error: unknown) => {
+        throw isAddressInUse(error) ? new PortInUseError('development issuer', issuerPort, 'DEV_ISSUER_PORT') : error
+      }
+    )
     // stopped after the API (closers run last first), which may still be asking it about a token
     closers.splice(-1, 0, () => issuer.close())
     if (issuer.issuer !== issuerUrl) throw new Error(`the development issuer is ${issuer.issuer}, not ${issuerUrl} as the API was told`)
@@ -413,29 +415,13 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     const otherIssuers: OtherDevIssuer[] = []
     for (let index = 1; index < issuerCount; index += 1) {
       const port = issuerPorts[index] ?? 0
-      const other = await startDevIssuer({
-        audience: resource,
-        host: HOST,
-        port,
-        scopes,
-        accessTokenFormat: 'jwt',
-        dpopNonce: options.dpopNonce === true,
-        ...(options.accessTokenTtl === undefined ? {} : { accessTokenTtl: options.accessTokenTtl }),
-        spa: {
-          clientId: spaClientId,
-          redirectUris: [
-            ...origins.map((origin) => `${origin}/callback`),
-            ...apiOrigins.map((origin) => `${origin}${DOCS_OAUTH_REDIRECT_PATH}`)
-          ],
-          origins: [...origins, ...apiOrigins]
-        },
-        cliClient: cliClientOf(index),
-        introspectionClient
-      }).catch((error: unknown) => {
-        throw isAddressInUse(error)
-          ? new PortInUseError(`development issuer ${index + 1} (DEV_ISSUER_PORT + ${index})`, port, 'DEV_ISSUER_PORT')
-          : error
-      })
+      const other = await startDevIssuer({ ...shared, port, accessTokenFormat: 'jwt', cliClient: cliClientOf(index) }).catch(
+        (error: unknown) => {
+          throw isAddressInUse(error)
+            ? new PortInUseError(`development issuer ${index + 1} (DEV_ISSUER_PORT + ${index})`, port, 'DEV_ISSUER_PORT')
+            : error
+        }
+      )
       closers.splice(-1, 0, () => other.close())
       if (other.issuer !== issuerUrls[index])
         throw new Error(`development issuer ${index + 1} is ${other.issuer}, not ${issuerUrls[index]} as the API was told`)
