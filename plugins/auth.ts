@@ -79,6 +79,29 @@ export interface GatedRoute {
 const FORM_PEEK = { maxBytes: 16 * 1024, timeoutMs: 1000 }
 const FORM = 'application/x-www-form-urlencoded'
 
+/** What a route's config makes of it: public or protected with its scopes, or a declaration that stops start-up. */
+export type RouteSettlement = { readonly public: boolean; readonly scopes: readonly string[] } | { readonly error: string }
+
+/**
+ * The one rule that makes a route public: its config says `public: true` and declares no
+ * scopes. Anything else is protected (default deny); scopes that are not a list of scope
+ * names, or `public: true` with scopes, are refused. The onReady settlement applies it, and
+ * so does the route's onRequest list when Fastify reads it (the gate is left out only of a
+ * route this calls public), so the two cannot disagree.
+ */
+export function settleRoute(method: string, url: string, config: RouteOptions['config']): RouteSettlement {
+  const declared = config ?? {}
+  const scopes: unknown = declared.scopes ?? []
+  if (!Array.isArray(scopes) || scopes.some((scope) => typeof scope !== 'string' || scope === '' || /\s/.test(scope))) {
+    return { error: `route ${method} ${url}: config.scopes must be a list of scope names` }
+  }
+  if (declared.public === true && scopes.length > 0) return { error: `route ${method} ${url} is declared both public and with scopes` }
+  return { public: declared.public === true, scopes: Object.freeze([...(scopes as string[])]) }
+}
+
+/** Public only when settled as public; a refused declaration keeps the gate (start-up stops at ready anyway). */
+const isPublic = (settled: RouteSettlement): boolean => !('error' in settled) && settled.public
+
 interface RouteEntry {
   method: string
   url: string
@@ -245,12 +268,6 @@ async function auth(app: FastifyInstance): Promise<void> {
     }
   }
 
-  /** What onReady will settle the route as (public only when it says `public: true` and no scopes): read when Fastify collects its hooks. */
-  function declaredPublic(route: RouteOptions): boolean {
-    const config = route.config ?? {}
-    return config.public === true && (config.scopes === undefined || (Array.isArray(config.scopes) && config.scopes.length === 0))
-  }
-
   app.addHook('onRoute', (route) => {
     const entry: RouteEntry = { method: String(route.method), url: route.url, public: false, scopes: [], options: route }
     routes.push(entry)
@@ -271,7 +288,7 @@ async function auth(app: FastifyInstance): Promise<void> {
       enumerable: true,
       get(): onRequestHookHandler[] {
         const at = hooks.indexOf(gate)
-        if (declaredPublic(route)) {
+        if (isPublic(settleRoute(entry.method, entry.url, route.config))) {
           if (at !== -1) hooks.splice(at, 1)
         } else if (at !== 0) {
           if (at !== -1) hooks.splice(at, 1)
@@ -290,18 +307,13 @@ async function auth(app: FastifyInstance): Promise<void> {
   // each route, and refuse to start on a declaration that contradicts itself.
   app.addHook('onReady', (done) => {
     for (const entry of routes) {
-      const config = entry.options.config ?? {}
-      const scopes = config.scopes ?? []
-      if (!Array.isArray(scopes) || scopes.some((scope) => typeof scope !== 'string' || scope === '' || /\s/.test(scope))) {
-        done(new Error(`route ${entry.method} ${entry.url}: config.scopes must be a list of scope names`))
+      const settled = settleRoute(entry.method, entry.url, entry.options.config)
+      if ('error' in settled) {
+        done(new Error(settled.error))
         return
       }
-      if (config.public === true && scopes.length > 0) {
-        done(new Error(`route ${entry.method} ${entry.url} is declared both public and with scopes`))
-        return
-      }
-      entry.public = config.public === true
-      entry.scopes = Object.freeze([...scopes])
+      entry.public = settled.public
+      entry.scopes = settled.scopes
     }
     done()
   })
