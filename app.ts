@@ -9,6 +9,7 @@ import autoload from '@fastify/autoload'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './src/config.js'
+import type { TrustedIssuer } from './src/issuers/issuers-file.js'
 import { lazyChildLogger, loggerOptions } from './src/logger.js'
 import type { MessageStore } from './src/messages/message-store.js'
 import configPlugin from './plugins/config.js'
@@ -31,6 +32,12 @@ const ROUTES_DIR = join(dirname(fileURLToPath(import.meta.url)), 'routes')
 
 export interface AppOptions {
   config: Config
+  /**
+   * The trusted issuers of `config`, already read and checked (server.ts reads AUTH_ISSUERS_FILE
+   * once, before building the app, for its one-line error). Without them the key-store plugin
+   * reads them from `config` itself.
+   */
+  issuers?: readonly TrustedIssuer[]
   /** Overrides the logger (tests pass false). */
   logger?: boolean
   /** Where JSON log lines go (default stdout); tests read them. */
@@ -86,6 +93,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(metricsPlugin)
   await app.register(keyStorePlugin, {
     ...clock,
+    ...(options.issuers === undefined ? {} : { issuers: options.issuers }),
     ...(options.fetchKeysOnReady === undefined ? {} : { fetchKeysOnReady: options.fetchKeysOnReady })
   })
   await app.register(introspectorPlugin, clock)

@@ -7,6 +7,7 @@ import './src/threadpool.js'
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, type Config } from './src/config.js'
+import type { TrustedIssuer } from './src/issuers/issuers-file.js'
 import { trustedIssuers } from './src/issuers/trusted-issuers.js'
 import { loadDotEnv } from './src/env-file.js'
 import { useProxyFromEnvironment, type OutboundProxy } from './src/remote/proxy.js'
@@ -38,10 +39,12 @@ async function main(): Promise<void> {
   let config: Config
   let closeDevIssuer: (() => Promise<void>) | undefined
   let proxy: OutboundProxy | undefined
+  let issuers: TrustedIssuer[] | undefined
   try {
     config = loadConfig()
-    // AUTH_ISSUERS_FILE: read and checked here, so that a bad file stops start-up with its one line
-    if (config.issuersFile !== undefined) trustedIssuers(config)
+    // AUTH_ISSUERS_FILE: read and checked here, once, so that a bad file stops start-up with its
+    // one line; the app gets the list (it does not read the file again)
+    if (config.issuersFile !== undefined) issuers = trustedIssuers(config)
     if (config.devIssuer) {
       const devIssuer = await (await importDevIssuer()).startApiDevIssuer(config)
       closeDevIssuer = () => devIssuer.close()
@@ -59,7 +62,7 @@ async function main(): Promise<void> {
     }
     throw error
   }
-  const app = await buildApp({ config })
+  const app = await buildApp({ config, issuers })
   if (proxy !== undefined) app.log.info(proxy.summary, 'calls to the issuer go through a proxy')
 
   // Once the server stops listening, a response in flight closes its connection, so a keep-alive client cannot hold the drain open until the grace period kills the process.

@@ -28,6 +28,8 @@ declare module 'fastify' {
 }
 
 export interface KeyStorePluginOptions {
+  /** The trusted issuers, already read and checked (server.ts); without them, read from `app.config` here. */
+  issuers?: readonly TrustedIssuer[]
   /** Clock in ms, for tests that move time. */
   now?: () => number
   /** Keys are fetched when the app is ready; tests that drive fetching themselves turn it off. */
@@ -35,7 +37,8 @@ export interface KeyStorePluginOptions {
 }
 
 async function keyStore(app: FastifyInstance, options: KeyStorePluginOptions): Promise<void> {
-  const issuers = trustedIssuers(app.config).map((issuer): IssuerKeys => {
+  // AUTH_ISSUERS_FILE is read once: by whoever built the app (server.ts), or else here
+  const issuers = (options.issuers ?? trustedIssuers(app.config)).map((issuer): IssuerKeys => {
     const { auth } = issuer
     return {
       issuer,
