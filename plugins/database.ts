@@ -57,21 +57,25 @@ async function database(app: FastifyInstance): Promise<void> {
     throw error
   }
 
+  // until the migrations are applied, a 503; once closing, the database's own refusal (DatabaseClosed)
+  const usable = (): void => {
+    if (!migrated && !closing) throw new DatabaseUnavailable('migrations not applied yet')
+  }
   app.decorate('database', {
     ...opened,
     get migrated() {
       return migrated
     },
     async run(work) {
-      if (!migrated) throw new DatabaseUnavailable('migrations not applied yet')
+      usable()
       return opened.run(work)
     },
     async read(query) {
-      if (!migrated) throw new DatabaseUnavailable('migrations not applied yet')
+      usable()
       return opened.read(query)
     },
     async write(query) {
-      if (!migrated) throw new DatabaseUnavailable('migrations not applied yet')
+      usable()
       return opened.write(query)
     }
   } satisfies FastifyInstance['database'])

@@ -41,6 +41,19 @@ export class DatabaseUnavailable extends CodedError implements ClientError {
   }
 }
 
+/**
+ * A query through a `Database` after its `close()`: a programming error, never retried nor
+ * answered as an outage (it is not DatabaseUnavailable). Kysely's destroy() alone would not
+ * stop it: a Kysely instance that never ran a query is not marked destroyed, and its first
+ * query would open new connections to a pool nobody closes again.
+ */
+export class DatabaseClosed extends Error {
+  override readonly name = 'DatabaseClosed'
+  constructor() {
+    super('the database is closed')
+  }
+}
+
 const NETWORK_CODES: ReadonlySet<string> = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -101,6 +114,12 @@ export interface Database {
   ping(): Promise<boolean>
   /** Applies every pending migration (see ./migrations); the names applied. */
   migrate(): Promise<string[]>
+  /**
+   * Closes its connections (once; later calls wait for the same). From then on every query
+   * through this handle (run, read, write, migrate) rejects with DatabaseClosed, and ping
+   * answers false: nothing reopens a connection. On PostgreSQL a query through `db` itself is
+   * refused too (DatabaseClosed, or Kysely's "driver has already been destroyed"), opening nothing.
+   */
   close(): Promise<void>
 }
 
@@ -297,9 +316,9 @@ function pipelinedSource(config: pg.ClientConfig, size: number, onError: (reason
  * every connection): PostgreSQL parses and plans it once per connection instead of on every
  * call, and pg skips sending the text again. The store's queries are compiled once
  * (src/db/prepared-query.ts), so their texts are few. Statements without parameters (DDL,
- * BEGIN, COMMIT) run as they are.
+ * BEGIN, COMMIT) run as they are. Once `isClosed()`, it refuses every connection (DatabaseClosed).
  */
-function kyselyPool(source: ClientSource, names: Map<string, string>): PostgresPool {
+function kyselyPool(source: ClientSource, names: Map<string, string>, isClosed: () => boolean): PostgresPool {
   const nameOf = (text: string): string | undefined => {
     let name = names.get(text)
     if (name === undefined && names.size < MAX_NAMED_STATEMENTS) {
@@ -329,6 +348,8 @@ function kyselyPool(source: ClientSource, names: Map<string, string>): PostgresP
     Client: pg.Client,
     options: {},
     async connect() {
+      // before the source is asked: after close() no connection is opened, whichever Kysely asks
+      if (isClosed()) throw new DatabaseClosed()
       const client = await source.connect()
       let wrapper = wrappers.get(client)
       if (wrapper === undefined) {
@@ -366,11 +387,13 @@ function openPostgres(
     onError(reasonOf(error))
   })
   const names = new Map<string, string>()
-  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool: kyselyPool(poolSource(pool), names) }) })
+  let closed = false
+  const isClosed = (): boolean => closed
+  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool: kyselyPool(poolSource(pool), names, isClosed) }) })
   const pipelined = (size: number): Kysely<Schema> =>
     size === 0
       ? db
-      : new Kysely<Schema>({ dialect: new PostgresDialect({ pool: kyselyPool(pipelinedSource(client, size, onError), names) }) })
+      : new Kysely<Schema>({ dialect: new PostgresDialect({ pool: kyselyPool(pipelinedSource(client, size, onError), names, isClosed) }) })
   const reader = pipelined(readers)
   const writer = pipelined(writers)
   return {
@@ -378,6 +401,9 @@ function openPostgres(
     reader,
     writer,
     close: async () => {
+      // first, so that no Kysely instance (a destroyed one, or one that never ran a query and
+      // so is not marked destroyed) can open a connection from here on
+      closed = true
       await Promise.all([db.destroy(), ...[reader, writer].filter((other) => other !== db).map((other) => other.destroy())])
     }
   }
@@ -391,6 +417,9 @@ export function openDatabase(config: DatabaseConfig, options: DatabaseOptions = 
   let closed: Promise<void> | undefined
 
   async function run<T>(work: (db: Kysely<Schema>) => Promise<T>, timeoutMs = deadlineMs): Promise<T> {
+    // this handle's own state: an SQLite connection is shared by every handle on its file, and
+    // stays open for the others
+    if (closed !== undefined) throw new DatabaseClosed()
     let timer: NodeJS.Timeout | undefined
     const deadline = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => {
@@ -423,6 +452,7 @@ export function openDatabase(config: DatabaseConfig, options: DatabaseOptions = 
       }
     },
     async migrate() {
+      if (closed !== undefined) throw new DatabaseClosed()
       const migrator = new Migrator({ db, provider: migrationProvider })
       const { error, results } = await migrator.migrateToLatest()
       if (error !== undefined) {
