@@ -9,10 +9,13 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { MultiIssuerVerifier, type TokenVerifier } from '../src/issuers/multi-issuer-verifier.js'
 import { AccessTokenVerifier } from '../src/token/access-token-verifier.js'
+import { SignatureWorkers } from '../src/token/signature-workers.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     verifier: TokenVerifier
+    /** The signature-check threads every issuer's verifier uses (src/token/signature-workers.ts). */
+    signatures: SignatureWorkers
   }
 }
 
@@ -24,6 +27,10 @@ export interface VerifierPluginOptions {
 async function verifier(app: FastifyInstance, options: VerifierPluginOptions): Promise<void> {
   const { introspect } = app
   const now = options.now === undefined ? {} : { now: options.now }
+  // one set of signature-check threads for every issuer; stopped once the last request is answered
+  const signatures = new SignatureWorkers()
+  app.decorate('signatures', signatures)
+  app.addHook('onClose', () => signatures.close())
   const verifiers = app.issuers.map(({ issuer, keyStore }) => ({
     issuer,
     verifier: new AccessTokenVerifier({
@@ -31,6 +38,7 @@ async function verifier(app: FastifyInstance, options: VerifierPluginOptions): P
       // a template entry's tokens each name their own iss (given per token by the router)
       issuer: issuer.auth.issuer ?? issuer.id,
       keys: keyStore,
+      signatures,
       // opaque tokens name no issuer: the introspector is the one issuer's that accepts them
       ...(introspect === undefined || !issuer.auth.formats.includes('opaque') ? {} : { introspect }),
       ...now

@@ -14,7 +14,7 @@ import { checkSingleToken } from './bearer-credentials.js'
 import { decodeCompactJws, looksLikeCompactJws } from './compact-jws.js'
 import type { AccessTokenIdentity } from './identity.js'
 import { checkHeader } from './jws-header.js'
-import { verifyHmac, verifySignature } from './signature.js'
+import { verifyHmac, verifySignature, type SignatureChecker } from './signature.js'
 import { checkAccessToken, notAnAccessToken, type TokenTypeRules } from './token-type.js'
 import { VerifiedTokenCache } from './verified-token-cache.js'
 
@@ -28,6 +28,8 @@ export interface VerifierOptions {
   auth: AuthConfig
   issuer: string
   keys: KeySource
+  /** Checks asymmetric signatures off the event loop (SignatureWorkers). */
+  signatures: SignatureChecker
   /** Verifies an opaque token (RFC 7662); absent when only JWTs are accepted. */
   introspect?: (token: string) => Promise<AccessTokenIdentity>
   /** Milliseconds since the epoch. */
@@ -38,6 +40,7 @@ export class AccessTokenVerifier {
   readonly cache: VerifiedTokenCache
   readonly #auth: AuthConfig
   readonly #keys: KeySource
+  readonly #signatures: SignatureChecker
   readonly #introspect: ((token: string) => Promise<AccessTokenIdentity>) | undefined
   readonly #now: () => number
   readonly #algorithms: ReadonlySet<string>
@@ -49,6 +52,7 @@ export class AccessTokenVerifier {
     const { auth } = options
     this.#auth = auth
     this.#keys = options.keys
+    this.#signatures = options.signatures
     this.#introspect = auth.formats.includes('opaque') ? options.introspect : undefined
     this.#now = options.now ?? Date.now
     this.#acceptsJwt = auth.formats.includes('jwt')
@@ -92,7 +96,7 @@ export class AccessTokenVerifier {
       verifyHmac(this.#auth.hsSecret, alg, signingInput, signature)
     } else {
       const keys = await this.#keys.select(kid, alg)
-      await verifySignature(keys, alg as JwsAlg, signingInput, signature)
+      await verifySignature(this.#signatures, keys, alg as JwsAlg, signingInput, signature)
     }
     const now = this.#now() / 1000
     try {

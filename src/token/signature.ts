@@ -1,10 +1,10 @@
 /**
  * Step 5: verify the JWS signature with a key selected from the issuer's set (or the
- * configured shared secret for HS*). Asymmetric checks run on libuv's threadpool through
- * node:crypto's callback API, so the event loop keeps serving while a signature is checked.
+ * configured shared secret for HS*). Asymmetric checks run on worker threads, in batches
+ * (signature-workers.ts), so the event loop keeps serving while a signature is checked.
  */
-import { createHmac, timingSafeEqual, verify } from 'node:crypto'
-import type { VerificationKey } from '../keys/jwk-import.js'
+import { createHmac, timingSafeEqual } from 'node:crypto'
+import type { VerificationKey, Verifier } from '../keys/jwk-import.js'
 import type { JwsAlg } from '../config.js'
 import { AuthError } from '../errors.js'
 
@@ -48,20 +48,28 @@ export function derFromJoseEcdsa(signature: Buffer): Buffer {
   return out.subarray(0, at)
 }
 
-function verifyWithKey(key: VerificationKey, alg: JwsAlg, data: Buffer, signature: Buffer): Promise<boolean> {
+/** Where the asymmetric checks run: SignatureWorkers (signature-workers.ts). */
+export interface SignatureChecker {
+  verify(verifier: Verifier, data: Buffer, signature: Buffer): Promise<boolean>
+}
+
+function verifyWithKey(checker: SignatureChecker, key: VerificationKey, alg: JwsAlg, data: Buffer, signature: Buffer): Promise<boolean> {
   const verifier = key.verifiers.get(alg)
   if (verifier === undefined) return Promise.resolve(false)
   if (verifier.signatureLength !== undefined && signature.length !== verifier.signatureLength) return Promise.resolve(false)
-  const encoded = verifier.joseEcdsa ? derFromJoseEcdsa(signature) : signature
-  return new Promise((resolve) => {
-    verify(verifier.digest, data, verifier.options, encoded, (error, ok) => resolve(error === null && ok))
-  })
+  return checker.verify(verifier, data, verifier.joseEcdsa ? derFromJoseEcdsa(signature) : signature)
 }
 
 /** Resolves when one of the candidate keys verifies the signature; rejects otherwise. */
-export async function verifySignature(keys: readonly VerificationKey[], alg: JwsAlg, data: Buffer, signature: Buffer): Promise<void> {
+export async function verifySignature(
+  checker: SignatureChecker,
+  keys: readonly VerificationKey[],
+  alg: JwsAlg,
+  data: Buffer,
+  signature: Buffer
+): Promise<void> {
   for (const key of keys) {
-    if (await verifyWithKey(key, alg, data, signature)) return
+    if (await verifyWithKey(checker, key, alg, data, signature)) return
   }
   throw invalidSignature()
 }

@@ -4,11 +4,13 @@
  * or when a key leaves the few a token without kid is tried against, the cache is cleared at
  * the refetch, and a token served from it a moment before is refused. Keys added alone keep it.
  */
-import { pbkdf2 } from 'node:crypto'
+import { sign } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { LightMyRequestResponse } from 'fastify'
+import { importJwk, type Verifier } from '../../src/keys/jwk-import.js'
 import { makeKey, type TestKey } from '../helpers/keys.js'
 import { startTestApi, type TestApi } from '../helpers/test-api.js'
+import { defaultWorkerCount } from '../../src/token/signature-workers.js'
 
 let api: TestApi
 afterEach(async () => {
@@ -99,20 +101,25 @@ describe('a cached token', () => {
     const token = api.token()
     expect((await me(token)).statusCode).toBe(200) // seen once: remembered, not cached
 
-    // Signature checks run on libuv's threadpool: holding every thread keeps the next two
-    // checks queued while the key set changes under them, whatever the machine's speed.
-    const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4)
+    // Signature checks run on the app's signature-check threads: one long batch on each of them
+    // (each sent in its own turn, so each to an idle thread) keeps the next two checks queued
+    // behind it while the key set changes under them.
+    const holder = makeKey('RS256')
+    const verifier = importJwk(holder.publicJwk, new Set(['RS256'])).verifiers.get('RS256') as Verifier
+    const data = Buffer.from('hold the signature-check threads')
+    const signature = sign('sha256', data, holder.privateKey)
     let released = 0
-    const holding = Array.from(
-      { length: threads },
-      () =>
-        new Promise<void>((resolve) => {
-          pbkdf2('hold', 'the threadpool', 400_000, 64, 'sha512', () => {
-            released++
-            resolve()
-          })
+    const holding: Promise<void>[] = []
+    for (let thread = 0; thread < defaultWorkerCount(); thread++) {
+      const batch = Array.from({ length: 40_000 }, () => api.app.signatures.verify(verifier, data, signature))
+      holding.push(
+        Promise.all(batch).then((answers) => {
+          expect(answers.every((ok) => ok)).toBe(true)
+          released++
         })
-    )
+      )
+      await new Promise((resolve) => setImmediate(resolve))
+    }
     let answered = 0
     const inFlight = [me(token), me(token)].map((res) =>
       res.finally(() => {

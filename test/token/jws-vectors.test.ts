@@ -7,13 +7,14 @@
  */
 import { readFileSync } from 'node:fs'
 import { compactVerify, flattenedVerify, importJWK, jwtVerify } from 'jose'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { ASYMMETRIC_ALGS, ConfigError, HMAC_ALGS, loadConfig, type JwsAlg } from '../../src/config.js'
 import { importJwk } from '../../src/keys/jwk-import.js'
 import { decodeCompactJws } from '../../src/token/compact-jws.js'
 import { isAuthError, type AuthErrorCode } from '../../src/errors.js'
 import { checkHeader } from '../../src/token/jws-header.js'
 import { verifyHmac, verifySignature } from '../../src/token/signature.js'
+import { SignatureWorkers } from '../../src/token/signature-workers.js'
 import { parseJsonObject } from '../../src/token/strict-json.js'
 
 interface Vector {
@@ -77,6 +78,10 @@ function decode(compact: string): JwsParts {
   }
 }
 
+// the app's own signature-check threads (one, so that every vector goes through the same worker)
+const signatures = new SignatureWorkers({ size: 1 })
+afterAll(() => signatures.close())
+
 /** Steps 3 to 5 under a policy that allows `allowed`: check the header, import the key, verify. */
 async function verifyJws(vector: Vector, parts: JwsParts, allowed: ReadonlySet<string> = new Set([vector.alg])): Promise<void> {
   const { alg } = checkHeader(parts.header, allowed)
@@ -85,7 +90,7 @@ async function verifyJws(vector: Vector, parts: JwsParts, allowed: ReadonlySet<s
     verifyHmac(Buffer.from(String(jwk.k), 'base64url'), alg, parts.signingInput, parts.signature)
     return
   }
-  await verifySignature([importJwk(jwk, allowed)], alg as JwsAlg, parts.signingInput, parts.signature)
+  await verifySignature(signatures, [importJwk(jwk, allowed)], alg as JwsAlg, parts.signingInput, parts.signature)
 }
 
 /** The AuthError code a call ends with (undefined when it succeeds). */

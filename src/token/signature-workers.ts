@@ -1,0 +1,204 @@
+/**
+ * Asymmetric signature checks on worker threads, in batches.
+ *
+ * node:crypto's callback `verify()` runs the check on libuv's threadpool, but each call costs
+ * the event loop about 16–20 µs of its own (the job's set-up, the wake-up when it is done, the
+ * callback): as much as an RS256 check itself, on the one thread every request needs. Here the
+ * checks asked for during one turn of the event loop go to a worker in one message (one
+ * transferred buffer), the worker checks them synchronously, and one message brings all the
+ * answers back: about 2–4 µs of event-loop time per check under load (measured; bench/RESULTS.md).
+ *
+ * Keys go to each worker once (a KeyObject is cloned into the worker), and are forgotten there
+ * when the main thread's key object is collected. A check whose worker stops before answering
+ * is rejected with an Error (a 500, never an acceptance); the next check starts a new worker.
+ */
+import { availableParallelism } from 'node:os'
+import { Worker } from 'node:worker_threads'
+import type { Verifier } from '../keys/jwk-import.js'
+import type { BatchMessage, KeyEntry, ResultMessage } from './signature-worker.js'
+
+/** Run from source (types stripped by Node or a loader) or from dist/, the worker is this module's sibling. */
+const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './signature-worker.ts' : './signature-worker.js', import.meta.url)
+
+interface Check {
+  id: number
+  verifier: Verifier
+  data: Buffer
+  signature: Buffer
+  resolve(ok: boolean): void
+  reject(error: Error): void
+}
+
+interface Lane {
+  worker: Worker
+  /** Key ids this worker holds. */
+  known: Set<number>
+  /** Batches sent and not answered yet, by sequence number. */
+  batches: Map<number, Check[]>
+  inFlight: number
+  /** Key ids to drop at the next message. */
+  forget: number[]
+}
+
+/** One worker per spare core (one core left for the event loop), as libuv's threadpool was sized (src/threadpool.ts). */
+export function defaultWorkerCount(): number {
+  return Math.max(1, Math.min(4, availableParallelism() - 1))
+}
+
+export interface SignatureWorkersOptions {
+  /** Threads (default: defaultWorkerCount()). */
+  size?: number
+  /** The worker's module (default: signature-worker.ts beside this one); tests give one that fails. */
+  workerUrl?: URL
+}
+
+export class SignatureWorkers {
+  readonly #size: number
+  readonly #workerUrl: URL
+  readonly #lanes: (Lane | undefined)[]
+  #queue: Check[] = []
+  #scheduled = false
+  #seq = 0
+  #nextId = 1
+  #closed = false
+  /** Set by close() while it waits for the checks in flight. */
+  #drained: (() => void) | undefined
+  readonly #ids = new WeakMap<Verifier, number>()
+  readonly #collected = new FinalizationRegistry<number>((id) => {
+    for (const lane of this.#lanes) if (lane?.known.delete(id) === true) lane.forget.push(id)
+  })
+
+  constructor(options: SignatureWorkersOptions = {}) {
+    const { size = defaultWorkerCount(), workerUrl = WORKER_URL } = options
+    if (!Number.isInteger(size) || size < 1) throw new RangeError('SignatureWorkers: size must be a positive integer')
+    this.#size = size
+    this.#workerUrl = workerUrl
+    this.#lanes = Array.from({ length: size }, () => undefined)
+  }
+
+  /** Resolves true when `signature` is a valid signature of `data` under the verifier's key and digest. */
+  verify(verifier: Verifier, data: Buffer, signature: Buffer): Promise<boolean> {
+    if (this.#closed) return Promise.reject(new Error('signature workers are closed'))
+    let id = this.#ids.get(verifier)
+    if (id === undefined) {
+      id = this.#nextId++
+      this.#ids.set(verifier, id)
+      this.#collected.register(verifier, id)
+    }
+    const key = id
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ id: key, verifier, data, signature, resolve, reject })
+      if (!this.#scheduled) {
+        this.#scheduled = true
+        // every check asked for in this turn of the event loop goes in one message
+        setImmediate(() => this.#flush())
+      }
+    })
+  }
+
+  /** Workers running now (they start on first use and after one stops). */
+  get running(): number {
+    return this.#lanes.filter((lane) => lane !== undefined).length
+  }
+
+  /** Refuses new checks, lets those already asked for finish, then stops the workers. */
+  async close(): Promise<void> {
+    this.#closed = true
+    if (this.#scheduled || this.#pending() > 0) await new Promise<void>((resolve) => (this.#drained = resolve))
+    const lanes = this.#lanes.filter((lane) => lane !== undefined)
+    this.#lanes.fill(undefined)
+    await Promise.all(lanes.map((lane) => lane.worker.terminate()))
+  }
+
+  #pending(): number {
+    return this.#lanes.reduce((sum, lane) => sum + (lane?.inFlight ?? 0), this.#queue.length)
+  }
+
+  #settled(): void {
+    if (this.#drained !== undefined && !this.#scheduled && this.#pending() === 0) {
+      this.#drained()
+      this.#drained = undefined
+    }
+  }
+
+  #flush(): void {
+    this.#scheduled = false
+    const checks = this.#queue
+    this.#queue = []
+    if (checks.length === 0) return
+    const lane = this.#leastBusy()
+    let size = 4
+    for (const check of checks) size += 12 + check.data.length + check.signature.length
+    const buffer = new ArrayBuffer(size)
+    const batch = Buffer.from(buffer)
+    batch.writeUInt32LE(checks.length, 0)
+    let at = 4
+    let keys: KeyEntry[] | undefined
+    for (const check of checks) {
+      if (!lane.known.has(check.id)) {
+        lane.known.add(check.id)
+        ;(keys ??= []).push([check.id, check.verifier.digest, check.verifier.options])
+      }
+      batch.writeUInt32LE(check.id, at)
+      batch.writeUInt32LE(check.data.length, at + 4)
+      batch.writeUInt32LE(check.signature.length, at + 8)
+      at += 12
+      at += check.data.copy(batch, at)
+      at += check.signature.copy(batch, at)
+    }
+    const seq = this.#seq++
+    const message: BatchMessage = { seq, batch: buffer }
+    if (keys !== undefined) message.keys = keys
+    if (lane.forget.length > 0) message.forget = lane.forget
+    try {
+      lane.worker.postMessage(message, [buffer])
+      if (message.forget !== undefined) lane.forget = []
+    } catch (error) {
+      // not sent (a key that cannot be cloned): refused, and the worker is not told of the keys
+      if (keys !== undefined) for (const [id] of keys) lane.known.delete(id)
+      for (const check of checks) check.reject(error as Error)
+      return
+    }
+    lane.batches.set(seq, checks)
+    lane.inFlight += checks.length
+  }
+
+  #leastBusy(): Lane {
+    let best: Lane | undefined
+    for (let index = 0; index < this.#size; index++) {
+      const lane = this.#lanes[index] ?? this.#start(index)
+      if (best === undefined || lane.inFlight < best.inFlight) best = lane
+      if (best.inFlight === 0) break
+    }
+    return best as Lane
+  }
+
+  #start(index: number): Lane {
+    const worker = new Worker(this.#workerUrl, { name: `signature-check-${index}` })
+    // never what keeps a process alive: a check in flight is a request in flight, which does
+    worker.unref()
+    const lane: Lane = { worker, known: new Set(), batches: new Map(), inFlight: 0, forget: [] }
+    this.#lanes[index] = lane
+    worker.on('message', ({ seq, from, results }: ResultMessage) => {
+      const checks = lane.batches.get(seq)
+      if (checks === undefined) return
+      // answers come in parts, in order; the batch is done with its last check's
+      const end = from + results.length
+      if (end >= checks.length) lane.batches.delete(seq)
+      lane.inFlight -= results.length
+      for (let i = 0; i < results.length; i++) checks[from + i]?.resolve(results[i] === 1)
+      this.#settled()
+    })
+    const stopped = (reason: string): void => {
+      if (this.#lanes[index] === lane) this.#lanes[index] = undefined
+      const error = new Error(`signature check worker stopped (${reason})`)
+      for (const checks of lane.batches.values()) for (const check of checks) check.reject(error)
+      lane.batches.clear()
+      lane.inFlight = 0
+      this.#settled()
+    }
+    worker.on('error', (error) => stopped(error.message))
+    worker.on('exit', (code) => stopped(`exit code ${code}`))
+    return lane
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * The signature-check threads (src/token/signature-workers.ts): every answer of a batch goes to
+ * the check that asked for it, each agrees with node:crypto's own synchronous verify(), keys
+ * reach a new worker again, a worker that stops refuses its checks (never accepts them) and is
+ * replaced, and close() lets the checks already asked for finish.
+ */
+import { sign, verify } from 'node:crypto'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { JwsAlg } from '../../src/config.js'
+import { importJwk, type Verifier } from '../../src/keys/jwk-import.js'
+import { derFromJoseEcdsa } from '../../src/token/signature.js'
+import { SignatureWorkers } from '../../src/token/signature-workers.js'
+import { makeKey, type TestAlg } from '../helpers/keys.js'
+
+let workers: SignatureWorkers | undefined
+afterEach(async () => {
+  await workers?.close()
+  workers = undefined
+})
+
+interface Case {
+  verifier: Verifier
+  data: Buffer
+  /** As the worker receives it (DER for ECDSA). */
+  signature: Buffer
+}
+
+/** A key of `alg`, as the key store imports it, and a signed message; `tamper` flips a byte of the signature. */
+function makeCase(alg: TestAlg, index: number, tamper: boolean): Case {
+  const key = makeKey(alg)
+  const verifier = importJwk(key.publicJwk, new Set([alg])).verifiers.get(alg as JwsAlg) as Verifier
+  const data = Buffer.from(`message ${index} signed with ${alg}`)
+  let signature =
+    alg === 'EdDSA'
+      ? sign(null, data, key.privateKey)
+      : sign(verifier.digest, data, {
+          key: key.privateKey,
+          ...(alg.startsWith('ES') ? { dsaEncoding: 'ieee-p1363' as const } : {}),
+          ...(alg.startsWith('PS') ? { padding: 6, saltLength: Number(alg.slice(2)) / 8 } : {})
+        })
+  if (tamper) {
+    signature = Buffer.from(signature)
+    signature.writeUInt8(signature.readUInt8(signature.length >> 1) ^ 0x01, signature.length >> 1)
+  }
+  return { verifier, data, signature: verifier.joseEcdsa ? derFromJoseEcdsa(signature) : signature }
+}
+
+/** node:crypto's own synchronous answer, the reference. */
+function reference({ verifier, data, signature }: Case): boolean {
+  try {
+    return verify(verifier.digest, data, verifier.options, signature)
+  } catch {
+    return false
+  }
+}
+
+const ALGS: TestAlg[] = ['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA']
+
+describe('signature-check workers', () => {
+  it('answer each check of one large batch, in any mix of keys, as node:crypto does', async () => {
+    workers = new SignatureWorkers({ size: 1 })
+    const keysUsed = ALGS.map((alg, index) => makeCase(alg, index, false))
+    // 300 checks asked for in one turn: one batch; every third signature is tampered with
+    const cases = Array.from({ length: 300 }, (_, index) => {
+      const base = keysUsed[index % keysUsed.length] as Case
+      const tampered = index % 3 === 0
+      const signature = Buffer.from(base.signature)
+      if (tampered) signature.writeUInt8(signature.readUInt8(signature.length - 5) ^ 0x10, signature.length - 5)
+      return { ...base, signature }
+    })
+    const answers = await Promise.all(cases.map((c) => workers!.verify(c.verifier, c.data, c.signature)))
+    expect(answers).toEqual(cases.map(reference))
+    expect(answers.filter((ok) => ok)).toHaveLength(200)
+    expect(workers.running).toBe(1)
+  })
+
+  it('agree with node:crypto across separate batches on several threads', async () => {
+    workers = new SignatureWorkers({ size: 3 })
+    const cases = ALGS.flatMap((alg, index) => [makeCase(alg, index, false), makeCase(alg, index, true)])
+    const asked: Promise<boolean>[] = []
+    for (const c of [...cases, ...cases]) {
+      // a turn each: many small batches, each to the least busy thread (a key reaches each thread once)
+      asked.push(workers.verify(c.verifier, c.data, c.signature))
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    const answers = await Promise.all(asked)
+    expect(answers).toEqual([...cases, ...cases].map(reference))
+    expect(answers.filter((ok) => ok)).toHaveLength(ALGS.length * 2)
+  })
+
+  it('answer a long batch in parts, so that its first checks are not held until its last', async () => {
+    workers = new SignatureWorkers({ size: 1 })
+    const good = makeCase('ES256', 1, false)
+    // the turn of the event loop in which each answer arrives
+    let turn = 0
+    let turning = true
+    const next = (): void => {
+      turn++
+      if (turning) setImmediate(next)
+    }
+    setImmediate(next)
+    const turns: number[] = []
+    const asked = Array.from({ length: 1000 }, () =>
+      workers!.verify(good.verifier, good.data, good.signature).then((ok) => (turns.push(turn), ok))
+    )
+    const answers = await Promise.all(asked)
+    turning = false
+    expect(answers.every((ok) => ok)).toBe(true)
+    expect(turns).toHaveLength(1000)
+    expect(new Set(turns).size).toBeGreaterThan(1)
+  })
+
+  it('refuse a signature made for other data or by another key of the same type', async () => {
+    workers = new SignatureWorkers({ size: 1 })
+    const a = makeCase('RS256', 1, false)
+    const b = makeCase('RS256', 2, false)
+    const answers = await Promise.all([
+      workers.verify(a.verifier, a.data, a.signature),
+      workers.verify(a.verifier, b.data, a.signature),
+      workers.verify(b.verifier, a.data, a.signature),
+      workers.verify(a.verifier, a.data, Buffer.alloc(0))
+    ])
+    expect(answers).toEqual([true, false, false, false])
+  })
+
+  it('refuse the checks of a worker that stops before answering, then start a new one', async () => {
+    workers = new SignatureWorkers({ size: 1, workerUrl: new URL('../fixtures/dying-signature-worker.mjs', import.meta.url) })
+    const good = makeCase('ES256', 1, false)
+    const ask = (count: number): Promise<PromiseSettledResult<boolean>[]> =>
+      Promise.allSettled(Array.from({ length: count }, () => workers!.verify(good.verifier, good.data, good.signature)))
+
+    expect((await ask(5)).map((r) => r.status === 'fulfilled' && r.value)).toEqual([true, true, true, true, true])
+    const crashed = await ask(13) // the fixture's worker exits on a batch of 13
+    expect(crashed.map((r) => r.status)).toEqual(Array.from({ length: 13 }, () => 'rejected'))
+    expect(String((crashed[0] as PromiseRejectedResult).reason)).toMatch(/signature check worker stopped \(exit code 3\)/)
+    expect(workers.running).toBe(0)
+    // the next checks go to a new worker, which is sent the key again
+    expect((await ask(4)).map((r) => r.status === 'fulfilled' && r.value)).toEqual([true, true, true, true])
+    expect(workers.running).toBe(1)
+  })
+
+  it('close: the checks already asked for are answered, later ones refused, the threads stopped', async () => {
+    workers = new SignatureWorkers({ size: 2 })
+    const good = makeCase('RS256', 1, false)
+    const asked = Array.from({ length: 50 }, () => workers!.verify(good.verifier, good.data, good.signature))
+    const closed = workers.close()
+    await expect(workers.verify(good.verifier, good.data, good.signature)).rejects.toThrow('signature workers are closed')
+    expect(await Promise.all(asked)).toEqual(Array.from({ length: 50 }, () => true))
+    await closed
+    expect(workers.running).toBe(0)
+  })
+
+  it('refuse a size that is not a positive integer', () => {
+    expect(() => new SignatureWorkers({ size: 0 })).toThrow(RangeError)
+    expect(() => new SignatureWorkers({ size: 1.5 })).toThrow(RangeError)
+  })
+})
