@@ -22,6 +22,7 @@
  * computed once per verified token (kept beside the gate's cached identity), and the URI a
  * route's proofs must name and the normal form of each `htu` seen are kept too (bounded).
  */
+import { remember } from '../cache/remember.js'
 import { createHash, hash, verify as verifySignatureAsync } from 'node:crypto'
 import type { DpopAlg, JwsAlg } from '../config.js'
 import { AuthError, isAuthError } from '../errors.js'
@@ -83,16 +84,6 @@ interface CheckedProofHeader {
   alg: JwsAlg
   verifier: Verifier
   jkt: string
-}
-
-/** A Map used as a bounded cache: at `max`, the oldest entry leaves before a new one enters. */
-function remember<V>(map: Map<string, V>, max: number, key: string, value: V): V {
-  if (map.size >= max) {
-    const oldest = map.keys().next()
-    if (oldest.done !== true) map.delete(oldest.value)
-  }
-  map.set(key, value)
-  return value
 }
 
 function refuse(

@@ -12,7 +12,7 @@
 import { AuthError, isAuthError } from '../errors.js'
 import type { AccessTokenVerifier } from '../token/access-token-verifier.js'
 import { checkSingleToken } from '../token/bearer-credentials.js'
-import { decodeCompactJws, looksLikeCompactJws } from '../token/compact-jws.js'
+import { decodeCompactJws, looksLikeCompactJws, type DecodedJws } from '../token/compact-jws.js'
 import type { AccessTokenIdentity } from '../token/identity.js'
 import type { TrustedIssuer } from './issuers-file.js'
 import { IssuerRouter } from './issuer-router.js'
@@ -65,13 +65,15 @@ export class MultiIssuerVerifier implements TokenVerifier {
     checkSingleToken(token)
     let issuer: TrustedIssuer
     let iss: string | undefined
+    let decoded: DecodedJws | undefined
     if (!looksLikeCompactJws(token)) {
       if (this.#opaque === undefined) {
         throw new AuthError('ERR_TOKEN_NOT_JWT', { reason: 'not a compact JWS, and no issuer accepts opaque tokens' })
       }
       issuer = this.#opaque
     } else {
-      const route = this.#router.route(decodeCompactJws(token).payload)
+      decoded = decodeCompactJws(token) // once: the chosen issuer's verifier is given it
+      const route = this.#router.route(decoded.payload)
       issuer = route.issuer
       iss = route.issuer.kind === 'template' ? route.iss : undefined
     }
@@ -79,7 +81,7 @@ export class MultiIssuerVerifier implements TokenVerifier {
     if (verifier === undefined) throw new AuthError('ERR_JWT_ISSUER_INVALID', { claim: 'iss', reason: 'routed to no verifier' })
     // from here on a refusal is this issuer's: it names the issuer in the logs
     try {
-      const result = verifier.verify(token, iss)
+      const result = verifier.verify(token, iss, decoded)
       return result instanceof Promise ? result.catch((error: unknown) => Promise.reject(withIssuer(error, issuer))) : result
     } catch (error) {
       throw withIssuer(error, issuer)

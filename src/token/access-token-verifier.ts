@@ -8,12 +8,13 @@
  */
 import type { AuthConfig, JwsAlg } from '../config.js'
 import type { VerificationKey } from '../keys/jwk-import.js'
+import { remember } from '../cache/remember.js'
 import { AuthError } from '../errors.js'
 import { checkJwtClaims, claimRulesFor, identityOf, jwtValidity, type ClaimRules } from './access-token-claims.js'
 import { checkSingleToken } from './bearer-credentials.js'
-import { decodeCompactJws, looksLikeCompactJws } from './compact-jws.js'
+import { decodeCompactJws, decodeCompactJwsPayload, looksLikeCompactJws, type DecodedJws } from './compact-jws.js'
 import type { AccessTokenIdentity } from './identity.js'
-import { checkHeader } from './jws-header.js'
+import { checkHeader, type CheckedHeader } from './jws-header.js'
 import { verifyHmac, verifySignature, type SignatureChecker } from './signature.js'
 import { checkAccessToken, notAnAccessToken, type TokenTypeRules } from './token-type.js'
 import { VerifiedTokenCache } from './verified-token-cache.js'
@@ -36,8 +37,20 @@ export interface VerifierOptions {
   now?: () => number
 }
 
+/**
+ * How many header segments are kept with their checked header. An issuer signs its tokens with
+ * a few keys and one header each (alg, kid, typ), so every token of one key has the same header
+ * segment; decoding and checking it again per token is work the event loop can skip.
+ */
+const HEADER_CACHE_SIZE = 16
+
 export class AccessTokenVerifier {
   readonly cache: VerifiedTokenCache
+  /**
+   * Header segment → its checked header. Filled only by tokens that passed every check (a
+   * verified signature), so only the issuer's own headers enter, never a forger's.
+   */
+  readonly #headers = new Map<string, CheckedHeader>()
   readonly #auth: AuthConfig
   readonly #keys: KeySource
   readonly #signatures: SignatureChecker
@@ -68,8 +81,9 @@ export class AccessTokenVerifier {
    * The caller's identity, synchronously for a cached token; throws or rejects with an AuthError.
    * `iss`: for an issuer template (several tenants, one verifier), the issuer this token must
    * name, as the router found it in the unverified payload; `iss` is then checked against it.
+   * `decoded`: the token as the router already decoded it, so that it is not decoded twice.
    */
-  verify(token: string, iss?: string): AccessTokenIdentity | Promise<AccessTokenIdentity> {
+  verify(token: string, iss?: string, decoded?: DecodedJws): AccessTokenIdentity | Promise<AccessTokenIdentity> {
     const now = this.#now() / 1000
     const cached = this.cache.get(token, now)
     if (cached !== undefined) return cached
@@ -83,13 +97,28 @@ export class AccessTokenVerifier {
     }
     return this.#verifyJwt(
       token,
+      decoded,
       iss === undefined || iss === this.#claimRules.issuer ? this.#claimRules : { ...this.#claimRules, issuer: iss }
     )
   }
 
-  async #verifyJwt(token: string, rules: ClaimRules): Promise<AccessTokenIdentity> {
-    const { header, payload, signingInput, signature } = decodeCompactJws(token)
-    const { alg, kid, typ } = checkHeader(header, this.#algorithms)
+  async #verifyJwt(token: string, decoded: DecodedJws | undefined, rules: ClaimRules): Promise<AccessTokenIdentity> {
+    // a header segment seen on a verified token was decoded strictly and checked then: only
+    // the payload and signature are decoded (with the same checks as a full decode)
+    const segment = token.slice(0, token.indexOf('.'))
+    const known = decoded === undefined ? this.#headers.get(segment) : undefined
+    let checked: CheckedHeader
+    let parts: Omit<DecodedJws, 'header'>
+    if (known === undefined) {
+      const full = decoded ?? decodeCompactJws(token)
+      checked = checkHeader(full.header, this.#algorithms)
+      parts = full
+    } else {
+      checked = known
+      parts = decodeCompactJwsPayload(token)
+    }
+    const { payload, signingInput, signature } = parts
+    const { alg, kid, typ } = checked
     const generation = this.cache.generation // keys changing during the checks: not cached
     if (alg.startsWith('HS')) {
       if (this.#auth.hsSecret === undefined) throw new AuthError('ERR_JWS_ALG_NOT_ALLOWED', { reason: 'HS* without a secret' })
@@ -111,6 +140,7 @@ export class AccessTokenVerifier {
     const identity = identityOf(payload, rules, 'jwt')
     const { notBefore, notAfter } = jwtValidity(payload, rules)
     this.cache.set(token, identity, notBefore, notAfter, generation)
+    if (known === undefined) remember(this.#headers, HEADER_CACHE_SIZE, segment, checked)
     return identity
   }
 }

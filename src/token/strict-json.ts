@@ -3,6 +3,12 @@
  * object, with no duplicate member names (at any depth), bounded nesting, and valid UTF-8.
  * JSON.parse accepts duplicates silently (last one wins), which lets two parties read one
  * token differently, so a small scanner checks the structure before JSON.parse builds values.
+ *
+ * The fast path counts member names instead of collecting them: the scanner counts the
+ * strings in name position (and refuses excessive depth), JSON.parse builds the value, and
+ * the parsed objects' own keys are counted. A duplicate name, however it is escaped, leaves
+ * one key for two members, so the counts differ exactly when there is a duplicate; only then
+ * does the collecting scanner run, to name the duplicate in the error.
  */
 import { CodedError } from '../errors.js'
 
@@ -72,6 +78,76 @@ function checkMembers(text: string): void {
   }
 }
 
+/** The number of member names in `text` (strings in name position); throws StrictJsonError on excessive depth. */
+function countMembers(text: string): number {
+  // per open object or array: whether it is an object (1) or an array (0)
+  const stack: number[] = []
+  let expectKey = false
+  let members = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c === QUOTE) {
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i)
+        if (d === BACKSLASH) i++
+        else if (d === QUOTE) break
+      }
+      if (expectKey) {
+        members++
+        expectKey = false
+      }
+      continue
+    }
+    switch (c) {
+      case 0x7b: // {
+        stack.push(1)
+        if (stack.length > MAX_JSON_DEPTH) throw new StrictJsonError('nesting too deep')
+        expectKey = true
+        break
+      case 0x5b: // [
+        stack.push(0)
+        if (stack.length > MAX_JSON_DEPTH) throw new StrictJsonError('nesting too deep')
+        expectKey = false
+        break
+      case 0x7d: // }
+      case 0x5d: // ]
+        stack.pop()
+        expectKey = false
+        break
+      case 0x2c: // ,
+        expectKey = stack.length > 0 && stack[stack.length - 1] === 1
+        break
+      default:
+        break
+    }
+  }
+  return members
+}
+
+/** The own keys of every object in a parsed JSON value. */
+function countKeys(value: unknown): number {
+  if (value === null || typeof value !== 'object') return 0
+  let keys = 0
+  if (Array.isArray(value)) {
+    for (const item of value) keys += countKeys(item)
+    return keys
+  }
+  const names = Object.keys(value)
+  keys += names.length
+  for (const name of names) keys += countKeys((value as Record<string, unknown>)[name])
+  return keys
+}
+
+/** The collecting scanner, for the error: throws StrictJsonError naming the first duplicate member. */
+function duplicates(text: string): void {
+  try {
+    checkMembers(text)
+  } catch (error) {
+    if (error instanceof StrictJsonError) throw error
+    throw new StrictJsonError('not valid JSON') // a malformed escape in a member name
+  }
+}
+
 const decoder = new TextDecoder('utf-8', { fatal: true })
 
 /** Decodes UTF-8 bytes into one JSON object, strictly. */
@@ -84,17 +160,24 @@ export function parseJsonObject(bytes: Uint8Array): Record<string, unknown> {
   }
   // The structure first: a text nested a million levels deep is refused at level 17, before
   // JSON.parse spends time and memory building it.
+  let members: number
   try {
-    checkMembers(text)
+    members = countMembers(text)
   } catch (error) {
-    if (error instanceof StrictJsonError) throw error
-    throw new StrictJsonError('not valid JSON') // a malformed escape in a member name
+    duplicates(text) // a duplicate before the depth is passed is named, as it always was
+    throw error
   }
   let value: unknown
   try {
     value = JSON.parse(text)
   } catch {
+    // the collecting scanner's verdict first (a duplicate before the flaw), as it always was
+    duplicates(text)
     throw new StrictJsonError('not valid JSON')
+  }
+  if (countKeys(value) !== members) {
+    duplicates(text)
+    throw new StrictJsonError('not valid JSON') // not reached: unequal counts mean a duplicate
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new StrictJsonError('not a JSON object')

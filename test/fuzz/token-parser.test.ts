@@ -251,6 +251,29 @@ describe('parseJsonObject, directly', () => {
     )
   })
 
+  it('refuses every duplicate member, escaped or not, at any depth, and names it', () => {
+    fc.assert(
+      fc.property(duplicateObject, ({ name, text }) => {
+        expect(() => parseJsonObject(Buffer.from(text, 'utf8'))).toThrow(new StrictJsonError(`duplicate member "${name.slice(0, 40)}"`))
+      }),
+      { numRuns: 300 }
+    )
+  })
+
+  it('counts names per object: the same name in different objects, __proto__ and numeric names are no duplicates', () => {
+    for (const text of [
+      '{"a":{"a":1},"b":[{"a":2},{"a":3}]}',
+      '{"__proto__":1,"a":{"__proto__":{"__proto__":2}}}',
+      '{"1":{"x":1},"b":{"x":2},"0":[{"x":3}]}',
+      '{"constructor":1,"toString":2,"hasOwnProperty":3}'
+    ]) {
+      expect(parseJsonObject(Buffer.from(text)), text).toEqual(JSON.parse(text))
+    }
+    for (const text of ['{"__proto__":1,"__proto__":2}', '{"1":1,"01":2,"1":3}', '{"a":[{"x":1,"\\u0078":2}]}', '{"a":1,"b":{},"a":{}}']) {
+      expect(() => parseJsonObject(Buffer.from(text)), text).toThrow(/^duplicate member/)
+    }
+  })
+
   it('refuses nesting deeper than MAX_JSON_DEPTH, and in bounded time however deep', () => {
     expect(() => parseJsonObject(Buffer.from(`{"x":${nested(MAX_JSON_DEPTH - 1, 'array')}}`))).not.toThrow()
     fc.assert(
