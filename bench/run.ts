@@ -13,6 +13,8 @@
  *            --distinct=N (never-repeated tokens per algorithm, default 300,000; minted once and
  *            cached under bench/out, keyed by the bench's issuer key, issuer URL and audience),
  *            --server-dir=path (another checkout's build, for A/B comparisons; not built by the bench),
+ *            --versus=path (A/B: this build and another checkout's, both running, each scenario's
+ *            slices alternating between the two; only the API's scenarios, written to --output),
  *            --provisional (RESULTS.md says the figures come from a busy machine and will be re-run)
  *   environment, for experiments only (reported in RESULTS.md when set):
  *            BENCH_SERVER_NODE_ARGS="--trace-gc ..." (extra node arguments for the server),
@@ -86,6 +88,8 @@ interface Options {
   output: string
   /** Where the built server is (dist/server.js under it): this checkout, or another one for an A/B comparison. */
   serverDir: string
+  /** --versus: the other build's checkout, for an interleaved A/B of the API's scenarios. */
+  versus: string | undefined
   /** Mark the figures as provisional (a run on a busy machine, to be re-run). */
   provisional: boolean
 }
@@ -110,7 +114,8 @@ function parseOptions(argv: string[]): Options {
     'memory-tokens',
     'server-dir',
     'provisional',
-    'distinct'
+    'distinct',
+    'versus'
   ]
   for (const name of flags.keys()) if (!known.includes(name)) throw new Error(`unknown option --${name} (known: ${known.join(', ')})`)
   const quick = flags.has('quick')
@@ -151,6 +156,7 @@ function parseOptions(argv: string[]): Options {
     memoryTokens: Math.round(num('memory-tokens', quick ? 100_000 : 1_000_000)),
     output: flags.get('output') ?? join(ROOT, quick ? 'bench/out/RESULTS-quick.md' : 'bench/RESULTS.md'),
     serverDir: flags.get('server-dir') ?? ROOT,
+    versus: flags.get('versus'),
     provisional: flags.has('provisional')
   }
 }
@@ -434,6 +440,11 @@ async function load(server: Server, scenario: Scenario, opts: Options, warmupSec
   })
 }
 
+/** Every request answered 2xx, no socket error, no token sent twice: a load whose figure counts. */
+function ok(r: LoadResult): boolean {
+  return r.non2xx === 0 && r.socketErrors === 0 && r.repeated === 0
+}
+
 /** Length of one slice of an interleaved measurement (see Round). */
 const SLICE_SEC = 1
 
@@ -468,6 +479,48 @@ async function runScenarios(target: string, server: Server, scenarios: Scenario[
   }
 }
 
+/**
+ * --versus: this build (A) and another checkout's (B), two servers running side by side, each
+ * scenario measured in one-second slices A B B A A B …, so that the machine's drift lands on
+ * both. For deciding whether a change helps, where separate runs differ by more than it does.
+ */
+async function versus(issuer: TestIssuer, scenarios: Scenario[], opts: Options, otherDir: string): Promise<string> {
+  const lines = [
+    `A: ${serverDir}, B: ${otherDir}; ${opts.repeat} round(s), each with two new servers, of ${opts.durationSec} s per scenario and server, one-second slices A B B A …`,
+    '',
+    '| round | scenario | A req/s | B req/s | A ÷ B | A CPU µs/req (event loop) | B CPU µs/req (event loop) | valid |',
+    '| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |'
+  ]
+  const ratios = new Map<string, number[]>()
+  for (let round = 1; round <= opts.repeat; round++) {
+    // new server processes: none of the distinct tokens has reached them
+    for (const scenario of scenarios) scenario.pool?.reset()
+    const a = await startApi(issuer, 'versus-a')
+    const own = serverDir
+    serverDir = otherDir
+    const b = await startApi(issuer, 'versus-b').finally(() => (serverDir = own))
+    try {
+      for (const scenario of scenarios) {
+        await load(a, scenario, opts, 0, opts.warmupSec)
+        await load(b, scenario, opts, 0, opts.warmupSec)
+      }
+      for (const scenario of scenarios) {
+        const { a: ra, b: rb } = await alternate(a, b, scenario, opts, 0)
+        ratios.set(scenario.label, [...(ratios.get(scenario.label) ?? []), ra.rps / rb.rps])
+        const cpu = (r: LoadResult): string => `${r.serverCpuUsPerRequest.toFixed(1)} (${r.serverLoopCpuUsPerRequest.toFixed(1)})`
+        const line = `| ${round} | ${scenario.label} | ${fmt(ra.rps)} | ${fmt(rb.rps)} | ${(ra.rps / rb.rps).toFixed(3)} | ${cpu(ra)} | ${cpu(rb)} | ${ok(ra) && ok(rb) ? 'yes' : 'NO'} |`
+        log(line)
+        lines.push(line)
+      }
+    } finally {
+      await stop(a.spawned)
+      await stop(b.spawned)
+    }
+  }
+  for (const [label, values] of ratios) lines.push(`| median | ${label} | | | **${median(values).toFixed(3)}** | | | |`)
+  return `${lines.join('\n')}\n`
+}
+
 // ---------------------------------------------------------------------------------------------
 // The API's public route against bare Fastify's (issue 19)
 
@@ -480,76 +533,93 @@ const BARE: Reference = {
   scenarios: []
 }
 
-/** One round of the API's public route and bare Fastify's, each in a server of its own, both running throughout. */
-interface BareRound {
+/** One round of a head-to-head (headToHead()): the API and a reference app, each in a server of its own, both running throughout. */
+interface HeadToHead {
   api: LoadResult
-  bare: LoadResult
+  other: LoadResult
 }
 
-interface BareSummary {
-  rounds: BareRound[]
-  /** Median over rounds of the API's public req/s ÷ bare Fastify's. */
+interface HeadToHeadSummary {
+  rounds: HeadToHead[]
+  /** Median over rounds of the API's req/s ÷ the other app's. */
   ratio: number
   apiRps: number
-  bareRps: number
+  otherRps: number
   valid: boolean
 }
 
 /**
- * The API's `GET /health/live` and bare Fastify's, in one-second slices A B B A A B … (each
- * server's warm-up first), so that the machine's drift falls on both alike.
+ * Two servers, both running: `scenario` measured on each in one-second slices A B B A A B …
+ * (each server's warm-up first when `warmupSec` > 0), so that the machine's drift falls on both alike.
  */
-async function bareRound(issuer: TestIssuer, publicScenario: Scenario, opts: Options): Promise<BareRound> {
-  const api = await startApi(issuer, 'api-vs-bare')
+async function alternate(
+  a: Server,
+  b: Server,
+  scenario: Scenario,
+  opts: Options,
+  warmupSec: number
+): Promise<{ a: LoadResult; b: LoadResult }> {
+  if (warmupSec > 0) {
+    await load(a, scenario, opts, 0, warmupSec)
+    await load(b, scenario, opts, 0, warmupSec)
+  }
+  const ofA: LoadResult[] = []
+  const ofB: LoadResult[] = []
+  const slices = Math.max(1, Math.round(opts.durationSec / SLICE_SEC))
+  for (let i = 0; i < slices; i++) {
+    const aFirst = i % 2 === 0
+    if (aFirst) ofA.push(await load(a, scenario, opts, 0, SLICE_SEC))
+    ofB.push(await load(b, scenario, opts, 0, SLICE_SEC))
+    if (!aFirst) ofA.push(await load(a, scenario, opts, 0, SLICE_SEC))
+  }
+  return { a: combine(ofA), b: combine(ofB) }
+}
+
+/**
+ * The API and a reference app, each in a fresh server of its own, one scenario alternating
+ * between them (alternate()): the API's public route against bare Fastify's, and its
+ * same-token route against express-oauth2-jwt-bearer's (issue 19: "from the same interleaved run").
+ */
+async function headToHead(issuer: TestIssuer, reference: Reference, scenario: Scenario, opts: Options): Promise<HeadToHead> {
+  const api = await startApi(issuer, `api-vs-${reference.id}`)
   try {
-    const bare = await startReference(issuer, BARE)
+    const other = await startReference(issuer, reference)
     try {
-      await load(api, publicScenario, opts, 0, opts.warmupSec)
-      await load(bare, publicScenario, opts, 0, opts.warmupSec)
-      const own: LoadResult[] = []
-      const ref: LoadResult[] = []
-      const slices = Math.max(1, Math.round(opts.durationSec / SLICE_SEC))
-      for (let i = 0; i < slices; i++) {
-        const apiFirst = i % 2 === 0
-        if (apiFirst) own.push(await load(api, publicScenario, opts, 0, SLICE_SEC))
-        ref.push(await load(bare, publicScenario, opts, 0, SLICE_SEC))
-        if (!apiFirst) own.push(await load(api, publicScenario, opts, 0, SLICE_SEC))
-      }
-      const round = { api: combine(own), bare: combine(ref) }
-      log(`api         public route vs bare Fastify's ${describe(round.api, round.bare)}`)
-      log(`bare        public route, interleaved     ${describe(round.bare, undefined)}`)
-      return round
+      const { a, b } = await alternate(api, other, scenario, opts, opts.warmupSec)
+      log(`api         ${scenario.label} vs ${reference.id} ${describe(a, b)}`)
+      log(`${reference.id.padEnd(11)} ${scenario.label}, interleaved ${describe(b, undefined)}`)
+      return { api: a, other: b }
     } finally {
-      await stop(bare.spawned)
+      await stop(other.spawned)
     }
   } finally {
     await stop(api.spawned)
   }
 }
 
-function summarizeBare(rounds: BareRound[]): BareSummary | undefined {
+function summarizeHeadToHead(rounds: HeadToHead[]): HeadToHeadSummary | undefined {
   if (rounds.length === 0) return undefined
-  const ok = (r: LoadResult): boolean => r.non2xx === 0 && r.socketErrors === 0
   return {
     rounds,
-    ratio: median(rounds.map((r) => r.api.rps / r.bare.rps)),
+    ratio: median(rounds.map((r) => r.api.rps / r.other.rps)),
     apiRps: median(rounds.map((r) => r.api.rps)),
-    bareRps: median(rounds.map((r) => r.bare.rps)),
-    valid: rounds.every((r) => ok(r.api) && ok(r.bare))
+    otherRps: median(rounds.map((r) => r.other.rps)),
+    valid: rounds.every((r) => ok(r.api) && ok(r.other))
   }
 }
 
-function bareMarkdown(b: BareSummary): string {
+/** `route`: what both serve (e.g. "/health/live"); `other`: the reference's short name. */
+function headToHeadMarkdown(b: HeadToHeadSummary, route: string, other: string): string {
   const lines = [
-    "| round | this API's /health/live req/s | bare Fastify's req/s | ratio | this API p99 ms | bare p99 ms | this API CPU µs/req (event loop) | bare CPU µs/req (event loop) |",
+    `| round | this API's ${route} req/s | ${other}'s req/s | ratio | this API p99 ms | ${other} p99 ms | this API CPU µs/req (event loop) | ${other} CPU µs/req (event loop) |`,
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |'
   ]
   b.rounds.forEach((r, i) => {
     lines.push(
-      `| ${i + 1} | ${fmt(r.api.rps)} | ${fmt(r.bare.rps)} | ${(r.api.rps / r.bare.rps).toFixed(3)} | ${r.api.p99Ms.toFixed(2)} | ${r.bare.p99Ms.toFixed(2)} | ${r.api.serverCpuUsPerRequest.toFixed(1)} (${r.api.serverLoopCpuUsPerRequest.toFixed(1)}) | ${r.bare.serverCpuUsPerRequest.toFixed(1)} (${r.bare.serverLoopCpuUsPerRequest.toFixed(1)}) |`
+      `| ${i + 1} | ${fmt(r.api.rps)} | ${fmt(r.other.rps)} | ${(r.api.rps / r.other.rps).toFixed(3)} | ${r.api.p99Ms.toFixed(2)} | ${r.other.p99Ms.toFixed(2)} | ${r.api.serverCpuUsPerRequest.toFixed(1)} (${r.api.serverLoopCpuUsPerRequest.toFixed(1)}) | ${r.other.serverCpuUsPerRequest.toFixed(1)} (${r.other.serverLoopCpuUsPerRequest.toFixed(1)}) |`
     )
   })
-  lines.push(`| median | ${fmt(b.apiRps)} | ${fmt(b.bareRps)} | **${b.ratio.toFixed(3)}** | | | | |`)
+  lines.push(`| median | ${fmt(b.apiRps)} | ${fmt(b.otherRps)} | **${b.ratio.toFixed(3)}** | | | | |`)
   return lines.join('\n')
 }
 
@@ -845,7 +915,7 @@ async function memory(issuer: TestIssuer, opts: Options): Promise<MemoryRun> {
 
 /**
  * In-process cost of one signature check on this CPU (synchronous, one core, the bench
- * process), for reading the profiles: what the threadpool spends per full verification.
+ * process), for reading the profiles: what the signature-check worker spends per full verification.
  * ES256 is checked as the server does it, with the R || S signature converted to DER first.
  */
 function verifyCost(rsa: TestKey, es: TestKey, tokens: Tokens): { rs256Us: number; es256Us: number } {
@@ -1051,8 +1121,8 @@ function targets(
   api: Summary[],
   mem: MemoryRun | undefined,
   storage: StorageSummary[],
-  bare: BareSummary | undefined,
-  references: Array<{ reference: Reference; rows: Summary[] }>
+  bare: HeadToHeadSummary | undefined,
+  express: HeadToHeadSummary | undefined
 ): Target[] {
   const get = (id: string): Summary | undefined => api.find((s) => s.scenario.id === id)
   const pub = get('public')
@@ -1075,17 +1145,12 @@ function targets(
       pass: valid && bare.ratio >= 0.9
     })
   }
-  const expressRows = references.find(({ reference }) => reference.id === 'express')?.rows ?? []
-  for (const s of expressRows) {
-    if (s.scenario.kind !== 'same') continue
-    const own = get(s.scenario.id)
-    if (own === undefined) continue
-    const times = own.rps / s.rps
+  if (express !== undefined) {
     list.push({
-      name: `${s.scenario.label}: throughput ÷ express-oauth2-jwt-bearer's`,
-      value: `${times.toFixed(2)}×${own.valid && s.valid ? '' : ' INVALID'}`,
+      name: "same token RS256: throughput ÷ express-oauth2-jwt-bearer's (head to head, interleaved)",
+      value: `${express.ratio.toFixed(2)}×${express.valid ? '' : ' INVALID'}`,
       goal: '≥ 3×',
-      pass: own.valid && s.valid && times >= 3
+      pass: express.valid && express.ratio >= 3
     })
   }
   for (const id of ['same-rs256', 'same-es256']) {
@@ -1129,18 +1194,6 @@ function targets(
 }
 
 /** Per same-token scenario both ran: the reference's req/s against this API's (e.g. "3,757 req/s, 0.33 × this API's 11,558"). */
-function againstApi(reference: Summary[], api: Summary[]): string[] {
-  const lines: string[] = []
-  for (const s of reference) {
-    if (s.scenario.kind !== 'same') continue
-    const own = api.find((a) => a.scenario.id === s.scenario.id)
-    if (own === undefined) continue
-    const invalid = s.valid && own.valid ? '' : ' (INVALID)'
-    lines.push(`${s.scenario.label}: ${fmt(s.rps)} req/s, ${(s.rps / own.rps).toFixed(2)} × this API's ${fmt(own.rps)}${invalid}`)
-  }
-  return lines
-}
-
 function scenarioTable(rows: Summary[]): string {
   const lines = [
     '| scenario | req/s | ratio to public | p50 ms | p99 ms | non-2xx | server CPU µs/req | of which event loop | server cores busy | server peak RSS | valid |',
@@ -1168,7 +1221,9 @@ interface Report {
   memory: MemoryRun | undefined
   storage: StorageSummary[]
   verify: { rs256Us: number; es256Us: number }
-  bare: BareSummary | undefined
+  bare: HeadToHeadSummary | undefined
+  /** Same token RS256, this API against express-oauth2-jwt-bearer, interleaved. */
+  express: HeadToHeadSummary | undefined
   /** The two-issuer server's scenarios (issue 18); empty when skipped. */
   issuers2: Summary[]
   /** The most distinct tokens (per algorithm) one server process was sent. */
@@ -1205,7 +1260,7 @@ function report(r: Report): string {
   lines.push('## Machine', '')
   lines.push(`- CPU: ${cpuModel()}, ${cores} cores (os.availableParallelism), ${mb(totalmem())} RAM`)
   lines.push(
-    `- Node ${process.version} (${process.platform} ${process.arch}); server threadpool UV_THREADPOOL_SIZE=${poolSize} (src/threadpool.ts: cores - 1)`
+    `- Node ${process.version} (${process.platform} ${process.arch}); server: ${poolSize} signature-check worker thread(s) (src/token/signature-workers.ts) and libuv threadpool UV_THREADPOOL_SIZE=${poolSize} (src/threadpool.ts), both cores − 1`
   )
   lines.push(
     `- Load average (1, 5, 15 min) before: ${r.loadBefore.map((l) => l.toFixed(2)).join(', ')}; after: ${r.loadAfter.map((l) => l.toFixed(2)).join(', ')}`
@@ -1231,7 +1286,7 @@ function report(r: Report): string {
 
   lines.push('## This API (Fastify)', '')
   lines.push(
-    "Ratio = the scenario's req/s ÷ the public route's (`GET /health/live`, same app, same run), both measured interleaved in one-second slices (P S S P P S S P …, 10 s of each), so that the machine's swings in speed (±15 % between 10-second periods on these shared 2-core machines) land on both sides of the ratio instead of in it; with several rounds, the median of the rounds' ratios. The public route's row gives the medians over all its interleaved measurements. For the distinct-token scenarios some of the garbage a slice leaves is collected in the public slice after it, which flatters their ratio a little. A non-2xx answer or a socket error makes a figure INVALID. \"Server CPU µs/req\" is the server process's user + system CPU time (all threads, so threadpool signature checks included) during the measured period, divided by the requests served; \"of which event loop\" is the main thread's share (/proc/<pid>/task/<pid>/stat), the one resource every request needs. Both are much less sensitive to a noisy machine than req/s. One server process serves the scenarios in the order shown, so \"server peak RSS\" is cumulative.",
+    "Ratio = the scenario's req/s ÷ the public route's (`GET /health/live`, same app, same run), both measured interleaved in one-second slices (P S S P P S S P …, 10 s of each), so that the machine's swings in speed (±15 % between 10-second periods on these shared 2-core machines) land on both sides of the ratio instead of in it; with several rounds, the median of the rounds' ratios. The public route's row gives the medians over all its interleaved measurements. For the distinct-token scenarios some of the garbage a slice leaves is collected in the public slice after it, which flatters their ratio a little. A non-2xx answer or a socket error makes a figure INVALID. \"Server CPU µs/req\" is the server process's user + system CPU time (all threads, so the signature-check workers included) during the measured period, divided by the requests served; \"of which event loop\" is the main thread's share (/proc/<pid>/task/<pid>/stat), the one resource every request needs. Both are much less sensitive to a noisy machine than req/s. One server process serves the scenarios in the order shown, so \"server peak RSS\" is cumulative.",
     ''
   )
   lines.push(scenarioTable(r.api), '')
@@ -1244,22 +1299,22 @@ function report(r: Report): string {
       `${BARE.about} It runs in a process of its own beside a fresh API server (both started for this measurement, both idle while the other is loaded); the two \`GET /health/live\` routes are measured in ${SLICE_SEC}-second slices, A B B A A B …, ${opts.durationSec} s of each per round, after a ${opts.warmupSec} s warm-up of each. What the ratio falls short of 1 is what the API's own hooks, plugins and server options cost a request that needs none of them.`,
       ''
     )
-    lines.push(bareMarkdown(r.bare), '')
+    lines.push(headToHeadMarkdown(r.bare, '/health/live', 'bare Fastify'), '')
+  }
+
+  if (r.express !== undefined) {
+    lines.push('## This API against express-oauth2-jwt-bearer, same token, head to head (issue 19)', '')
+    lines.push(
+      `This API's \`GET /api/me\` and the express reference's (below), each in a fresh server of its own, both running, sent the same RS256 token in ${SLICE_SEC}-second slices, A B B A A B …, ${opts.durationSec} s of each per round after a ${opts.warmupSec} s warm-up of each: the throughput ratio from one interleaved measurement, rather than from runs minutes apart.`,
+      ''
+    )
+    lines.push(headToHeadMarkdown(r.express, '/api/me (same RS256 token)', 'express'), '')
   }
 
   for (const { reference, rows } of r.references) {
     lines.push(`## Reference: ${reference.title}`, '')
     lines.push(reference.about, '')
     lines.push(scenarioTable(rows), '')
-    const against = againstApi(rows, r.api)
-    if (against.length > 0) {
-      lines.push(
-        "Same-token throughput against this API's in the same run (separate processes measured minutes apart, so only a rough figure; the ratios to each app's own public route are the fair comparison):",
-        ''
-      )
-      for (const line of against) lines.push(`- ${line}`)
-      lines.push('')
-    }
   }
 
   if (r.storage.length > 0) {
@@ -1335,7 +1390,7 @@ function report(r: Report): string {
     ] as const) {
       if (s === undefined) continue
       lines.push(
-        `- **Distinct ${alg}** (every request a full verification): ${delta(s.cpuUs, pub.cpuUs)} of CPU per request over the public route, ${delta(s.loopUs, pub.loopUs)} of it on the event loop (decoding, strict JSON, claim checks, the cache insert, and the round trip to the threadpool and back) and the rest, ${(s.cpuUs - pub.cpuUs - (s.loopUs - pub.loopUs)).toFixed(1)} µs, on other threads: the ${alg} check itself (${verifyUs.toFixed(1)} µs in-process on this CPU) on libuv's threadpool, and V8's concurrent GC.`
+        `- **Distinct ${alg}** (every request a full verification): ${delta(s.cpuUs, pub.cpuUs)} of CPU per request over the public route, ${delta(s.loopUs, pub.loopUs)} of it on the event loop (decoding, strict JSON, claim checks, the cache insert, and the batch to the signature-check worker and its answers) and the rest, ${(s.cpuUs - pub.cpuUs - (s.loopUs - pub.loopUs)).toFixed(1)} µs, on other threads: the ${alg} check itself (${verifyUs.toFixed(1)} µs in-process on this CPU) on the signature-check worker thread, and V8's concurrent GC.`
       )
     }
     lines.push('')
@@ -1349,7 +1404,7 @@ function report(r: Report): string {
   for (const p of r.profiles) {
     lines.push(`### CPU profile: ${p.scenario.label}`, '')
     lines.push(
-      `\`node --cpu-prof dist/server.js\`, ${opts.profileWarmupSec} s warm-up + ${opts.profileDurationSec} s of load (${fmt(p.result.rps)} req/s with the profiler on); profile \`${relative(ROOT, p.file)}\` (not committed), summarised by bench/cpuprofile-summary.ts. The profile covers the main thread (the event loop) only; signature checks run on libuv's threadpool and show there as idle time.`,
+      `\`node --cpu-prof dist/server.js\`, ${opts.profileWarmupSec} s warm-up + ${opts.profileDurationSec} s of load (${fmt(p.result.rps)} req/s with the profiler on); profile \`${relative(ROOT, p.file)}\` (not committed), summarised by bench/cpuprofile-summary.ts. The profile covers the main thread (the event loop) only; signature checks run on the signature-check worker thread and show there as idle time.`,
       ''
     )
     lines.push(profileMarkdown(p.summary, p.result.requests), '')
@@ -1417,6 +1472,11 @@ async function main(): Promise<void> {
       pool: tokens.pools.es
     }
     const apiScenarios = [publicScenario, sameRs, control, sameEs, distinctRs, distinctEs]
+    if (opts.versus !== undefined) {
+      writeFileSync(opts.output, await versus(issuer, apiScenarios, opts, opts.versus))
+      log(`Written to ${relative(process.cwd(), opts.output)}`)
+      return
+    }
     const references: Reference[] = []
     if (opts.express) {
       references.push({
@@ -1455,7 +1515,9 @@ async function main(): Promise<void> {
     secondIssuer = twoIssuers?.second
     const twoIssuerRounds: Round[] = []
     const apiRounds: Round[] = []
-    const bareRounds: BareRound[] = []
+    const bareRounds: HeadToHead[] = []
+    const expressRounds: HeadToHead[] = []
+    const expressReference = references.find((reference) => reference.id === 'express')
     const referenceRounds = new Map<Reference, Round[]>(references.map((reference) => [reference, []]))
     for (
       let round = 0;
@@ -1477,7 +1539,8 @@ async function main(): Promise<void> {
 
       if (twoIssuers !== undefined) twoIssuerRounds.push(await twoIssuerRound(twoIssuers, issuer, opts))
 
-      if (opts.bare) bareRounds.push(await bareRound(issuer, publicScenario, opts))
+      if (opts.bare) bareRounds.push(await headToHead(issuer, BARE, publicScenario, opts))
+      if (expressReference !== undefined) expressRounds.push(await headToHead(issuer, expressReference, sameRs, opts))
 
       for (const reference of references) {
         const server = await startReference(issuer, reference)
@@ -1513,7 +1576,8 @@ async function main(): Promise<void> {
     const mem = opts.memory ? await memory(issuer, opts) : undefined
 
     const api = opts.api ? summarize(apiScenarios, apiRounds) : []
-    const bareSummary = summarizeBare(bareRounds)
+    const bareSummary = summarizeHeadToHead(bareRounds)
+    const expressSummary = summarizeHeadToHead(expressRounds)
     const issuers2 = twoIssuers === undefined ? [] : summarize(twoIssuers.scenarios, twoIssuerRounds)
     const referenceSummaries = references.map((reference) => ({
       reference,
@@ -1536,9 +1600,10 @@ async function main(): Promise<void> {
       storage,
       verify,
       bare: bareSummary,
+      express: expressSummary,
       issuers2,
       pools: { rs: tokens.pools.rs.maxUsed, es: tokens.pools.es.maxUsed },
-      targets: [...targets(api, mem, storage, bareSummary, referenceSummaries), ...twoIssuerTargets(issuers2)]
+      targets: [...targets(api, mem, storage, bareSummary, expressSummary), ...twoIssuerTargets(issuers2)]
     }
     writeFileSync(opts.output, `${report(results)}\n`)
 
@@ -1550,7 +1615,6 @@ async function main(): Promise<void> {
       for (const s of rows)
         if (s.scenario.id !== 'public')
           console.log(`        ${s.scenario.label}: ${fmt(s.rps)} req/s, ratio ${s.ratio.toFixed(3)}${s.valid ? '' : ' INVALID'}`)
-      for (const line of againstApi(rows, api)) console.log(`        ${line}`)
     }
     const invalid = [
       ['api', api] as const,
