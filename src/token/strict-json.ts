@@ -23,39 +23,44 @@ export class StrictJsonError extends CodedError {
 const QUOTE = 0x22
 const BACKSLASH = 0x5c
 
-/** Scans `text` and throws StrictJsonError on a duplicate member or excessive depth. */
-function checkMembers(text: string): void {
-  // Each open object keeps the set of its member names; arrays push null.
-  const stack: Array<Set<string> | null> = []
+/**
+ * Walks the structure of `text` and returns the number of member names (strings in name
+ * position); throws StrictJsonError past MAX_JSON_DEPTH. With `collect`, each object keeps the
+ * set of its member names and a duplicate throws, naming it (a name with escapes is decoded, so
+ * "a" and "\u0061" are one name); without, names are only counted, and nothing is allocated per name.
+ */
+function scan(text: string, collect: boolean): number {
+  // per open object: its names (collect) or true; per open array: null
+  const stack: Array<Set<string> | true | null> = []
   let expectKey = false
+  let members = 0
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i)
     if (c === QUOTE) {
       const start = i
       let escaped = false
-      i++
-      for (; i < text.length; i++) {
+      for (i++; i < text.length; i++) {
         const d = text.charCodeAt(i)
         if (d === BACKSLASH) {
           escaped = true
           i++
-          continue
-        }
-        if (d === QUOTE) break
+        } else if (d === QUOTE) break
       }
-      const top = stack[stack.length - 1]
-      if (expectKey && top) {
-        const raw = text.slice(start + 1, i)
-        const name = escaped ? (JSON.parse(text.slice(start, i + 1)) as string) : raw
-        if (top.has(name)) throw new StrictJsonError(`duplicate member "${name.slice(0, 40)}"`)
-        top.add(name)
+      if (expectKey) {
+        members++
         expectKey = false
+        const top = stack[stack.length - 1]
+        if (top instanceof Set) {
+          const name = escaped ? (JSON.parse(text.slice(start, i + 1)) as string) : text.slice(start + 1, i)
+          if (top.has(name)) throw new StrictJsonError(`duplicate member "${name.slice(0, 40)}"`)
+          top.add(name)
+        }
       }
       continue
     }
     switch (c) {
       case 0x7b: // {
-        stack.push(new Set())
+        stack.push(collect ? new Set() : true)
         if (stack.length > MAX_JSON_DEPTH) throw new StrictJsonError('nesting too deep')
         expectKey = true
         break
@@ -70,52 +75,7 @@ function checkMembers(text: string): void {
         expectKey = false
         break
       case 0x2c: // ,
-        expectKey = stack[stack.length - 1] !== null && stack.length > 0
-        break
-      default:
-        break
-    }
-  }
-}
-
-/** The number of member names in `text` (strings in name position); throws StrictJsonError on excessive depth. */
-function countMembers(text: string): number {
-  // per open object or array: whether it is an object (1) or an array (0)
-  const stack: number[] = []
-  let expectKey = false
-  let members = 0
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    if (c === QUOTE) {
-      for (i++; i < text.length; i++) {
-        const d = text.charCodeAt(i)
-        if (d === BACKSLASH) i++
-        else if (d === QUOTE) break
-      }
-      if (expectKey) {
-        members++
-        expectKey = false
-      }
-      continue
-    }
-    switch (c) {
-      case 0x7b: // {
-        stack.push(1)
-        if (stack.length > MAX_JSON_DEPTH) throw new StrictJsonError('nesting too deep')
-        expectKey = true
-        break
-      case 0x5b: // [
-        stack.push(0)
-        if (stack.length > MAX_JSON_DEPTH) throw new StrictJsonError('nesting too deep')
-        expectKey = false
-        break
-      case 0x7d: // }
-      case 0x5d: // ]
-        stack.pop()
-        expectKey = false
-        break
-      case 0x2c: // ,
-        expectKey = stack.length > 0 && stack[stack.length - 1] === 1
+        expectKey = stack.length > 0 && stack[stack.length - 1] !== null
         break
       default:
         break
@@ -141,7 +101,7 @@ function countKeys(value: unknown): number {
 /** The collecting scanner, for the error: throws StrictJsonError naming the first duplicate member. */
 function duplicates(text: string): void {
   try {
-    checkMembers(text)
+    scan(text, true)
   } catch (error) {
     if (error instanceof StrictJsonError) throw error
     throw new StrictJsonError('not valid JSON') // a malformed escape in a member name
@@ -162,7 +122,7 @@ export function parseJsonObject(bytes: Uint8Array): Record<string, unknown> {
   // JSON.parse spends time and memory building it.
   let members: number
   try {
-    members = countMembers(text)
+    members = scan(text, false)
   } catch (error) {
     duplicates(text) // a duplicate before the depth is passed is named, as it always was
     throw error
