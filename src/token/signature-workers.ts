@@ -61,6 +61,7 @@ export class SignatureWorkers {
   #seq = 0
   #nextId = 1
   #closed = false
+  #closing: Promise<void> | undefined
   /** Set by close() while it waits for the checks in flight. */
   #drained: (() => void) | undefined
   readonly #ids = new WeakMap<Verifier, number>()
@@ -101,8 +102,13 @@ export class SignatureWorkers {
     return this.#lanes.filter((lane) => lane !== undefined).length
   }
 
-  /** Refuses new checks, lets those already asked for finish, then stops the workers. */
-  async close(): Promise<void> {
+  /** Refuses new checks, lets those already asked for finish, then stops the workers (once; later calls wait for the same). */
+  close(): Promise<void> {
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true
     if (this.#scheduled || this.#pending() > 0) await new Promise<void>((resolve) => (this.#drained = resolve))
     const lanes = this.#lanes.filter((lane) => lane !== undefined)
@@ -125,7 +131,20 @@ export class SignatureWorkers {
     this.#scheduled = false
     const checks = this.#queue
     this.#queue = []
-    if (checks.length === 0) return
+    if (checks.length > 0) {
+      try {
+        this.#send(checks)
+      } catch (error) {
+        // not sent (no thread could start, no memory, a key that cannot be cloned): refused,
+        // never left pending, and never thrown out of setImmediate (which would end the process)
+        for (const check of checks) check.reject(error as Error)
+      }
+    }
+    this.#settled()
+  }
+
+  /** One batch to the least busy worker; throws when it could not be sent (nothing of it is then pending). */
+  #send(checks: Check[]): void {
     const lane = this.#leastBusy()
     let size = 4
     for (const check of checks) size += 12 + check.data.length + check.signature.length
@@ -154,10 +173,9 @@ export class SignatureWorkers {
       lane.worker.postMessage(message, [buffer])
       if (message.forget !== undefined) lane.forget = []
     } catch (error) {
-      // not sent (a key that cannot be cloned): refused, and the worker is not told of the keys
+      // the worker was not told of these keys
       if (keys !== undefined) for (const [id] of keys) lane.known.delete(id)
-      for (const check of checks) check.reject(error as Error)
-      return
+      throw error
     }
     lane.batches.set(seq, checks)
     lane.inFlight += checks.length
@@ -198,6 +216,8 @@ export class SignatureWorkers {
       this.#settled()
     }
     worker.on('error', (error) => stopped(error.message))
+    // an answer that could not be read is lost: the worker is stopped, so that its checks are refused rather than left waiting
+    worker.on('messageerror', () => void worker.terminate())
     worker.on('exit', (code) => stopped(`exit code ${code}`))
     return lane
   }

@@ -139,6 +139,17 @@ describe('signature-check workers', () => {
     expect(workers.running).toBe(1)
   })
 
+  it('refuse the checks, without ending the process, when no worker can start', async () => {
+    // a worker module Node cannot load as a thread (an http: URL): new Worker() throws at once
+    workers = new SignatureWorkers({ size: 1, workerUrl: new URL('http://127.0.0.1/signature-worker.js') })
+    const good = makeCase('RS256', 1, false)
+    const answers = await Promise.allSettled([1, 2, 3].map(() => workers!.verify(good.verifier, good.data, good.signature)))
+    expect(answers.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected'])
+    expect(String((answers[0] as PromiseRejectedResult).reason)).toMatch(/ERR_INVALID_URL_SCHEME|scheme/i)
+    expect(workers.running).toBe(0)
+    await workers.close() // nothing in flight: returns
+  })
+
   it('close: the checks already asked for are answered, later ones refused, the threads stopped', async () => {
     workers = new SignatureWorkers({ size: 2 })
     const good = makeCase('RS256', 1, false)
@@ -147,6 +158,7 @@ describe('signature-check workers', () => {
     await expect(workers.verify(good.verifier, good.data, good.signature)).rejects.toThrow('signature workers are closed')
     expect(await Promise.all(asked)).toEqual(Array.from({ length: 50 }, () => true))
     await closed
+    await workers.close() // a second close waits for the same, and returns
     expect(workers.running).toBe(0)
   })
 
