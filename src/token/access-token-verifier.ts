@@ -104,9 +104,10 @@ export class AccessTokenVerifier {
 
   async #verifyJwt(token: string, decoded: DecodedJws | undefined, rules: ClaimRules): Promise<AccessTokenIdentity> {
     // a header segment seen on a verified token was decoded strictly and checked then: only
-    // the payload and signature are decoded (with the same checks as a full decode)
-    const segment = token.slice(0, token.indexOf('.'))
-    const known = decoded === undefined ? this.#headers.get(segment) : undefined
+    // the payload and signature are decoded (with the same checks as a full decode). A token
+    // the router already decoded (several issuers) neither reads nor fills the header cache.
+    const segment = decoded === undefined ? token.slice(0, token.indexOf('.')) : undefined
+    const known = segment === undefined ? undefined : this.#headers.get(segment)
     let checked: CheckedHeader
     let parts: Omit<DecodedJws, 'header'>
     if (known === undefined) {
@@ -140,7 +141,7 @@ export class AccessTokenVerifier {
     const identity = identityOf(payload, rules, 'jwt')
     const { notBefore, notAfter } = jwtValidity(payload, rules)
     this.cache.set(token, identity, notBefore, notAfter, generation)
-    if (known === undefined) remember(this.#headers, HEADER_CACHE_SIZE, segment, checked)
+    if (segment !== undefined && known === undefined) remember(this.#headers, HEADER_CACHE_SIZE, segment, checked)
     return identity
   }
 }
