@@ -10,7 +10,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './src/config.js'
 import type { TrustedIssuer } from './src/issuers/issuers-file.js'
-import { lazyChildLogger, loggerOptions } from './src/logger.js'
+import { lazyChildLogger, loggerOptions, RequestLogController } from './src/logger.js'
 import type { MessageStore } from './src/messages/message-store.js'
 import configPlugin from './plugins/config.js'
 import metricsPlugin from './plugins/metrics.js'
@@ -62,8 +62,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       options.logger === false
         ? false
         : { ...loggerOptions(config.logLevel), ...(options.logStream === undefined ? {} : { stream: options.logStream }) },
-    // a request's pino child is made only when the request logs (src/logger.ts)
-    ...(options.logger === false ? {} : { childLoggerFactory: lazyChildLogger }),
+    // a request's pino child is made only when the request logs, and its info lines are built
+    // only when info is logged (src/logger.ts)
+    ...(options.logger === false ? {} : { childLoggerFactory: lazyChildLogger, logController: new RequestLogController() }),
     requestIdHeader: 'x-request-id',
     // X-Forwarded-* are believed only from these proxies (TRUST_PROXY); published URLs use PUBLIC_URL
     trustProxy: config.trustProxy,

@@ -3,7 +3,7 @@
  * cookie headers are redacted wherever they appear, and a token in a query string is cut
  * out of the logged URL.
  */
-import type { FastifyBaseLogger, FastifyServerOptions } from 'fastify'
+import { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { LogLevel } from './config.js'
 
 const REDACT = [
@@ -153,4 +153,25 @@ class LazyRequestLogger {
 /** Fastify's `childLoggerFactory`: a request logger that becomes a pino child only when the request logs. */
 export function lazyChildLogger(logger: FastifyBaseLogger, bindings: Bindings, options: object): FastifyBaseLogger {
   return new LazyRequestLogger(logger as PinoLogger, bindings, options as ChildOptions) as unknown as FastifyBaseLogger
+}
+
+/**
+ * Fastify's per-request log lines ('incoming request', 'request completed', both at info), not
+ * built at all when the request's logger would drop them (LOG_LEVEL above info): Fastify's own
+ * controller builds each line's object, and reads the response time, for every request before
+ * the logger drops it. A request completed with an error is logged as Fastify logs it.
+ */
+/** Whether `log` would write an info line (a logger without isLevelEnabled is asked to, as before). */
+function logsInfo(log: FastifyBaseLogger): boolean {
+  return (log as Partial<PinoLogger>).isLevelEnabled?.('info') ?? true
+}
+
+export class RequestLogController extends LogController {
+  override incomingRequest(request: FastifyRequest, reply: FastifyReply): void {
+    if (logsInfo(request.log)) super.incomingRequest(request, reply)
+  }
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if ((error !== null && error !== undefined) || logsInfo(reply.log)) super.requestCompleted(error, request, reply)
+  }
 }

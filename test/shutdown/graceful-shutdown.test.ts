@@ -19,6 +19,7 @@ const EXIT_BOUND_MS = 6000
 interface Answer {
   status: number
   body: string
+  connection: string | undefined
 }
 
 /** One request on a new connection (no keep-alive pool): either an answer or a connection error code. */
@@ -30,7 +31,7 @@ function get(port: number, path: string, headers: Record<string, string> = {}): 
       res.on('data', (chunk: string) => {
         body += chunk
       })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, connection: res.headers.connection }))
       res.on('error', reject)
     })
     req.on('timeout', () => req.destroy(new Error('client timeout')))
@@ -94,7 +95,8 @@ describe('graceful shutdown', () => {
     issuer.setJwksFault({ delayMs: SLOW_JWKS_MS })
     const jwksHits = issuer.hits.jwks
     const sentAt = performance.now()
-    const inFlight = get(port, '/api/me', { authorization: `Bearer ${serverToken(issuer.url, next)}` })
+    // asked to be kept alive: once the server stops listening, the answer closes the connection instead
+    const inFlight = get(port, '/api/me', { authorization: `Bearer ${serverToken(issuer.url, next)}`, connection: 'keep-alive' })
     const issuerRef = issuer
     await vi.waitFor(
       () => {
@@ -120,6 +122,7 @@ describe('graceful shutdown', () => {
     const answer = await inFlight
     expect(answer.status, answer.body).toBe(200)
     expect(JSON.parse(answer.body)).toMatchObject({ sub: 'user-1' })
+    expect(answer.connection).toBe('close')
     expect(performance.now() - sentAt).toBeGreaterThanOrEqual(SLOW_JWKS_MS - 200) // it really was in flight
 
     const exit = await exited
