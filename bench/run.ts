@@ -597,6 +597,43 @@ async function headToHead(issuer: TestIssuer, reference: Reference, scenario: Sc
   }
 }
 
+/**
+ * Two processes of the same reference app (bare Fastify), measured against each other exactly as
+ * the API is against it (alternate()): the spread of this harness between two processes of one
+ * program (each process settles into a steady state of its own: the JIT's choices, where the
+ * scheduler puts its threads), which a ratio to bare Fastify cannot be told apart from.
+ */
+async function twins(issuer: TestIssuer, reference: Reference, scenario: Scenario, opts: Options): Promise<HeadToHead> {
+  const first = await startReference(issuer, reference)
+  try {
+    const second = await startReference(issuer, reference)
+    try {
+      const { a, b } = await alternate(first, second, scenario, opts, opts.warmupSec)
+      log(`twins       ${scenario.label}: first ${reference.id} vs second ${describe(a, b)}`)
+      return { api: a, other: b }
+    } finally {
+      await stop(second.spawned)
+    }
+  } finally {
+    await stop(first.spawned)
+  }
+}
+
+/** The twins' table: each round's ratio of the first process to the second, and how far the rounds stray from 1. */
+function twinsMarkdown(t: HeadToHeadSummary, what: string): string {
+  const ratios = t.rounds.map((r) => r.api.rps / r.other.rps)
+  const spread = Math.max(...ratios.map((ratio) => Math.abs(ratio - 1)))
+  const lines = [
+    `| round | first ${what} req/s | second ${what} req/s | ratio |`,
+    '| --- | ---: | ---: | ---: |',
+    ...t.rounds.map((r, i) => `| ${i + 1} | ${fmt(r.api.rps)} | ${fmt(r.other.rps)} | ${(r.api.rps / r.other.rps).toFixed(3)} |`),
+    `| median | ${fmt(t.apiRps)} | ${fmt(t.otherRps)} | **${t.ratio.toFixed(3)}** |`,
+    '',
+    `Largest distance of a round's ratio from 1: ${spread.toFixed(3)}.`
+  ]
+  return lines.join('\n')
+}
+
 function summarizeHeadToHead(rounds: HeadToHead[]): HeadToHeadSummary | undefined {
   if (rounds.length === 0) return undefined
   return {
@@ -1219,6 +1256,8 @@ interface Report {
   storage: StorageSummary[]
   verify: { rs256Us: number; es256Us: number }
   bare: HeadToHeadSummary | undefined
+  /** Two bare Fastify processes against each other: the harness's noise floor for the ratio above. */
+  bareTwins: HeadToHeadSummary | undefined
   /** Same token RS256, this API against express-oauth2-jwt-bearer, interleaved. */
   express: HeadToHeadSummary | undefined
   /** The two-issuer server's scenarios (issue 18); empty when skipped. */
@@ -1297,6 +1336,13 @@ function report(r: Report): string {
       ''
     )
     lines.push(headToHeadMarkdown(r.bare, '/health/live', 'bare Fastify'), '')
+    if (r.bareTwins !== undefined) {
+      lines.push(
+        `Noise floor: two bare Fastify processes (the same app, each started afresh per round) measured against each other in the same way, in the same rounds. Where their ratio strays from 1 is this harness's spread between two processes of one program, not a difference between them; the ratio above is within it when it is closer to the twins' than their spread.`,
+        ''
+      )
+      lines.push(twinsMarkdown(r.bareTwins, 'bare Fastify /health/live'), '')
+    }
   }
 
   if (r.express !== undefined) {
@@ -1513,6 +1559,7 @@ async function main(): Promise<void> {
     const twoIssuerRounds: Round[] = []
     const apiRounds: Round[] = []
     const bareRounds: HeadToHead[] = []
+    const bareTwinRounds: HeadToHead[] = []
     const expressRounds: HeadToHead[] = []
     const expressReference = references.find((reference) => reference.id === 'express')
     const referenceRounds = new Map<Reference, Round[]>(references.map((reference) => [reference, []]))
@@ -1537,6 +1584,7 @@ async function main(): Promise<void> {
       if (twoIssuers !== undefined) twoIssuerRounds.push(await twoIssuerRound(twoIssuers, issuer, opts))
 
       if (opts.bare) bareRounds.push(await headToHead(issuer, BARE, publicScenario, opts))
+      if (opts.bare) bareTwinRounds.push(await twins(issuer, BARE, publicScenario, opts))
       if (expressReference !== undefined) expressRounds.push(await headToHead(issuer, expressReference, sameRs, opts))
 
       for (const reference of references) {
@@ -1597,6 +1645,7 @@ async function main(): Promise<void> {
       storage,
       verify,
       bare: bareSummary,
+      bareTwins: summarizeHeadToHead(bareTwinRounds),
       express: expressSummary,
       issuers2,
       pools: { rs: tokens.pools.rs.maxUsed, es: tokens.pools.es.maxUsed },
