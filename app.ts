@@ -10,7 +10,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './src/config.js'
 import type { TrustedIssuer } from './src/issuers/issuers-file.js'
-import { lazyChildLogger, loggerOptions, RequestLogController } from './src/logger.js'
+import { appLogging } from './src/logger.js'
 import type { MessageStore } from './src/messages/message-store.js'
 import configPlugin from './plugins/config.js'
 import metricsPlugin from './plugins/metrics.js'
@@ -57,14 +57,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config } = options
   const clock = options.now === undefined ? {} : { now: options.now }
 
+  // a request's pino child is made only when the request logs; above info Fastify has no logger
+  // of its own and the app's is made here (src/logger.ts)
+  const logging = options.logger === false ? undefined : appLogging(config.logLevel, options.logStream)
   const app = Fastify({
-    logger:
-      options.logger === false
-        ? false
-        : { ...loggerOptions(config.logLevel), ...(options.logStream === undefined ? {} : { stream: options.logStream }) },
-    // a request's pino child is made only when the request logs, and its info lines are built
-    // only when info is logged (src/logger.ts)
-    ...(options.logger === false ? {} : { childLoggerFactory: lazyChildLogger, logController: new RequestLogController() }),
+    ...(logging?.options ?? { logger: false }),
     requestIdHeader: 'x-request-id',
     // X-Forwarded-* are believed only from these proxies (TRUST_PROXY); published URLs use PUBLIC_URL
     trustProxy: config.trustProxy,
@@ -74,6 +71,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return503OnClosing: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } }
   }).withTypeProvider<TypeBoxTypeProvider>()
+  if (logging?.root !== undefined) app.log = logging.root
 
   // A census of every route, taken from the very start: at ready, each must be in the gate's
   // table, so that a route declared before the gate (which its onRoute hook cannot see) stops

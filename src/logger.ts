@@ -4,6 +4,7 @@
  * out of the logged URL.
  */
 import { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import { pino } from 'pino'
 import type { LogLevel } from './config.js'
 
 const REDACT = [
@@ -173,5 +174,58 @@ export class RequestLogController extends LogController {
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     if ((error !== null && error !== undefined) || logsInfo(reply.log)) super.requestCompleted(error, request, reply)
+  }
+}
+
+/** The levels at which Fastify's per-request lines (info) are written. */
+const REQUEST_LINE_LEVELS: ReadonlySet<LogLevel> = new Set<LogLevel>(['info', 'debug', 'trace'])
+
+export interface AppLogging {
+  /** Fastify's own: `logger`, `childLoggerFactory`, `logController`. */
+  options: Pick<FastifyServerOptions, 'logger' | 'childLoggerFactory' | 'logController'>
+  /** When Fastify is given no logger, the one the app must make its `app.log`; otherwise undefined. */
+  root: FastifyBaseLogger | undefined
+}
+
+/**
+ * How the app logs at `level`. At info and below, through Fastify's pino logger as Fastify sets
+ * it up. Above info, where none of Fastify's per-request lines would be written, Fastify is given
+ * no logger of its own, because with one it listens for the end of every response (two listeners
+ * added and removed on each) only to write the 'request completed' line: the app's logger is
+ * then made here, with the same options and Fastify's serializers, becomes `app.log`, and each
+ * request's logger is a lazy child of it, so that every line the app or Fastify writes at
+ * warn and above (request errors included) is written exactly as before.
+ */
+export function appLogging(level: LogLevel, stream?: { write(line: string): void }): AppLogging {
+  const logController = new RequestLogController()
+  if (REQUEST_LINE_LEVELS.has(level)) {
+    return {
+      options: {
+        logger: { ...loggerOptions(level), ...(stream === undefined ? {} : { stream }) },
+        childLoggerFactory: lazyChildLogger,
+        logController
+      },
+      root: undefined
+    }
+  }
+  const base = loggerOptions(level)
+  const options = {
+    ...base,
+    // Fastify's own serializers for these two (fastify/lib/logger-pino.js); `req` is ours
+    serializers: {
+      err: pino.stdSerializers.err,
+      res: (reply: { statusCode: number }) => ({ statusCode: reply.statusCode }),
+      ...base.serializers
+    }
+  }
+  // as Fastify makes its own: stdout unless a stream is given
+  const root = (stream === undefined ? pino(options) : pino(options, stream)) as unknown as FastifyBaseLogger
+  return {
+    options: {
+      logger: false,
+      childLoggerFactory: (_none, bindings, childOptions) => lazyChildLogger(root, bindings, childOptions),
+      logController
+    },
+    root
   }
 }

@@ -2,18 +2,29 @@
  * Fastify's per-request log lines: written at LOG_LEVEL=info, and at a higher level not even
  * built (src/logger.ts RequestLogController), while the app's own warn lines still go out.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
 import { RequestLogController } from '../../src/logger.js'
 import { buildTestApp } from '../helpers/test-api.js'
 
 type Entry = Record<string, unknown>
 
+/** Two public test routes: one answers how many listeners the raw response has, one throws. */
+function testRoutes(app: FastifyInstance): void {
+  app.get('/test/listeners', { config: { public: true } }, async (_request, reply) => ({
+    finish: reply.raw.listenerCount('finish'),
+    error: reply.raw.listenerCount('error')
+  }))
+  app.get('/test/throws', { config: { public: true } }, async () => {
+    throw new Error('boom in a handler')
+  })
+}
+
 async function appLogging(level: string): Promise<{ app: Awaited<ReturnType<typeof buildTestApp>>; entries: () => Entry[] }> {
   const lines: string[] = []
   const app = await buildTestApp(
     { AUTH_ISSUER: 'http://127.0.0.1:9/', AUTH_AUDIENCE: 'https://api.example.test', LOG_LEVEL: level },
-    { waitForKeys: false, logStream: { write: (line: string) => void lines.push(line) } }
+    { waitForKeys: false, logStream: { write: (line: string) => void lines.push(line) }, instrument: testRoutes }
   )
   return { app, entries: () => lines.map((line) => JSON.parse(line) as Entry) }
 }
@@ -49,6 +60,51 @@ describe('request log lines', () => {
     expect(entries().slice(before)).toEqual([])
     app.log.warn({ probe: 1 }, 'a warning')
     expect(entries().slice(before)).toMatchObject([{ level: 40, msg: 'a warning', probe: 1 }])
+  })
+})
+
+describe('above info (Fastify given no logger of its own)', () => {
+  let close: (() => Promise<void>) | undefined
+  afterEach(async () => {
+    await close?.()
+    close = undefined
+  })
+
+  async function listeners(app: FastifyInstance): Promise<{ finish: number; error: number }> {
+    const res = await app.inject({ url: '/test/listeners' })
+    expect(res.statusCode).toBe(200)
+    return res.json()
+  }
+
+  it("no listener for the end of each response, where at info Fastify adds one (for 'request completed')", async () => {
+    const bare = Fastify({ logger: false })
+    bare.get('/test/listeners', async (_request, reply) => ({
+      finish: reply.raw.listenerCount('finish'),
+      error: reply.raw.listenerCount('error')
+    }))
+    const baseline = await listeners(bare)
+    await bare.close()
+
+    const info = await appLogging('info')
+    const atInfo = await listeners(info.app)
+    await info.app.close()
+    const warn = await appLogging('warn')
+    close = () => warn.app.close()
+    const atWarn = await listeners(warn.app)
+
+    expect(atInfo).toEqual({ finish: baseline.finish + 1, error: baseline.error + 1 })
+    expect(atWarn).toEqual(baseline)
+  })
+
+  it('an error is still logged with its request id, the error serialised as Fastify does', async () => {
+    const { app, entries } = await appLogging('warn')
+    close = () => app.close()
+    const res = await app.inject({ url: '/test/throws', headers: { 'x-request-id': 'req-boom' } })
+    expect(res.statusCode).toBe(500)
+    const line = entries().find((entry) => entry.reqId === 'req-boom')
+    expect(line).toMatchObject({ level: 50, msg: 'unhandled error', err: { type: 'Error', message: 'boom in a handler' } })
+    expect(String((line?.err as { stack?: string }).stack)).toContain('boom in a handler')
+    expect(JSON.stringify(res.json())).not.toContain('boom')
   })
 })
 
