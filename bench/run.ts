@@ -2,7 +2,7 @@
  * `npm run bench`: how fast the BUILT server answers an authenticated route, compared with
  * an unauthenticated route of the same app in the same run (issue 8).
  *
- *   npm run bench                      the full run (about 10 minutes; with --repeat=3 about 21),
+ *   npm run bench                      the full run (about 15 minutes; with --repeat=3 about 45),
  *                                      writes bench/RESULTS.md
  *   npm run bench -- --quick           a smoke run (short durations, fewer memory tokens),
  *                                      writes bench/out/RESULTS-quick.md
