@@ -6,16 +6,7 @@
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildTestApp } from '../helpers/test-api.js'
-
-/** The value of the first sample of `name` whose labels include all of `labels` (0 when none). */
-function sample(text: string, name: string, labels: Record<string, string>): number {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue
-    if (!Object.entries(labels).every(([label, value]) => line.includes(`${label}="${value}"`))) continue
-    return Number(line.slice(line.lastIndexOf(' ') + 1))
-  }
-  return 0
-}
+import { sample } from '../helpers/prometheus.js'
 
 describe('request metrics', () => {
   let app: FastifyInstance

@@ -9,6 +9,7 @@ import type { LightMyRequestResponse } from 'fastify'
 import { startTestApi, type TestApi, type TestApiOptions } from '../helpers/test-api.js'
 import { makeKey } from '../helpers/keys.js'
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.js'
+import { sample } from '../helpers/prometheus.js'
 
 /** A short fetch timeout (and so a short request wait) for the tests of slow or hanging issuers. */
 const FAST = { AUTH_JWKS_TIMEOUT_MS: '300' }
@@ -39,16 +40,6 @@ function expectKeysUnavailable(res: LightMyRequestResponse): void {
   expect(res.headers['www-authenticate']).toBeUndefined()
   expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
   expect(res.json()).toMatchObject({ status: 503, code: 'ERR_KEYS_UNAVAILABLE' })
-}
-
-/** The value of one Prometheus sample, 0 when absent. */
-function sample(text: string, name: string, labels: Record<string, string>): number {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue
-    if (!Object.entries(labels).every(([label, value]) => line.includes(`${label}="${value}"`))) continue
-    return Number(line.slice(line.lastIndexOf(' ') + 1))
-  }
-  return 0
 }
 
 async function metrics(target: TestApi): Promise<string> {
