@@ -214,9 +214,9 @@ async function metrics(app: FastifyInstance, options: MetricsPluginOptions): Pro
   // this hook's own); prom-client reads them when scraped (RouteRequests, RouteLatency). Its
   // inc/observe with a label object would check, sort and hash the labels on every request.
   // They are taken when the reply is sent (onSend: its status is set by then), timed from
-  // onRequest: an onResponse hook would make Fastify listen for the end of
-  // every response (two listeners added and removed on each), which costs the public route more
-  // than everything else here. The latency is the time to the reply's hand-over to the socket.
+  // onRequest: an onResponse hook would make Fastify listen for the end of every response (two
+  // listeners added and removed on each), which costs the public route more than everything
+  // else here. The latency is the time to the reply's hand-over to the socket.
   const { series } = m
   app.decorateRequest('receivedAt', 0)
   app.addHook('onRequest', (request, _reply, done) => {

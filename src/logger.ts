@@ -156,17 +156,17 @@ export function lazyChildLogger(logger: FastifyBaseLogger, bindings: Bindings, o
   return new LazyRequestLogger(logger as PinoLogger, bindings, options as ChildOptions) as unknown as FastifyBaseLogger
 }
 
+/** Whether `log` would write an info line (a logger without isLevelEnabled is asked to, as before). */
+function logsInfo(log: FastifyBaseLogger): boolean {
+  return (log as Partial<PinoLogger>).isLevelEnabled?.('info') ?? true
+}
+
 /**
  * Fastify's per-request log lines ('incoming request', 'request completed', both at info), not
  * built at all when the request's logger would drop them (LOG_LEVEL above info): Fastify's own
  * controller builds each line's object, and reads the response time, for every request before
  * the logger drops it. A request completed with an error is logged as Fastify logs it.
  */
-/** Whether `log` would write an info line (a logger without isLevelEnabled is asked to, as before). */
-function logsInfo(log: FastifyBaseLogger): boolean {
-  return (log as Partial<PinoLogger>).isLevelEnabled?.('info') ?? true
-}
-
 export class RequestLogController extends LogController {
   override incomingRequest(request: FastifyRequest, reply: FastifyReply): void {
     if (logsInfo(request.log)) super.incomingRequest(request, reply)
