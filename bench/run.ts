@@ -581,19 +581,34 @@ async function alternate(
  * same-token route against express-oauth2-jwt-bearer's (issue 19: "from the same interleaved run").
  */
 async function headToHead(issuer: TestIssuer, reference: Reference, scenario: Scenario, opts: Options): Promise<HeadToHead> {
-  const api = await startApi(issuer, `api-vs-${reference.id}`)
+  const { a, b } = await pair(
+    () => startApi(issuer, `api-vs-${reference.id}`),
+    () => startReference(issuer, reference),
+    scenario,
+    opts
+  )
+  log(`api         ${scenario.label} vs ${reference.id} ${describe(a, b)}`)
+  log(`${reference.id.padEnd(11)} ${scenario.label}, interleaved ${describe(b, undefined)}`)
+  return { api: a, other: b }
+}
+
+/** Two servers started for one measurement, `scenario` alternating between them (alternate()), both stopped after it. */
+async function pair(
+  startA: () => Promise<Server>,
+  startB: () => Promise<Server>,
+  scenario: Scenario,
+  opts: Options
+): Promise<{ a: LoadResult; b: LoadResult }> {
+  const a = await startA()
   try {
-    const other = await startReference(issuer, reference)
+    const b = await startB()
     try {
-      const { a, b } = await alternate(api, other, scenario, opts, opts.warmupSec)
-      log(`api         ${scenario.label} vs ${reference.id} ${describe(a, b)}`)
-      log(`${reference.id.padEnd(11)} ${scenario.label}, interleaved ${describe(b, undefined)}`)
-      return { api: a, other: b }
+      return await alternate(a, b, scenario, opts, opts.warmupSec)
     } finally {
-      await stop(other.spawned)
+      await stop(b.spawned)
     }
   } finally {
-    await stop(api.spawned)
+    await stop(a.spawned)
   }
 }
 
@@ -604,19 +619,10 @@ async function headToHead(issuer: TestIssuer, reference: Reference, scenario: Sc
  * scheduler puts its threads), which a ratio to bare Fastify cannot be told apart from.
  */
 async function twins(issuer: TestIssuer, reference: Reference, scenario: Scenario, opts: Options): Promise<HeadToHead> {
-  const first = await startReference(issuer, reference)
-  try {
-    const second = await startReference(issuer, reference)
-    try {
-      const { a, b } = await alternate(first, second, scenario, opts, opts.warmupSec)
-      log(`twins       ${scenario.label}: first ${reference.id} vs second ${describe(a, b)}`)
-      return { api: a, other: b }
-    } finally {
-      await stop(second.spawned)
-    }
-  } finally {
-    await stop(first.spawned)
-  }
+  const start = (): Promise<Server> => startReference(issuer, reference)
+  const { a, b } = await pair(start, start, scenario, opts)
+  log(`twins       ${scenario.label}: first ${reference.id} vs second ${describe(a, b)}`)
+  return { api: a, other: b }
 }
 
 /** The twins' table: each round's ratio of the first process to the second, and how far the rounds stray from 1. */
@@ -626,7 +632,7 @@ function twinsMarkdown(t: HeadToHeadSummary, what: string): string {
   const lines = [
     `| round | first ${what} req/s | second ${what} req/s | ratio |`,
     '| --- | ---: | ---: | ---: |',
-    ...t.rounds.map((r, i) => `| ${i + 1} | ${fmt(r.api.rps)} | ${fmt(r.other.rps)} | ${(r.api.rps / r.other.rps).toFixed(3)} |`),
+    ...t.rounds.map((r, i) => `| ${i + 1} | ${fmt(r.api.rps)} | ${fmt(r.other.rps)} | ${(ratios[i] ?? 0).toFixed(3)} |`),
     `| median | ${fmt(t.apiRps)} | ${fmt(t.otherRps)} | **${t.ratio.toFixed(3)}** |`,
     '',
     `Largest distance of a round's ratio from 1: ${spread.toFixed(3)}.`
