@@ -9,6 +9,12 @@ import { buildTestApp } from '../helpers/test-api.js'
 
 type Entry = Record<string, unknown>
 
+/** Every app a test opens, closed after it. */
+const opened: FastifyInstance[] = []
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((app) => app.close()))
+})
+
 /** Two public test routes: one answers how many listeners the raw response has, one throws. */
 function testRoutes(app: FastifyInstance): void {
   app.get('/test/listeners', { config: { public: true } }, async (_request, reply) => ({
@@ -26,19 +32,13 @@ async function appLogging(level: string): Promise<{ app: Awaited<ReturnType<type
     { AUTH_ISSUER: 'http://127.0.0.1:9/', AUTH_AUDIENCE: 'https://api.example.test', LOG_LEVEL: level },
     { waitForKeys: false, logStream: { write: (line: string) => void lines.push(line) }, instrument: testRoutes }
   )
+  opened.push(app)
   return { app, entries: () => lines.map((line) => JSON.parse(line) as Entry) }
 }
 
 describe('request log lines', () => {
-  let close: (() => Promise<void>) | undefined
-  afterEach(async () => {
-    await close?.()
-    close = undefined
-  })
-
   it('at info: "incoming request" and "request completed" for each request, under one request id', async () => {
     const { app, entries } = await appLogging('info')
-    close = () => app.close()
     const before = entries().length
     const res = await app.inject({ url: '/health/live', headers: { 'x-request-id': 'req-log-1' } })
     expect(res.statusCode).toBe(200)
@@ -53,7 +53,6 @@ describe('request log lines', () => {
 
   it('at warn: no line for a request served or refused, and the app still logs its warnings', async () => {
     const { app, entries } = await appLogging('warn')
-    close = () => app.close()
     const before = entries().length
     expect((await app.inject({ url: '/health/live' })).statusCode).toBe(200)
     expect((await app.inject({ url: '/api/me' })).statusCode).toBe(401)
@@ -64,12 +63,6 @@ describe('request log lines', () => {
 })
 
 describe('above info (Fastify given no logger of its own)', () => {
-  let close: (() => Promise<void>) | undefined
-  afterEach(async () => {
-    await close?.()
-    close = undefined
-  })
-
   async function listeners(app: FastifyInstance): Promise<{ finish: number; error: number }> {
     const res = await app.inject({ url: '/test/listeners' })
     expect(res.statusCode).toBe(200)
@@ -78,18 +71,13 @@ describe('above info (Fastify given no logger of its own)', () => {
 
   it("no listener for the end of each response, where at info Fastify adds one (for 'request completed')", async () => {
     const bare = Fastify({ logger: false })
-    bare.get('/test/listeners', async (_request, reply) => ({
-      finish: reply.raw.listenerCount('finish'),
-      error: reply.raw.listenerCount('error')
-    }))
+    opened.push(bare)
+    testRoutes(bare)
     const baseline = await listeners(bare)
-    await bare.close()
 
     const info = await appLogging('info')
     const atInfo = await listeners(info.app)
-    await info.app.close()
     const warn = await appLogging('warn')
-    close = () => warn.app.close()
     const atWarn = await listeners(warn.app)
 
     expect(atInfo).toEqual({ finish: baseline.finish + 1, error: baseline.error + 1 })
@@ -98,7 +86,6 @@ describe('above info (Fastify given no logger of its own)', () => {
 
   it('an error is still logged with its request id, the error serialised as Fastify does', async () => {
     const { app, entries } = await appLogging('warn')
-    close = () => app.close()
     const res = await app.inject({ url: '/test/throws', headers: { 'x-request-id': 'req-boom' } })
     expect(res.statusCode).toBe(500)
     const line = entries().find((entry) => entry.reqId === 'req-boom')
