@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { cpuSeconds, rssBytes, runCollect } from './processes.js'
+import { cpuSeconds, rssBytes, runCollect, ticksPerSecond } from './processes.js'
 
 export type LoaderKind = 'wrk' | 'autocannon'
 
@@ -48,6 +48,14 @@ export interface LoadResult {
   serverLoopCpuUsPerRequest: number
   /** Server CPU use during the measured period, in cores (1.0 = one core busy). */
   serverCores: number
+  /**
+   * The load generator's own CPU (user + system, its whole process) per request, microseconds:
+   * wrk reads it from /proc/self/stat (bench/wrk.lua); NaN with autocannon. On a machine whose
+   * cores the server and the load generator share, the two together are what one request costs it.
+   */
+  loaderCpuUsPerRequest: number
+  /** The load generator's CPU use during the measured period, in cores (NaN with autocannon). */
+  loaderCores: number
   /** The measured period on the monotonic clock (µs, as process.hrtime and V8's profiler use). */
   windowUs: [number, number]
   /** The server's peak resident memory during the measured period (bytes; sampled every 200 ms). */
@@ -63,6 +71,8 @@ interface RawResult {
   non2xx: number
   sent?: number
   repeated?: number
+  /** wrk's CPU time during the run, in clock ticks (bench/wrk.lua); -1 where it could not be read. */
+  cpu_ticks?: number
   errors: { connect: number; read: number; write: number; timeout: number }
 }
 
@@ -159,6 +169,7 @@ export async function runLoad(kind: LoaderKind, spec: LoadSpec, wrkThreads = 1):
   const loop = spec.serverPid === undefined ? Number.NaN : cpuSeconds(spec.serverPid, true) - loopBefore
   const endUs = monotonicUs()
   const durationSec = raw.duration_us / 1e6
+  const loaderCpu = raw.cpu_ticks === undefined || raw.cpu_ticks < 0 ? Number.NaN : raw.cpu_ticks / ticksPerSecond()
   return {
     requests: raw.requests,
     durationSec,
@@ -173,6 +184,8 @@ export async function runLoad(kind: LoaderKind, spec: LoadSpec, wrkThreads = 1):
     serverCpuUsPerRequest: (cpu * 1e6) / Math.max(1, raw.requests),
     serverLoopCpuUsPerRequest: (loop * 1e6) / Math.max(1, raw.requests),
     serverCores: cpu / durationSec,
+    loaderCpuUsPerRequest: (loaderCpu * 1e6) / Math.max(1, raw.requests),
+    loaderCores: loaderCpu / durationSec,
     windowUs: [startUs, endUs],
     serverPeakRss: peakRss
   }
@@ -210,6 +223,8 @@ export function combine(runs: LoadResult[]): LoadResult {
     serverCpuUsPerRequest: sum((r) => r.serverCpuUsPerRequest * r.requests) / Math.max(1, requests),
     serverLoopCpuUsPerRequest: sum((r) => r.serverLoopCpuUsPerRequest * r.requests) / Math.max(1, requests),
     serverCores: sum((r) => r.serverCores * r.durationSec) / durationSec,
+    loaderCpuUsPerRequest: sum((r) => r.loaderCpuUsPerRequest * r.requests) / Math.max(1, requests),
+    loaderCores: sum((r) => r.loaderCores * r.durationSec) / durationSec,
     windowUs: [first.windowUs[0], last.windowUs[1]],
     serverPeakRss: Math.max(...runs.map((r) => r.serverPeakRss))
   }

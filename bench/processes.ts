@@ -90,7 +90,8 @@ export function rssBytes(pid: number): number | undefined {
 }
 
 let clockTicks: number | undefined
-function ticksPerSecond(): number {
+/** The kernel's clock ticks per second (CLK_TCK), the unit of /proc's CPU times. */
+export function ticksPerSecond(): number {
   if (clockTicks === undefined) {
     try {
       clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100

@@ -197,6 +197,10 @@ interface Summary {
   cpuUs: number
   loopUs: number
   cores: number
+  /** The load generator's CPU per request (µs; NaN with autocannon). */
+  loaderUs: number
+  /** Server and load generator together, in cores busy (NaN with autocannon). */
+  machineCores: number
   peakRss: number
   valid: boolean
 }
@@ -246,6 +250,8 @@ function summarize(scenarios: Scenario[], rounds: Round[]): Summary[] {
       loopUs: median(runs.map((r) => r.serverLoopCpuUsPerRequest)),
       peakRss: Math.max(...runs.map((r) => r.serverPeakRss)),
       cores: median(runs.map((r) => r.serverCores)),
+      loaderUs: median(runs.map((r) => r.loaderCpuUsPerRequest)),
+      machineCores: median(runs.map((r) => r.serverCores + r.loaderCores)),
       valid: non2xx === 0 && socketErrors === 0 && repeated === 0 && runs.length > 0
     }
   })
@@ -1152,6 +1158,14 @@ function twoIssuerMarkdown(rows: Summary[]): string {
   ].join('\n')
 }
 
+/** The targets on the API's scenarios: each one's ratio to the public route (issues 8 and 19). */
+const RATIO_GOALS: Readonly<Record<string, number>> = {
+  'same-rs256': 0.95,
+  'same-es256': 0.95,
+  'distinct-rs256': 0.6,
+  'distinct-es256': 0.5
+}
+
 interface Target {
   name: string
   value: string
@@ -1174,12 +1188,7 @@ function targets(
   const get = (id: string): Summary | undefined => api.find((s) => s.scenario.id === id)
   const pub = get('public')
   const list: Target[] = []
-  for (const [id, goal] of [
-    ['same-rs256', 0.95],
-    ['same-es256', 0.95],
-    ['distinct-rs256', 0.6],
-    ['distinct-es256', 0.5]
-  ] as const) {
+  for (const [id, goal] of Object.entries(RATIO_GOALS)) {
     const s = get(id)
     if (s !== undefined) list.push(ratioTarget(s, pub, goal))
   }
@@ -1236,17 +1245,55 @@ function targets(
 /** Per same-token scenario both ran: the reference's req/s against this API's (e.g. "3,757 req/s, 0.33 × this API's 11,558"). */
 function scenarioTable(rows: Summary[]): string {
   const lines = [
-    '| scenario | req/s | ratio to public | p50 ms | p99 ms | non-2xx | server CPU µs/req | of which event loop | server cores busy | server peak RSS | valid |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |'
+    '| scenario | req/s | ratio to public | p50 ms | p99 ms | non-2xx | server CPU µs/req | of which event loop | server cores busy | load generator CPU µs/req | server peak RSS | valid |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |'
   ]
   for (const s of rows) {
     // every run in brackets: one per round, and for the public route each of its runs
     const rounds = s.runs.length > 1 ? ` (${s.runs.map((r) => fmt(r.rps)).join(', ')})` : ''
     lines.push(
-      `| ${s.scenario.label} | ${fmt(s.rps)}${rounds} | ${s.scenario.id === 'public' ? '1.000' : s.ratio.toFixed(3)} | ${s.p50Ms.toFixed(2)} | ${s.p99Ms.toFixed(2)} | ${s.non2xx}${s.socketErrors > 0 ? ` (+${s.socketErrors} socket errors)` : ''} | ${s.cpuUs.toFixed(1)} | ${s.loopUs.toFixed(1)} | ${s.cores.toFixed(2)} | ${mb(s.peakRss)} | ${s.valid ? 'yes' : '**INVALID**'} |`
+      `| ${s.scenario.label} | ${fmt(s.rps)}${rounds} | ${s.scenario.id === 'public' ? '1.000' : s.ratio.toFixed(3)} | ${s.p50Ms.toFixed(2)} | ${s.p99Ms.toFixed(2)} | ${s.non2xx}${s.socketErrors > 0 ? ` (+${s.socketErrors} socket errors)` : ''} | ${s.cpuUs.toFixed(1)} | ${s.loopUs.toFixed(1)} | ${s.cores.toFixed(2)} | ${fmt(s.loaderUs, 1)} | ${mb(s.peakRss)} | ${s.valid ? 'yes' : '**INVALID**'} |`
     )
   }
   return lines.join('\n')
+}
+
+/**
+ * What limits each scenario: its event loop (one core), the machine's cores (which the
+ * server's threads and the load generator share), or neither (threads waiting on each other).
+ * For the distinct-token targets: the cores the target's req/s would keep busy at the CPU per
+ * request measured, and the CPU per request it allows at the cores the run kept busy.
+ */
+function machineSection(rows: Summary[], pub: Summary): string[] {
+  if (!rows.some((s) => Number.isFinite(s.loaderUs))) return []
+  const cores = availableParallelism()
+  const lines = [
+    `The machine: the server's threads and the load generator share its ${cores} cores, so what a request costs it is the server's CPU and the load generator's together. A scenario whose event loop is near one core busy is limited by its event loop. One whose event loop and cores are both below full is limited by waiting: the event loop for the signature checks' answers, the signature-check worker for the next batch. (The kernel's network work runs partly outside both processes, as softirq time, and is not in these columns.)`,
+    '',
+    `| scenario | req/s | server CPU µs/req | load generator CPU µs/req | together µs/req | event loop cores busy | cores busy, server + load generator (of ${cores}) |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |'
+  ]
+  for (const s of rows)
+    lines.push(
+      `| ${s.scenario.label} | ${fmt(s.rps)} | ${s.cpuUs.toFixed(1)} | ${fmt(s.loaderUs, 1)} | ${fmt(s.cpuUs + s.loaderUs, 1)} | ${fmt((s.loopUs * s.rps) / 1e6, 2)} | ${fmt(s.machineCores, 2)} |`
+    )
+  lines.push('')
+  const byId = new Map(rows.map((s) => [s.scenario.id, s]))
+  for (const id of ['distinct-rs256', 'distinct-es256']) {
+    const s = byId.get(id)
+    const target = RATIO_GOALS[id]
+    if (s === undefined || target === undefined || !Number.isFinite(s.machineCores)) continue
+    const together = s.cpuUs + s.loaderUs
+    const wanted = target * pub.rps
+    // the cores the target's req/s keeps busy at today's CPU per request; the CPU per request it allows at today's cores busy
+    const coresNeeded = (together * wanted) / 1e6
+    const budget = (s.machineCores * 1e6) / wanted
+    lines.push(
+      `- **${s.scenario.label}**: ${target.toFixed(2)} of the public route's ${fmt(pub.rps)} req/s is ${fmt(wanted)} req/s. At the ${together.toFixed(1)} µs of server + load generator CPU per request measured (${s.cpuUs.toFixed(1)} server, ${fmt(s.loaderUs, 1)} load generator), that keeps ${coresNeeded.toFixed(2)} cores busy (${coresNeeded > cores ? `more than the machine's ${cores}: out of reach without less CPU per request` : `of the machine's ${cores}`}); at the ${fmt(s.machineCores, 2)} cores this run kept busy, it allows ${budget.toFixed(1)} µs per request.`
+    )
+  }
+  lines.push('')
+  return lines
 }
 
 interface Report {
@@ -1328,7 +1375,7 @@ function report(r: Report): string {
 
   lines.push('## This API (Fastify)', '')
   lines.push(
-    "Ratio = the scenario's req/s ÷ the public route's (`GET /health/live`, same app, same run), both measured interleaved in one-second slices (P S S P P S S P …, 10 s of each), so that the machine's swings in speed (±15 % between 10-second periods on these shared 2-core machines) land on both sides of the ratio instead of in it; with several rounds, the median of the rounds' ratios. The public route's row gives the medians over all its interleaved measurements. For the distinct-token scenarios some of the garbage a slice leaves is collected in the public slice after it, which flatters their ratio a little. A non-2xx answer or a socket error makes a figure INVALID. \"Server CPU µs/req\" is the server process's user + system CPU time (all threads, so the signature-check workers included) during the measured period, divided by the requests served; \"of which event loop\" is the main thread's share (/proc/<pid>/task/<pid>/stat), the one resource every request needs. Both are much less sensitive to a noisy machine than req/s. One server process serves the scenarios in the order shown, so \"server peak RSS\" is cumulative.",
+    'Ratio = the scenario\'s req/s ÷ the public route\'s (`GET /health/live`, same app, same run), both measured interleaved in one-second slices (P S S P P S S P …, 10 s of each), so that the machine\'s swings in speed (±15 % between 10-second periods on these shared 2-core machines) land on both sides of the ratio instead of in it; with several rounds, the median of the rounds\' ratios. The public route\'s row gives the medians over all its interleaved measurements. For the distinct-token scenarios some of the garbage a slice leaves is collected in the public slice after it, which flatters their ratio a little. A non-2xx answer or a socket error makes a figure INVALID. "Server CPU µs/req" is the server process\'s user + system CPU time (all threads, so the signature-check workers included) during the measured period, divided by the requests served; "of which event loop" is the main thread\'s share (/proc/<pid>/task/<pid>/stat), the one resource every request needs. Both are much less sensitive to a noisy machine than req/s. "Load generator CPU µs/req" is wrk\'s own user + system CPU time (its whole process, read from /proc/self/stat by bench/wrk.lua, after it has read its token file) per request: it runs on the same cores as the server. One server process serves the scenarios in the order shown, so "server peak RSS" is cumulative.',
     ''
   )
   lines.push(scenarioTable(r.api), '')
@@ -1443,6 +1490,7 @@ function report(r: Report): string {
       )
     }
     lines.push('')
+    lines.push(...machineSection(r.api, pub))
   }
   if (r.profiles.length > 0) {
     lines.push(

@@ -11,8 +11,26 @@
 --                     second time) counted as "repeated"
 -- Prints one line "BENCH_JSON {...}" with the totals, latency percentiles, the count of
 -- non-2xx answers (counted in response(), summed over wrk's threads), the requests sent
--- (answered or not) and the tokens sent twice.
+-- (answered or not), the tokens sent twice, and wrk's own CPU time (user + system, in clock
+-- ticks of /proc/self/stat) from the end of the last thread's init() (reading the token file
+-- is not counted) to done().
 local threads = {}
+
+-- utime + stime of this process (all its threads), in clock ticks; -1 where /proc is not readable
+local function cpuTicks()
+  local file = io.open("/proc/self/stat", "r")
+  if file == nil then return -1 end
+  local stat = file:read("*a")
+  file:close()
+  -- the fields after the command name, which may hold spaces: from the last ')'
+  local close = stat:match(".*()%)")
+  if close == nil then return -1 end
+  local fields = {}
+  for field in stat:sub(close + 2):gmatch("%S+") do fields[#fields + 1] = field end
+  local utime, stime = tonumber(fields[12]), tonumber(fields[13])
+  if utime == nil or stime == nil then return -1 end
+  return utime + stime
+end
 
 function setup(thread)
   table.insert(threads, thread)
@@ -25,6 +43,7 @@ local once = false
 non2xx = 0
 sent = 0
 repeated = 0
+startTicks = -1
 
 function init(args)
   local file = os.getenv("BENCH_TOKEN_FILE")
@@ -64,6 +83,8 @@ function init(args)
     math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16))
     index = math.random(0, count - 1)
   end
+  -- each thread's init() runs before any thread starts sending: the last one's reading is the start
+  startTicks = cpuTicks()
 end
 
 function request()
@@ -84,14 +105,20 @@ function done(summary, latency, requests)
   local bad = 0
   local sentAll = 0
   local repeatedAll = 0
+  local start = -1
   for _, thread in ipairs(threads) do
     bad = bad + (thread:get("non2xx") or 0)
     sentAll = sentAll + (thread:get("sent") or 0)
     repeatedAll = repeatedAll + (thread:get("repeated") or 0)
+    local ticks = thread:get("startTicks") or -1
+    if ticks > start then start = ticks end
   end
+  local now = cpuTicks()
+  local cpuTicksUsed = -1
+  if start >= 0 and now >= start then cpuTicksUsed = now - start end
   local e = summary.errors
   io.write(string.format(
-    'BENCH_JSON {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"max_us":%d,"mean_us":%.1f,"non2xx":%d,"sent":%d,"repeated":%d,"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d}}\n',
+    'BENCH_JSON {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"max_us":%d,"mean_us":%.1f,"non2xx":%d,"sent":%d,"repeated":%d,"cpu_ticks":%d,"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d}}\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max, latency.mean,
-    bad, sentAll, repeatedAll, e.connect, e.read, e.write, e.status, e.timeout))
+    bad, sentAll, repeatedAll, cpuTicksUsed, e.connect, e.read, e.write, e.status, e.timeout))
 end
