@@ -14,7 +14,7 @@
  * u32 signature length, the data bytes, the signature bytes.
  */
 import { verify, type KeyObject, type VerifyKeyObjectInput } from 'node:crypto'
-import { parentPort } from 'node:worker_threads'
+import { parentPort, workerData } from 'node:worker_threads'
 
 /** [key id, digest (null for EdDSA), key or key options] */
 export type KeyEntry = [number, string | null, KeyObject | VerifyKeyObjectInput]
@@ -44,7 +44,11 @@ const ANSWER_EVERY_MS = 0.3
 
 const keys = new Map<number, { digest: string | null; key: KeyObject | VerifyKeyObjectInput }>()
 
-function check(digest: string | null, key: KeyObject | VerifyKeyObjectInput, data: Buffer, signature: Buffer): number {
+/**
+ * One check: 1 when `signature` verifies, 0 otherwise (an error from OpenSSL included). The
+ * event loop makes its own checks with this too (signature-workers.ts), so that both answer alike.
+ */
+export function check(digest: string | null, key: KeyObject | VerifyKeyObjectInput, data: Buffer, signature: Buffer): number {
   try {
     return verify(digest, data, key, signature) ? 1 : 0
   } catch {
@@ -52,35 +56,40 @@ function check(digest: string | null, key: KeyObject | VerifyKeyObjectInput, dat
   }
 }
 
-parentPort?.on('message', (message: BatchMessage) => {
-  for (const [id, digest, key] of message.keys ?? []) keys.set(id, { digest, key })
-  for (const id of message.forget ?? []) keys.delete(id)
-  const batch = Buffer.from(message.batch)
-  const count = batch.readUInt32LE(0)
-  let results = new Uint8Array(count)
-  let from = 0
-  let sentAt = performance.now()
-  let at = 4
-  for (let i = 0; i < count; i++) {
-    const id = batch.readUInt32LE(at)
-    const dataLength = batch.readUInt32LE(at + 4)
-    const signatureLength = batch.readUInt32LE(at + 8)
-    at += 12
-    const data = batch.subarray(at, at + dataLength)
-    at += dataLength
-    const signature = batch.subarray(at, at + signatureLength)
-    at += signatureLength
-    const entry = keys.get(id)
-    results[i - from] = entry === undefined ? 0 : check(entry.digest, entry.key, data, signature)
-    if (i + 1 < count && performance.now() - sentAt >= ANSWER_EVERY_MS) {
-      answer(message.seq, from, results.subarray(0, i + 1 - from))
-      from = i + 1
-      results = new Uint8Array(count - from)
-      sentAt = performance.now()
+/** The workerData signature-workers.ts starts this thread with: only then does this module take batches from its parent. */
+export const SIGNATURE_WORKER = 'signature-check'
+
+// imported by the event loop for check() (and by any other thread), this module listens to no one
+if (workerData === SIGNATURE_WORKER)
+  parentPort?.on('message', (message: BatchMessage) => {
+    for (const [id, digest, key] of message.keys ?? []) keys.set(id, { digest, key })
+    for (const id of message.forget ?? []) keys.delete(id)
+    const batch = Buffer.from(message.batch)
+    const count = batch.readUInt32LE(0)
+    let results = new Uint8Array(count)
+    let from = 0
+    let sentAt = performance.now()
+    let at = 4
+    for (let i = 0; i < count; i++) {
+      const id = batch.readUInt32LE(at)
+      const dataLength = batch.readUInt32LE(at + 4)
+      const signatureLength = batch.readUInt32LE(at + 8)
+      at += 12
+      const data = batch.subarray(at, at + dataLength)
+      at += dataLength
+      const signature = batch.subarray(at, at + signatureLength)
+      at += signatureLength
+      const entry = keys.get(id)
+      results[i - from] = entry === undefined ? 0 : check(entry.digest, entry.key, data, signature)
+      if (i + 1 < count && performance.now() - sentAt >= ANSWER_EVERY_MS) {
+        answer(message.seq, from, results.subarray(0, i + 1 - from))
+        from = i + 1
+        results = new Uint8Array(count - from)
+        sentAt = performance.now()
+      }
     }
-  }
-  answer(message.seq, from, results)
-})
+    answer(message.seq, from, results)
+  })
 
 function answer(seq: number, from: number, results: Uint8Array): void {
   const message: ResultMessage = { seq, from, results: results.slice() }

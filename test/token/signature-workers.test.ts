@@ -2,13 +2,16 @@
  * The signature-check threads (src/token/signature-workers.ts): every answer of a batch goes to
  * the check that asked for it, each agrees with node:crypto's own synchronous verify(), keys
  * reach a new worker again, a worker that stops refuses its checks (never accepts them) and is
- * replaced, and close() lets the checks already asked for finish.
+ * replaced, close() lets the checks already asked for finish, and while a worker is busy the
+ * event loop makes part of the next checks itself, with the same answers.
  */
 import { sign, verify } from 'node:crypto'
+import { Worker } from 'node:worker_threads'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { JwsAlg } from '../../src/config.js'
 import { importJwk, type Verifier } from '../../src/keys/jwk-import.js'
 import { derFromJoseEcdsa } from '../../src/token/signature.js'
+import { SIGNATURE_WORKER, type BatchMessage, type ResultMessage } from '../../src/token/signature-worker.js'
 import { SignatureWorkers } from '../../src/token/signature-workers.js'
 import { makeKey, type TestAlg } from '../helpers/keys.js'
 
@@ -162,8 +165,86 @@ describe('signature-check workers', () => {
     expect(workers.running).toBe(0)
   })
 
-  it('refuse a size that is not a positive integer', () => {
+  it('while the worker is busy, make the first half of a turn of checks (at most 8) on the event loop, answering as node:crypto does', async () => {
+    workers = new SignatureWorkers({ size: 1 })
+    const slow = makeCase('ES256', 1, false)
+    // keys made first: making them takes longer than the worker's batch
+    const cases = Array.from({ length: 10 }, (_, index) => makeCase(ALGS[index % ALGS.length] as TestAlg, index, index % 2 === 1))
+    const more = Array.from({ length: 30 }, (_, index) => makeCase('RS256', index, index % 3 === 0))
+    // a long batch (about 60 µs a check) keeps the one worker busy for several milliseconds
+    const long = Array.from({ length: 300 }, () => workers!.verify(slow.verifier, slow.data, slow.signature))
+    await new Promise((resolve) => setImmediate(resolve)) // the long batch is sent
+    expect(workers.checked).toEqual({ here: 0, workers: 0 })
+
+    // the next turn: 10 checks (`cases`: every other one tampered with, in several algorithms)
+    const asked = cases.map((c) => workers!.verify(c.verifier, c.data, c.signature))
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(workers.checked.here).toBe(5)
+    // a turn of 30: 8 here, the rest to the worker
+    const askedMore = more.map((c) => workers!.verify(c.verifier, c.data, c.signature))
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(workers.checked.here).toBe(13)
+
+    expect(await Promise.all(asked)).toEqual(cases.map(reference))
+    expect(await Promise.all(askedMore)).toEqual(more.map(reference))
+    expect((await Promise.all(asked)).filter((ok) => ok)).toHaveLength(5)
+    expect(await Promise.all(long)).toEqual(Array.from({ length: 300 }, () => true))
+    expect(workers.checked).toEqual({ here: 13, workers: 300 + 5 + 22 })
+
+    // an idle worker takes a whole turn
+    const idle = cases.map((c) => workers!.verify(c.verifier, c.data, c.signature))
+    expect(await Promise.all(idle)).toEqual(cases.map(reference))
+    expect(workers.checked).toEqual({ here: 13, workers: 300 + 5 + 22 + 10 })
+  })
+
+  it('with maxChecksHere 0, send every check to the workers, busy or not', async () => {
+    workers = new SignatureWorkers({ size: 1 })
+    workers.maxChecksHere = 0
+    const slow = makeCase('ES256', 1, false)
+    const long = Array.from({ length: 300 }, () => workers!.verify(slow.verifier, slow.data, slow.signature))
+    await new Promise((resolve) => setImmediate(resolve))
+    const next = Array.from({ length: 10 }, () => workers!.verify(slow.verifier, slow.data, slow.signature))
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(await Promise.all([...long, ...next])).toEqual(Array.from({ length: 310 }, () => true))
+    expect(workers.checked).toEqual({ here: 0, workers: 310 })
+  })
+
+  it('the worker module takes batches only in a thread started as a signature-check worker', async () => {
+    const url = new URL('../../src/token/signature-worker.ts', import.meta.url)
+    // another thread that imports it (as the event loop does, for its own checks): nothing
+    // listens to its parent, so nothing keeps it running
+    const plain = new Worker(url)
+    expect(await new Promise((resolve) => plain.once('exit', resolve))).toBe(0)
+    // started as signature-workers.ts starts it: it listens, and answers a batch
+    const started = new Worker(url, { workerData: SIGNATURE_WORKER })
+    try {
+      const good = makeCase('RS256', 1, false)
+      const batch = Buffer.alloc(4 + 12 + good.data.length + good.signature.length)
+      batch.writeUInt32LE(1, 0)
+      batch.writeUInt32LE(7, 4)
+      batch.writeUInt32LE(good.data.length, 8)
+      batch.writeUInt32LE(good.signature.length, 12)
+      good.data.copy(batch, 16)
+      good.signature.copy(batch, 16 + good.data.length)
+      const answer = new Promise<ResultMessage>((resolve) => started.once('message', resolve))
+      const message: BatchMessage = {
+        seq: 1,
+        keys: [[7, good.verifier.digest, good.verifier.options]],
+        batch: batch.buffer.slice(batch.byteOffset, batch.byteOffset + batch.length)
+      }
+      started.postMessage(message)
+      const { seq, from, results } = await answer
+      expect({ seq, from, results: [...results] }).toEqual({ seq: 1, from: 0, results: [1] })
+    } finally {
+      await started.terminate()
+    }
+  })
+
+  it('refuse a size that is not a positive integer, and a maxChecksHere that is not a non-negative integer', () => {
     expect(() => new SignatureWorkers({ size: 0 })).toThrow(RangeError)
     expect(() => new SignatureWorkers({ size: 1.5 })).toThrow(RangeError)
+    const one = new SignatureWorkers({ size: 1 })
+    for (const bad of [-1, 0.5, Number.NaN]) expect(() => (one.maxChecksHere = bad)).toThrow(RangeError)
+    expect(one.maxChecksHere).toBe(8)
   })
 })
