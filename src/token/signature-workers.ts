@@ -9,8 +9,9 @@
  * answers back: about 2–4 µs of event-loop time per check under load (measured; bench/RESULTS.md).
  *
  * While every worker is still busy with an earlier batch, the event loop makes part of this
- * turn's checks itself (the first half, at most MAX_CHECKS_HERE), synchronously, and sends the
- * rest: otherwise the event loop sits idle waiting for answers that queue behind a busy thread.
+ * turn's RSA checks itself (the first half, at most MAX_CHECKS_HERE), synchronously, and sends
+ * the rest: otherwise the event loop sits idle waiting for answers that queue behind a busy
+ * thread. ECDSA and EdDSA checks, two to three times dearer, always go to a worker.
  *
  * Keys go to each worker once (a KeyObject is cloned into the worker), and are forgotten there
  * when the main thread's key object is collected. A check whose worker stops before answering
@@ -45,11 +46,22 @@ interface Lane {
 }
 
 /**
- * The most checks of one turn the event loop makes itself while the workers are busy: a bound on
- * how long it stops serving other requests (about 0.2 ms of RS256 or 0.5 ms of ES256 checks).
- * Measured with distinct tokens against the worker-only build (`npm run bench -- --versus=…`).
+ * The most RSA checks of one turn the event loop makes itself while the workers are busy: a
+ * bound on how long it stops serving other requests (about 0.2 ms of RS256 checks). Measured
+ * with distinct tokens against the worker-only build (`npm run bench -- --versus=…`, and two
+ * servers side by side): RS256 2–8 % faster; ES256 checks made the same way were 3–14 % slower,
+ * so they are not (isRsa).
  */
 const MAX_CHECKS_HERE = 8
+
+/**
+ * RS* and PS*: RSA verification (the public exponent) costs about 25 µs for 2048 bits on the
+ * bench's CPU; ECDSA and EdDSA verification costs two to three times that, and taken by the
+ * event loop it slowed distinct ES256 (see MAX_CHECKS_HERE): those always go to a worker.
+ */
+function isRsa(verifier: Verifier): boolean {
+  return verifier.digest !== null && !verifier.joseEcdsa
+}
 
 /** One worker per spare core (one core left for the event loop), as libuv's threadpool was sized (src/threadpool.ts). */
 export function defaultWorkerCount(): number {
@@ -137,7 +149,7 @@ export class SignatureWorkers {
   }
 
   /**
-   * The most checks of one turn the event loop makes itself while every worker is busy
+   * The most RSA checks of one turn the event loop makes itself while every worker is busy
    * (MAX_CHECKS_HERE); 0: the workers make every check (a test that holds checks in flight
    * behind a busy worker sets it).
    */
@@ -170,14 +182,25 @@ export class SignatureWorkers {
     this.#scheduled = false
     let checks = this.#queue
     this.#queue = []
-    if (checks.length > 0 && this.#allBusy()) {
-      const here = Math.min(this.#maxChecksHere, Math.ceil(checks.length / 2))
-      for (let i = 0; i < here; i++) {
-        const { verifier, data, signature, resolve } = checks[i] as Check
-        resolve(checkHere(verifier.digest, verifier.options, data, signature) === 1)
+    if (checks.length > 0 && this.#maxChecksHere > 0 && this.#allBusy()) {
+      let rsa = 0
+      for (const check of checks) if (isRsa(check.verifier)) rsa++
+      const here = Math.min(this.#maxChecksHere, Math.ceil(rsa / 2))
+      if (here > 0) {
+        const rest: Check[] = []
+        let done = 0
+        for (const check of checks) {
+          if (done < here && isRsa(check.verifier)) {
+            const { verifier, data, signature } = check
+            check.resolve(checkHere(verifier.digest, verifier.options, data, signature) === 1)
+            done++
+          } else {
+            rest.push(check)
+          }
+        }
+        this.#checkedHere += done
+        checks = rest
       }
-      this.#checkedHere += here
-      checks = checks.slice(here)
     }
     if (checks.length > 0) {
       try {

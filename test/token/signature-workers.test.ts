@@ -165,45 +165,52 @@ describe('signature-check workers', () => {
     expect(workers.running).toBe(0)
   })
 
-  it('while the worker is busy, make the first half of a turn of checks (at most 8) on the event loop, answering as node:crypto does', async () => {
+  it('while the worker is busy, make the first half of a turn of RSA checks (at most 8) on the event loop, answering as node:crypto does', async () => {
     workers = new SignatureWorkers({ size: 1 })
     const slow = makeCase('ES256', 1, false)
     // keys made first: making them takes longer than the worker's batch
     const cases = Array.from({ length: 10 }, (_, index) => makeCase(ALGS[index % ALGS.length] as TestAlg, index, index % 2 === 1))
     const more = Array.from({ length: 30 }, (_, index) => makeCase('RS256', index, index % 3 === 0))
+    const ecdsa = Array.from({ length: 6 }, (_, index) => makeCase(index % 2 === 0 ? 'ES256' : 'EdDSA', index, index === 3))
     // a long batch (about 60 µs a check) keeps the one worker busy for several milliseconds
     const long = Array.from({ length: 300 }, () => workers!.verify(slow.verifier, slow.data, slow.signature))
     await new Promise((resolve) => setImmediate(resolve)) // the long batch is sent
     expect(workers.checked).toEqual({ here: 0, workers: 0 })
 
-    // the next turn: 10 checks (`cases`: every other one tampered with, in several algorithms)
+    // the next turn: 10 checks (`cases`: every other one tampered with), 4 of them RSA (RS256, PS256)
     const asked = cases.map((c) => workers!.verify(c.verifier, c.data, c.signature))
     await new Promise((resolve) => setImmediate(resolve))
-    expect(workers.checked.here).toBe(5)
-    // a turn of 30: 8 here, the rest to the worker
+    expect(workers.checked.here).toBe(2)
+    // a turn of 30 RS256: 8 here, the rest to the worker
     const askedMore = more.map((c) => workers!.verify(c.verifier, c.data, c.signature))
     await new Promise((resolve) => setImmediate(resolve))
-    expect(workers.checked.here).toBe(13)
+    expect(workers.checked.here).toBe(10)
+    // a turn of ECDSA and EdDSA: all to the worker
+    const askedEcdsa = ecdsa.map((c) => workers!.verify(c.verifier, c.data, c.signature))
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(workers.checked.here).toBe(10)
 
     expect(await Promise.all(asked)).toEqual(cases.map(reference))
     expect(await Promise.all(askedMore)).toEqual(more.map(reference))
+    expect(await Promise.all(askedEcdsa)).toEqual(ecdsa.map(reference))
     expect((await Promise.all(asked)).filter((ok) => ok)).toHaveLength(5)
     expect(await Promise.all(long)).toEqual(Array.from({ length: 300 }, () => true))
-    expect(workers.checked).toEqual({ here: 13, workers: 300 + 5 + 22 })
+    expect(workers.checked).toEqual({ here: 10, workers: 300 + 8 + 22 + 6 })
 
     // an idle worker takes a whole turn
     const idle = cases.map((c) => workers!.verify(c.verifier, c.data, c.signature))
     expect(await Promise.all(idle)).toEqual(cases.map(reference))
-    expect(workers.checked).toEqual({ here: 13, workers: 300 + 5 + 22 + 10 })
+    expect(workers.checked).toEqual({ here: 10, workers: 300 + 8 + 22 + 6 + 10 })
   })
 
   it('with maxChecksHere 0, send every check to the workers, busy or not', async () => {
     workers = new SignatureWorkers({ size: 1 })
     workers.maxChecksHere = 0
     const slow = makeCase('ES256', 1, false)
+    const rsa = makeCase('RS256', 2, false) // made first: making it takes longer than the worker's batch
     const long = Array.from({ length: 300 }, () => workers!.verify(slow.verifier, slow.data, slow.signature))
     await new Promise((resolve) => setImmediate(resolve))
-    const next = Array.from({ length: 10 }, () => workers!.verify(slow.verifier, slow.data, slow.signature))
+    const next = Array.from({ length: 10 }, () => workers!.verify(rsa.verifier, rsa.data, rsa.signature))
     await new Promise((resolve) => setImmediate(resolve))
     expect(await Promise.all([...long, ...next])).toEqual(Array.from({ length: 310 }, () => true))
     expect(workers.checked).toEqual({ here: 0, workers: 310 })
