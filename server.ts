@@ -65,13 +65,6 @@ async function main(): Promise<void> {
   const app = await buildApp({ config, issuers })
   if (proxy !== undefined) app.log.info(proxy.summary, 'calls to the issuer go through a proxy')
 
-  // Once the server stops listening, a response in flight closes its connection, so a keep-alive client cannot hold the drain open until the grace period kills the process.
-  // (a callback hook, not an async one: every response passes here, and an async hook costs each
-  // a promise and a turn of the microtask queue before its bytes are written)
-  app.addHook('onSend', (_request, reply, payload, done) => {
-    if (!app.server.listening) reply.header('connection', 'close')
-    done(null, payload)
-  })
   closeWithGrace({ delay: GRACE_MS }, async ({ signal, err }) => {
     if (err !== undefined) app.log.error({ err }, 'closing after an error')
     else app.log.info({ signal }, 'shutting down')

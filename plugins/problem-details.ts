@@ -87,7 +87,11 @@ async function problemDetails(app: FastifyInstance): Promise<void> {
   })
 
   // While the server drains, requests on connections still open get a problem 503 and the
-  // connection is closed, so keep-alive clients move to another replica.
+  // connection is closed, so keep-alive clients move to another replica. An answer that was in
+  // flight when the drain began closes its connection too, so that a keep-alive client cannot
+  // hold the drain open until the grace period ends the process. (Callback hooks, not async
+  // ones: every request and response passes here, and an async hook costs each a promise and a
+  // turn of the microtask queue.)
   let closing = false
   app.addHook('preClose', (done) => {
     closing = true
@@ -100,6 +104,10 @@ async function problemDetails(app: FastifyInstance): Promise<void> {
     }
     reply.header('connection', 'close')
     done(new AuthError('ERR_SHUTTING_DOWN', { retryAfter: 1 }))
+  })
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (closing) reply.header('connection', 'close')
+    done(null, payload)
   })
 
   app.setNotFoundHandler((request, reply) => {
