@@ -162,7 +162,7 @@ export class SignatureWorkers {
     this.#maxChecksHere = value
   }
 
-  /** Checks made so far by the event loop itself, and by the workers (for tests and the bench). */
+  /** Checks made so far by the event loop itself, and by the workers (for tests). */
   get checked(): { here: number; workers: number } {
     return { here: this.#checkedHere, workers: this.#checkedByWorkers }
   }
@@ -180,28 +180,9 @@ export class SignatureWorkers {
 
   #flush(): void {
     this.#scheduled = false
-    let checks = this.#queue
+    const queued = this.#queue
     this.#queue = []
-    if (checks.length > 0 && this.#maxChecksHere > 0 && this.#allBusy()) {
-      let rsa = 0
-      for (const check of checks) if (isRsa(check.verifier)) rsa++
-      const here = Math.min(this.#maxChecksHere, Math.ceil(rsa / 2))
-      if (here > 0) {
-        const rest: Check[] = []
-        let done = 0
-        for (const check of checks) {
-          if (done < here && isRsa(check.verifier)) {
-            const { verifier, data, signature } = check
-            check.resolve(checkHere(verifier.digest, verifier.options, data, signature) === 1)
-            done++
-          } else {
-            rest.push(check)
-          }
-        }
-        this.#checkedHere += done
-        checks = rest
-      }
-    }
+    const checks = queued.length > 0 && this.#maxChecksHere > 0 && this.#allBusy() ? this.#checkSomeHere(queued) : queued
     if (checks.length > 0) {
       try {
         this.#send(checks)
@@ -212,6 +193,27 @@ export class SignatureWorkers {
       }
     }
     this.#settled()
+  }
+
+  /** Makes the first half of `checks`' RSA checks (at most maxChecksHere) on the event loop; returns the others, in order. */
+  #checkSomeHere(checks: Check[]): Check[] {
+    let rsa = 0
+    for (const check of checks) if (isRsa(check.verifier)) rsa++
+    const here = Math.min(this.#maxChecksHere, Math.ceil(rsa / 2))
+    if (here === 0) return checks
+    const rest: Check[] = []
+    let done = 0
+    for (const check of checks) {
+      if (done < here && isRsa(check.verifier)) {
+        const { verifier, data, signature } = check
+        check.resolve(checkHere(verifier.digest, verifier.options, data, signature) === 1)
+        done++
+      } else {
+        rest.push(check)
+      }
+    }
+    this.#checkedHere += done
+    return rest
   }
 
   /** One batch to the least busy worker; throws when it could not be sent (nothing of it is then pending). */
