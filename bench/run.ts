@@ -1278,9 +1278,8 @@ function machineSection(rows: Summary[], pub: Summary): string[] {
       `| ${s.scenario.label} | ${fmt(s.rps)} | ${s.cpuUs.toFixed(1)} | ${fmt(s.loaderUs, 1)} | ${fmt(s.cpuUs + s.loaderUs, 1)} | ${fmt((s.loopUs * s.rps) / 1e6, 2)} | ${fmt(s.machineCores, 2)} |`
     )
   lines.push('')
-  const byId = new Map(rows.map((s) => [s.scenario.id, s]))
   for (const id of ['distinct-rs256', 'distinct-es256']) {
-    const s = byId.get(id)
+    const s = rows.find((row) => row.scenario.id === id)
     const target = RATIO_GOALS[id]
     if (s === undefined || target === undefined || !Number.isFinite(s.machineCores)) continue
     const together = s.cpuUs + s.loaderUs
