@@ -56,6 +56,14 @@ export interface LoadResult {
   loaderCpuUsPerRequest: number
   /** The load generator's CPU use during the measured period, in cores (NaN with autocannon). */
   loaderCores: number
+  /**
+   * The whole machine's CPU use during the measured period, in cores: every process (the
+   * server, the load generator, anything else running) and the kernel's interrupt and softirq
+   * work; wrk reads it from /proc/stat (bench/wrk.lua); NaN with autocannon.
+   */
+  machineCores: number
+  /** The part of machineCores that is softirq time (the kernel's network work, mostly). */
+  softirqCores: number
   /** The measured period on the monotonic clock (µs, as process.hrtime and V8's profiler use). */
   windowUs: [number, number]
   /** The server's peak resident memory during the measured period (bytes; sampled every 200 ms). */
@@ -73,6 +81,10 @@ interface RawResult {
   repeated?: number
   /** wrk's CPU time during the run, in clock ticks (bench/wrk.lua); -1 where it could not be read. */
   cpu_ticks?: number
+  /** The whole machine's busy time (all cores, /proc/stat: all but idle and I/O wait) during the run, in clock ticks; -1 where unreadable. */
+  machine_ticks?: number
+  /** The softirq part of machine_ticks. */
+  softirq_ticks?: number
   errors: { connect: number; read: number; write: number; timeout: number }
 }
 
@@ -81,6 +93,10 @@ const AUTOCANNON_CHILD = fileURLToPath(new URL('./autocannon-child.mjs', import.
 
 function monotonicUs(): number {
   return Number(process.hrtime.bigint() / 1000n)
+}
+
+function ticksToCores(ticks: number | undefined, durationSec: number): number {
+  return ticks === undefined || ticks < 0 ? Number.NaN : ticks / ticksPerSecond() / durationSec
 }
 
 export function findWrk(): string | undefined {
@@ -186,6 +202,8 @@ export async function runLoad(kind: LoaderKind, spec: LoadSpec, wrkThreads = 1):
     serverCores: cpu / durationSec,
     loaderCpuUsPerRequest: (loaderCpu * 1e6) / Math.max(1, raw.requests),
     loaderCores: loaderCpu / durationSec,
+    machineCores: ticksToCores(raw.machine_ticks, durationSec),
+    softirqCores: ticksToCores(raw.softirq_ticks, durationSec),
     windowUs: [startUs, endUs],
     serverPeakRss: peakRss
   }
@@ -225,6 +243,8 @@ export function combine(runs: LoadResult[]): LoadResult {
     serverCores: sum((r) => r.serverCores * r.durationSec) / durationSec,
     loaderCpuUsPerRequest: sum((r) => r.loaderCpuUsPerRequest * r.requests) / Math.max(1, requests),
     loaderCores: sum((r) => r.loaderCores * r.durationSec) / durationSec,
+    machineCores: sum((r) => r.machineCores * r.durationSec) / durationSec,
+    softirqCores: sum((r) => r.softirqCores * r.durationSec) / durationSec,
     windowUs: [first.windowUs[0], last.windowUs[1]],
     serverPeakRss: Math.max(...runs.map((r) => r.serverPeakRss))
   }

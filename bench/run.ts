@@ -200,7 +200,11 @@ interface Summary {
   /** The load generator's CPU per request (µs; NaN with autocannon). */
   loaderUs: number
   /** Server and load generator together, in cores busy (NaN with autocannon). */
+  processCores: number
+  /** The whole machine (every process and the kernel), in cores busy (NaN with autocannon). */
   machineCores: number
+  /** The kernel's softirq part of machineCores. */
+  softirqCores: number
   peakRss: number
   valid: boolean
 }
@@ -251,7 +255,9 @@ function summarize(scenarios: Scenario[], rounds: Round[]): Summary[] {
       peakRss: Math.max(...runs.map((r) => r.serverPeakRss)),
       cores: median(runs.map((r) => r.serverCores)),
       loaderUs: median(runs.map((r) => r.loaderCpuUsPerRequest)),
-      machineCores: median(runs.map((r) => r.serverCores + r.loaderCores)),
+      processCores: median(runs.map((r) => r.serverCores + r.loaderCores)),
+      machineCores: median(runs.map((r) => r.machineCores)),
+      softirqCores: median(runs.map((r) => r.softirqCores)),
       valid: non2xx === 0 && socketErrors === 0 && repeated === 0 && runs.length > 0
     }
   })
@@ -1268,27 +1274,27 @@ function machineSection(rows: Summary[], pub: Summary): string[] {
   if (!rows.some((s) => Number.isFinite(s.loaderUs))) return []
   const cores = availableParallelism()
   const lines = [
-    `The machine: the server's threads and the load generator share its ${cores} cores, so what a request costs it is the server's CPU and the load generator's together. A scenario whose event loop is near one core busy is limited by its event loop. One whose event loop and cores are both below full is limited by waiting: the event loop for the signature checks' answers, the signature-check worker for the next batch. (The kernel's network work runs partly outside both processes, as softirq time, and is not in these columns.)`,
+    `The machine: the server's threads and the load generator share its ${cores} cores, so what a request costs it is the server's CPU and the load generator's together. A scenario whose event loop is near one core busy is limited by its event loop. One whose event loop and cores are both below full is limited by waiting: the event loop for the signature checks' answers, the signature-check worker for the next batch. The kernel's network work for loopback runs partly outside both processes, as softirq time: "whole machine" is every process and the kernel together (/proc/stat, read by bench/wrk.lua over its measured period), and what it falls short of ${cores} is what the machine left idle.`,
     '',
-    `| scenario | req/s | server CPU µs/req | load generator CPU µs/req | together µs/req | event loop cores busy | cores busy, server + load generator (of ${cores}) |`,
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |'
+    `| scenario | req/s | server CPU µs/req | load generator CPU µs/req | together µs/req | event loop cores busy | cores busy, server + load generator | whole machine cores busy (of ${cores}) | of which softirq |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |'
   ]
   for (const s of rows)
     lines.push(
-      `| ${s.scenario.label} | ${fmt(s.rps)} | ${s.cpuUs.toFixed(1)} | ${fmt(s.loaderUs, 1)} | ${fmt(s.cpuUs + s.loaderUs, 1)} | ${fmt((s.loopUs * s.rps) / 1e6, 2)} | ${fmt(s.machineCores, 2)} |`
+      `| ${s.scenario.label} | ${fmt(s.rps)} | ${s.cpuUs.toFixed(1)} | ${fmt(s.loaderUs, 1)} | ${fmt(s.cpuUs + s.loaderUs, 1)} | ${fmt((s.loopUs * s.rps) / 1e6, 2)} | ${fmt(s.processCores, 2)} | ${fmt(s.machineCores, 2)} | ${fmt(s.softirqCores, 2)} |`
     )
   lines.push('')
   for (const id of ['distinct-rs256', 'distinct-es256']) {
     const s = rows.find((row) => row.scenario.id === id)
     const target = RATIO_GOALS[id]
-    if (s === undefined || target === undefined || !Number.isFinite(s.machineCores)) continue
+    if (s === undefined || target === undefined || !Number.isFinite(s.processCores)) continue
     const together = s.cpuUs + s.loaderUs
     const wanted = target * pub.rps
     // the cores the target's req/s keeps busy at today's CPU per request; the CPU per request it allows at today's cores busy
     const coresNeeded = (together * wanted) / 1e6
-    const budget = (s.machineCores * 1e6) / wanted
+    const budget = (s.processCores * 1e6) / wanted
     lines.push(
-      `- **${s.scenario.label}**: ${target.toFixed(2)} of the public route's ${fmt(pub.rps)} req/s is ${fmt(wanted)} req/s. At the ${together.toFixed(1)} µs of server + load generator CPU per request measured (${s.cpuUs.toFixed(1)} server, ${fmt(s.loaderUs, 1)} load generator), that keeps ${coresNeeded.toFixed(2)} cores busy (${coresNeeded > cores ? `more than the machine's ${cores}: out of reach without less CPU per request` : `of the machine's ${cores}`}); at the ${fmt(s.machineCores, 2)} cores this run kept busy, it allows ${budget.toFixed(1)} µs per request.`
+      `- **${s.scenario.label}**: ${target.toFixed(2)} of the public route's ${fmt(pub.rps)} req/s is ${fmt(wanted)} req/s. At the ${together.toFixed(1)} µs of server + load generator CPU per request measured (${s.cpuUs.toFixed(1)} server, ${fmt(s.loaderUs, 1)} load generator), that keeps ${coresNeeded.toFixed(2)} cores busy (${coresNeeded > cores ? `more than the machine's ${cores}: out of reach without less CPU per request` : `of the machine's ${cores}`}); at the ${fmt(s.processCores, 2)} cores the two kept busy in this run, it allows ${budget.toFixed(1)} µs per request${Number.isFinite(s.machineCores) ? ` (the whole machine was ${s.machineCores.toFixed(2)} cores busy, ${Math.max(0, cores - s.machineCores).toFixed(2)} idle)` : ''}.`
     )
   }
   lines.push('')

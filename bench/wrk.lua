@@ -13,7 +13,9 @@
 -- non-2xx answers (counted in response(), summed over wrk's threads), the requests sent
 -- (answered or not), the tokens sent twice, and wrk's own CPU time (user + system, in clock
 -- ticks of /proc/self/stat) from the end of the last thread's init() (reading the token file
--- is not counted) to done().
+-- is not counted) to done(), and over the same span the whole machine's busy time (all cores,
+-- every process and the kernel: the first line of /proc/stat, all but idle and I/O wait) and
+-- its softirq part.
 local threads = {}
 
 -- utime + stime of this process (all its threads), in clock ticks; -1 where /proc is not readable
@@ -32,6 +34,21 @@ local function cpuTicks()
   return utime + stime
 end
 
+-- the whole machine's busy and softirq clock ticks, all cores (/proc/stat); -1, -1 where unreadable
+local function machineTicks()
+  local file = io.open("/proc/stat", "r")
+  if file == nil then return -1, -1 end
+  local line = file:read("*l")
+  file:close()
+  if line == nil then return -1, -1 end
+  -- "cpu" user nice system idle iowait irq softirq steal ... (guest time is already in user)
+  local fields = {}
+  for field in line:gmatch("%d+") do fields[#fields + 1] = tonumber(field) end
+  if line:sub(1, 4) ~= "cpu " or #fields < 8 then return -1, -1 end
+  local busy = fields[1] + fields[2] + fields[3] + fields[6] + fields[7] + fields[8]
+  return busy, fields[7]
+end
+
 function setup(thread)
   table.insert(threads, thread)
 end
@@ -44,6 +61,8 @@ non2xx = 0
 sent = 0
 repeated = 0
 startTicks = -1
+startMachine = -1
+startSoftirq = -1
 
 function init(args)
   local file = os.getenv("BENCH_TOKEN_FILE")
@@ -85,6 +104,7 @@ function init(args)
   end
   -- each thread's init() runs before any thread starts sending: the last one's reading is the start
   startTicks = cpuTicks()
+  startMachine, startSoftirq = machineTicks()
 end
 
 function request()
@@ -106,19 +126,30 @@ function done(summary, latency, requests)
   local sentAll = 0
   local repeatedAll = 0
   local start = -1
+  local machineStart, softirqStart = -1, -1
   for _, thread in ipairs(threads) do
     bad = bad + (thread:get("non2xx") or 0)
     sentAll = sentAll + (thread:get("sent") or 0)
     repeatedAll = repeatedAll + (thread:get("repeated") or 0)
     local ticks = thread:get("startTicks") or -1
     if ticks > start then start = ticks end
+    local machine = thread:get("startMachine") or -1
+    if machine > machineStart then
+      machineStart = machine
+      softirqStart = thread:get("startSoftirq") or -1
+    end
   end
   local now = cpuTicks()
   local cpuTicksUsed = -1
   if start >= 0 and now >= start then cpuTicksUsed = now - start end
+  local machineNow, softirqNow = machineTicks()
+  local machineUsed, softirqUsed = -1, -1
+  if machineStart >= 0 and machineNow >= machineStart and softirqStart >= 0 and softirqNow >= softirqStart then
+    machineUsed, softirqUsed = machineNow - machineStart, softirqNow - softirqStart
+  end
   local e = summary.errors
   io.write(string.format(
-    'BENCH_JSON {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"max_us":%d,"mean_us":%.1f,"non2xx":%d,"sent":%d,"repeated":%d,"cpu_ticks":%d,"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d}}\n',
+    'BENCH_JSON {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"max_us":%d,"mean_us":%.1f,"non2xx":%d,"sent":%d,"repeated":%d,"cpu_ticks":%d,"machine_ticks":%d,"softirq_ticks":%d,"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d}}\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max, latency.mean,
-    bad, sentAll, repeatedAll, cpuTicksUsed, e.connect, e.read, e.write, e.status, e.timeout))
+    bad, sentAll, repeatedAll, cpuTicksUsed, machineUsed, softirqUsed, e.connect, e.read, e.write, e.status, e.timeout))
 end
