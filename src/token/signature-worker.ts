@@ -7,6 +7,10 @@
  * ones while the event loop sits idle. A check it cannot make (an unknown key id, an error from
  * OpenSSL) answers 0: a refusal, never an acceptance.
  *
+ * A batch may come with `claims`, one shared byte per check: the worker claims each check
+ * (0 → CLAIMED_BY_WORKER, atomically) before it makes it, and answers TAKEN_BY_EVENT_LOOP,
+ * without checking, for one the event loop has claimed first (signature-workers.ts).
+ *
  * Loaded as it is by Node (types stripped) when the app runs from source, and as compiled
  * JavaScript from dist/: so it imports Node's own modules only.
  *
@@ -26,7 +30,14 @@ export interface BatchMessage {
   /** Keys no longer in use anywhere. */
   forget?: number[]
   batch: ArrayBuffer
+  /** One byte per check, shared with the event loop: 0 unclaimed, CLAIMED_BY_WORKER, or TAKEN_BY_EVENT_LOOP. */
+  claims?: SharedArrayBuffer
 }
+
+/** A claim byte: this worker makes the check. */
+export const CLAIMED_BY_WORKER = 1
+/** A claim byte, and the answer for it: the event loop made the check and answered it itself. */
+export const TAKEN_BY_EVENT_LOOP = 2
 
 export interface ResultMessage {
   seq: number
@@ -70,6 +81,7 @@ if (workerData === SIGNATURE_WORKER)
     let from = 0
     let sentAt = performance.now()
     let at = 4
+    const claims = message.claims === undefined ? undefined : new Uint8Array(message.claims)
     for (let i = 0; i < count; i++) {
       const id = batch.readUInt32LE(at)
       const dataLength = batch.readUInt32LE(at + 4)
@@ -80,7 +92,8 @@ if (workerData === SIGNATURE_WORKER)
       const signature = batch.subarray(at, at + signatureLength)
       at += signatureLength
       const entry = keys.get(id)
-      results[i - from] = entry === undefined ? 0 : check(entry.digest, entry.key, data, signature)
+      if (claims !== undefined && Atomics.compareExchange(claims, i, 0, CLAIMED_BY_WORKER) !== 0) results[i - from] = TAKEN_BY_EVENT_LOOP
+      else results[i - from] = entry === undefined ? 0 : check(entry.digest, entry.key, data, signature)
       if (i + 1 < count && performance.now() - sentAt >= ANSWER_EVERY_MS) {
         answer(message.seq, from, results.subarray(0, i + 1 - from))
         from = i + 1

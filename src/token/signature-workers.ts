@@ -8,10 +8,13 @@
  * transferred buffer), the worker checks them synchronously, and one message brings all the
  * answers back: about 2–4 µs of event-loop time per check under load (measured; bench/RESULTS.md).
  *
- * While every worker is still busy with an earlier batch, the event loop makes part of this
- * turn's RSA checks itself (the first half, at most MAX_CHECKS_HERE), synchronously, and sends
- * the rest: otherwise the event loop sits idle waiting for answers that queue behind a busy
- * thread. ECDSA and EdDSA checks, two to three times dearer, always go to a worker.
+ * A batch sent while every worker is still busy with an earlier one is shared with the event
+ * loop: the worker claims its checks from the front, one by one, and the event loop takes
+ * unclaimed RSA checks from the back, one per turn of the event loop (setImmediate: after the
+ * I/O of that turn, so it takes one only between its other work), each claim one atomic
+ * compare-and-swap on a byte both threads see. Otherwise the event loop sits idle waiting for
+ * answers queued behind a busy thread. A check is made, and answered, by exactly one of them.
+ * ECDSA and EdDSA checks, two to three times dearer, always go to a worker.
  *
  * Keys go to each worker once (a KeyObject is cloned into the worker), and are forgotten there
  * when the main thread's key object is collected. A check whose worker stops before answering
@@ -20,7 +23,14 @@
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import type { Verifier } from '../keys/jwk-import.js'
-import { check as checkHere, SIGNATURE_WORKER, type BatchMessage, type KeyEntry, type ResultMessage } from './signature-worker.js'
+import {
+  check as checkHere,
+  SIGNATURE_WORKER,
+  TAKEN_BY_EVENT_LOOP,
+  type BatchMessage,
+  type KeyEntry,
+  type ResultMessage
+} from './signature-worker.js'
 
 /** Run from source (types stripped by Node or a loader) or from dist/, the worker is this module's sibling. */
 const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './signature-worker.ts' : './signature-worker.js', import.meta.url)
@@ -34,30 +44,29 @@ interface Check {
   reject(error: Error): void
 }
 
+interface Batch {
+  checks: Check[]
+  /** Shared with the worker (BatchMessage.claims) when the event loop may take checks of this batch. */
+  claims: Uint8Array | undefined
+  /** The index of the next check the event loop may take, from the back; -1: none. */
+  back: number
+}
+
 interface Lane {
   worker: Worker
   /** Key ids this worker holds. */
   known: Set<number>
   /** Batches sent and not answered yet, by sequence number. */
-  batches: Map<number, Check[]>
+  batches: Map<number, Batch>
   inFlight: number
   /** Key ids to drop at the next message. */
   forget: number[]
 }
 
 /**
- * The most RSA checks of one turn the event loop makes itself while the workers are busy: a
- * bound on how long it stops serving other requests (about 0.2 ms of RS256 checks). Measured
- * with distinct tokens against the worker-only build (`npm run bench -- --versus=…`, and two
- * servers side by side): RS256 2–8 % faster; ES256 checks made the same way were 3–14 % slower,
- * so they are not (isRsa).
- */
-const MAX_CHECKS_HERE = 8
-
-/**
  * RS* and PS*: RSA verification (the public exponent) costs about 25 µs for 2048 bits on the
  * bench's CPU; ECDSA and EdDSA verification costs two to three times that, and taken by the
- * event loop it slowed distinct ES256 (see MAX_CHECKS_HERE): those always go to a worker.
+ * event loop it slowed distinct ES256 by 8–13 % (docs/decisions/0005): those always go to a worker.
  */
 function isRsa(verifier: Verifier): boolean {
   return verifier.digest !== null && !verifier.joseEcdsa
@@ -76,7 +85,12 @@ export interface SignatureWorkersOptions {
 }
 
 export class SignatureWorkers {
-  #maxChecksHere = MAX_CHECKS_HERE
+  /**
+   * Whether the event loop takes RSA checks from the back of a batch sent to a busy worker
+   * (default true); false: the workers make every check (a test that holds checks in flight
+   * behind a busy worker sets it).
+   */
+  shareChecks = true
   readonly #size: number
   readonly #workerUrl: URL
   readonly #lanes: (Lane | undefined)[]
@@ -88,6 +102,9 @@ export class SignatureWorkers {
   #closing: Promise<void> | undefined
   #checkedHere = 0
   #checkedByWorkers = 0
+  /** The newest batch sent to a busy worker, which the event loop takes checks from; undefined: none. */
+  #shared: Batch | undefined
+  #taking = false
   /** Set by close() while it waits for the checks in flight. */
   #drained: (() => void) | undefined
   readonly #ids = new WeakMap<Verifier, number>()
@@ -148,20 +165,6 @@ export class SignatureWorkers {
     return true
   }
 
-  /**
-   * The most RSA checks of one turn the event loop makes itself while every worker is busy
-   * (MAX_CHECKS_HERE); 0: the workers make every check (a test that holds checks in flight
-   * behind a busy worker sets it).
-   */
-  get maxChecksHere(): number {
-    return this.#maxChecksHere
-  }
-
-  set maxChecksHere(value: number) {
-    if (!Number.isInteger(value) || value < 0) throw new RangeError('SignatureWorkers: maxChecksHere must be a non-negative integer')
-    this.#maxChecksHere = value
-  }
-
   /** Checks made so far by the event loop itself, and by the workers (for tests). */
   get checked(): { here: number; workers: number } {
     return { here: this.#checkedHere, workers: this.#checkedByWorkers }
@@ -182,42 +185,62 @@ export class SignatureWorkers {
     this.#scheduled = false
     const queued = this.#queue
     this.#queue = []
-    const checks = queued.length > 0 && this.#maxChecksHere > 0 && this.#allBusy() ? this.#checkSomeHere(queued) : queued
-    if (checks.length > 0) {
+    if (queued.length > 0) {
+      const shared = this.shareChecks && this.#allBusy()
       try {
-        this.#send(checks)
+        const batch = this.#send(queued, shared)
+        if (shared) {
+          this.#shared = batch
+          this.#takeLater()
+        }
       } catch (error) {
         // not sent (no thread could start, no memory, a key that cannot be cloned): refused,
         // never left pending, and never thrown out of setImmediate (which would end the process)
-        for (const check of checks) check.reject(error as Error)
+        for (const check of queued) check.reject(error as Error)
       }
     }
     this.#settled()
   }
 
-  /** Makes the first half of `checks`' RSA checks (at most maxChecksHere) on the event loop; returns the others, in order. */
-  #checkSomeHere(checks: Check[]): Check[] {
-    let rsa = 0
-    for (const check of checks) if (isRsa(check.verifier)) rsa++
-    const here = Math.min(this.#maxChecksHere, Math.ceil(rsa / 2))
-    if (here === 0) return checks
-    const rest: Check[] = []
-    let done = 0
-    for (const check of checks) {
-      if (done < here && isRsa(check.verifier)) {
-        const { verifier, data, signature } = check
-        check.resolve(checkHere(verifier.digest, verifier.options, data, signature) === 1)
-        done++
-      } else {
-        rest.push(check)
-      }
-    }
-    this.#checkedHere += done
-    return rest
+  #takeLater(): void {
+    if (this.#taking) return
+    this.#taking = true
+    setImmediate(() => this.#takeOne())
   }
 
-  /** One batch to the least busy worker; throws when it could not be sent (nothing of it is then pending). */
-  #send(checks: Check[]): void {
+  /**
+   * Makes one RSA check of the shared batch on the event loop, the last one neither thread has
+   * claimed, and comes back in the next turn while the batch may have more. Stops at the first
+   * check the worker has claimed: the worker claims in order, so it has claimed all before it.
+   */
+  #takeOne(): void {
+    this.#taking = false
+    const batch = this.#shared
+    if (batch === undefined) return
+    const claims = batch.claims as Uint8Array
+    while (batch.back >= 0) {
+      const index = batch.back--
+      const check = batch.checks[index] as Check
+      if (!isRsa(check.verifier)) continue
+      if (Atomics.compareExchange(claims, index, 0, TAKEN_BY_EVENT_LOOP) !== 0) break
+      const { verifier, data, signature } = check
+      this.#checkedHere++
+      check.resolve(checkHere(verifier.digest, verifier.options, data, signature) === 1)
+      if (batch.back >= 0) {
+        this.#takeLater()
+        return
+      }
+      break
+    }
+    batch.back = -1
+    if (this.#shared === batch) this.#shared = undefined
+  }
+
+  /**
+   * One batch to the least busy worker, its claims shared with the event loop when `shared`;
+   * throws when it could not be sent (nothing of it is then pending).
+   */
+  #send(checks: Check[], shared: boolean): Batch {
     const lane = this.#leastBusy()
     let size = 4
     for (const check of checks) size += 12 + check.data.length + check.signature.length
@@ -240,6 +263,7 @@ export class SignatureWorkers {
     }
     const seq = this.#seq++
     const message: BatchMessage = { seq, batch: buffer }
+    if (shared) message.claims = new SharedArrayBuffer(checks.length)
     if (keys !== undefined) message.keys = keys
     if (lane.forget.length > 0) message.forget = lane.forget
     try {
@@ -250,8 +274,14 @@ export class SignatureWorkers {
       if (keys !== undefined) for (const [id] of keys) lane.known.delete(id)
       throw error
     }
-    lane.batches.set(seq, checks)
+    const sent: Batch = {
+      checks,
+      claims: message.claims === undefined ? undefined : new Uint8Array(message.claims),
+      back: message.claims === undefined ? -1 : checks.length - 1
+    }
+    lane.batches.set(seq, sent)
     lane.inFlight += checks.length
+    return sent
   }
 
   #leastBusy(): Lane {
@@ -271,20 +301,29 @@ export class SignatureWorkers {
     const lane: Lane = { worker, known: new Set(), batches: new Map(), inFlight: 0, forget: [] }
     this.#lanes[index] = lane
     worker.on('message', ({ seq, from, results }: ResultMessage) => {
-      const checks = lane.batches.get(seq)
-      if (checks === undefined) return
+      const batch = lane.batches.get(seq)
+      if (batch === undefined) return
+      const checks = batch.checks
       // answers come in parts, in order; the batch is done with its last check's
       const end = from + results.length
       if (end >= checks.length) lane.batches.delete(seq)
       lane.inFlight -= results.length
-      this.#checkedByWorkers += results.length
-      for (let i = 0; i < results.length; i++) checks[from + i]?.resolve(results[i] === 1)
+      for (let i = 0; i < results.length; i++) {
+        const result = results[i]
+        // a check the event loop took is already answered
+        if (result === TAKEN_BY_EVENT_LOOP) continue
+        this.#checkedByWorkers++
+        checks[from + i]?.resolve(result === 1)
+      }
       this.#settled()
     })
     const stopped = (reason: string): void => {
       if (this.#lanes[index] === lane) this.#lanes[index] = undefined
       const error = new Error(`signature check worker stopped (${reason})`)
-      for (const checks of lane.batches.values()) for (const check of checks) check.reject(error)
+      for (const batch of lane.batches.values()) {
+        batch.back = -1 // nothing more to take from it: its checks are refused
+        for (const check of batch.checks) check.reject(error)
+      }
       lane.batches.clear()
       lane.inFlight = 0
       this.#settled()

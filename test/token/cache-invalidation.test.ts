@@ -104,8 +104,8 @@ describe('a cached token', () => {
     // Signature checks run on the app's signature-check threads: one long batch on each of them
     // (each sent in its own turn, so each to an idle thread) keeps the next two checks queued
     // behind it while the key set changes under them. While the threads are busy the event loop
-    // would make some checks itself, at once: here every check goes to a thread.
-    api.app.signatures.maxChecksHere = 0
+    // would take some checks back and make them itself: here every check goes to a thread.
+    api.app.signatures.shareChecks = false
     const holder = makeKey('RS256')
     const verifier = importJwk(holder.publicJwk, new Set(['RS256'])).verifiers.get('RS256') as Verifier
     const data = Buffer.from('hold the signature-check threads')

@@ -3,7 +3,8 @@
  * the check that asked for it, each agrees with node:crypto's own synchronous verify(), keys
  * reach a new worker again, a worker that stops refuses its checks (never accepts them) and is
  * replaced, close() lets the checks already asked for finish, and while a worker is busy the
- * event loop makes part of the next checks itself, with the same answers.
+ * event loop takes RSA checks back from its next batch, each check made by exactly one thread,
+ * with the same answers.
  */
 import { sign, verify } from 'node:crypto'
 import { Worker } from 'node:worker_threads'
@@ -11,7 +12,13 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { JwsAlg } from '../../src/config.js'
 import { importJwk, type Verifier } from '../../src/keys/jwk-import.js'
 import { derFromJoseEcdsa } from '../../src/token/signature.js'
-import { SIGNATURE_WORKER, type BatchMessage, type ResultMessage } from '../../src/token/signature-worker.js'
+import {
+  CLAIMED_BY_WORKER,
+  SIGNATURE_WORKER,
+  TAKEN_BY_EVENT_LOOP,
+  type BatchMessage,
+  type ResultMessage
+} from '../../src/token/signature-worker.js'
 import { SignatureWorkers } from '../../src/token/signature-workers.js'
 import { makeKey, type TestAlg } from '../helpers/keys.js'
 
@@ -165,47 +172,75 @@ describe('signature-check workers', () => {
     expect(workers.running).toBe(0)
   })
 
-  it('while the worker is busy, make the first half of a turn of RSA checks (at most 8) on the event loop, answering as node:crypto does', async () => {
+  it('while the worker is busy, take the RSA checks of its next batch from the back, one per turn, answering as node:crypto does', async () => {
     workers = new SignatureWorkers({ size: 1 })
     const slow = makeCase('ES256', 1, false)
     // keys made first: making them takes longer than the worker's batch
     const cases = Array.from({ length: 10 }, (_, index) => makeCase(ALGS[index % ALGS.length] as TestAlg, index, index % 2 === 1))
-    const more = Array.from({ length: 30 }, (_, index) => makeCase('RS256', index, index % 3 === 0))
     const ecdsa = Array.from({ length: 6 }, (_, index) => makeCase(index % 2 === 0 ? 'ES256' : 'EdDSA', index, index === 3))
-    // a long batch (about 60 µs a check) keeps the one worker busy for several milliseconds
-    const long = Array.from({ length: 300 }, () => workers!.verify(slow.verifier, slow.data, slow.signature))
-    await new Promise((resolve) => setImmediate(resolve)) // the long batch is sent
+    const turn = (): Promise<unknown> => new Promise((resolve) => setImmediate(resolve))
+    // a long batch (about 60 µs a check) keeps the one worker busy for tens of milliseconds
+    const long = Array.from({ length: 600 }, () => workers!.verify(slow.verifier, slow.data, slow.signature))
+    await turn() // the long batch is sent, to an idle worker: nothing to take from it
+    await turn()
     expect(workers.checked).toEqual({ here: 0, workers: 0 })
 
-    // the next turn: 10 checks (`cases`: every other one tampered with), 4 of them RSA (RS256, PS256)
+    // the next turn: 10 checks (`cases`: every other one tampered with), the RSA ones (RS256,
+    // PS256) at 0, 1, 5 and 6; sent whole to the busy worker, then taken back one per turn
     const asked = cases.map((c) => workers!.verify(c.verifier, c.data, c.signature))
-    await new Promise((resolve) => setImmediate(resolve))
-    expect(workers.checked.here).toBe(2)
-    // a turn of 30 RS256: 8 here, the rest to the worker
-    const askedMore = more.map((c) => workers!.verify(c.verifier, c.data, c.signature))
-    await new Promise((resolve) => setImmediate(resolve))
-    expect(workers.checked.here).toBe(10)
-    // a turn of ECDSA and EdDSA: all to the worker
+    const taken: number[] = []
+    for (let i = 0; i < 6; i++) {
+      await turn()
+      taken.push(workers.checked.here)
+    }
+    expect(taken).toEqual([0, 1, 2, 3, 4, 4])
+    // a turn of ECDSA and EdDSA: nothing taken
     const askedEcdsa = ecdsa.map((c) => workers!.verify(c.verifier, c.data, c.signature))
-    await new Promise((resolve) => setImmediate(resolve))
-    expect(workers.checked.here).toBe(10)
+    for (let i = 0; i < 3; i++) await turn()
+    expect(workers.checked.here).toBe(4)
 
     expect(await Promise.all(asked)).toEqual(cases.map(reference))
-    expect(await Promise.all(askedMore)).toEqual(more.map(reference))
-    expect(await Promise.all(askedEcdsa)).toEqual(ecdsa.map(reference))
     expect((await Promise.all(asked)).filter((ok) => ok)).toHaveLength(5)
-    expect(await Promise.all(long)).toEqual(Array.from({ length: 300 }, () => true))
-    expect(workers.checked).toEqual({ here: 10, workers: 300 + 8 + 22 + 6 })
+    expect(await Promise.all(askedEcdsa)).toEqual(ecdsa.map(reference))
+    expect(await Promise.all(long)).toEqual(Array.from({ length: 600 }, () => true))
+    // each check made once: the worker answered the four taken ones without checking them
+    expect(workers.checked).toEqual({ here: 4, workers: 600 + 6 + 6 })
 
     // an idle worker takes a whole turn
     const idle = cases.map((c) => workers!.verify(c.verifier, c.data, c.signature))
     expect(await Promise.all(idle)).toEqual(cases.map(reference))
-    expect(workers.checked).toEqual({ here: 10, workers: 300 + 8 + 22 + 6 + 10 })
+    expect(workers.checked).toEqual({ here: 4, workers: 600 + 6 + 6 + 10 })
   })
 
-  it('with maxChecksHere 0, send every check to the workers, busy or not', async () => {
+  it('when the worker and the event loop reach the same checks, each check is made once and answered as node:crypto does', async () => {
     workers = new SignatureWorkers({ size: 1 })
-    workers.maxChecksHere = 0
+    const rsa = Array.from({ length: 40 }, (_, index) => makeCase(index % 4 === 0 ? 'PS256' : 'RS256', index, index % 3 === 0))
+    const slow = makeCase('ES256', 1, false)
+    const turn = (): Promise<unknown> => new Promise((resolve) => setImmediate(resolve))
+    // turns of RSA checks asked while the worker works through the turns before them: both
+    // threads claim checks of the same batches, from either end
+    const first = Array.from({ length: 40 }, () => workers!.verify(slow.verifier, slow.data, slow.signature))
+    await turn()
+    const asked: Promise<boolean>[] = []
+    const expected: boolean[] = []
+    for (let round = 0; round < 60; round++) {
+      for (let i = 0; i < 7; i++) {
+        const c = rsa[(round * 7 + i) % rsa.length] as Case
+        asked.push(workers.verify(c.verifier, c.data, c.signature))
+        expected.push(reference(c))
+      }
+      await turn()
+    }
+    expect(await Promise.all(asked)).toEqual(expected)
+    expect(await Promise.all(first)).toEqual(Array.from({ length: 40 }, () => true))
+    const { here, workers: byWorkers } = workers.checked
+    expect(here).toBeGreaterThan(0)
+    expect(here + byWorkers).toBe(40 + 60 * 7)
+  })
+
+  it('with shareChecks false, send every check to the workers and take none back, busy or not', async () => {
+    workers = new SignatureWorkers({ size: 1 })
+    workers.shareChecks = false
     const slow = makeCase('ES256', 1, false)
     const rsa = makeCase('RS256', 2, false) // made first: making it takes longer than the worker's batch
     const long = Array.from({ length: 300 }, () => workers!.verify(slow.verifier, slow.data, slow.signature))
@@ -242,16 +277,47 @@ describe('signature-check workers', () => {
       started.postMessage(message)
       const { seq, from, results } = await answer
       expect({ seq, from, results: [...results] }).toEqual({ seq: 1, from: 0, results: [1] })
+
+      // a batch shared with the event loop: the worker claims each check before making it, and
+      // answers TAKEN_BY_EVENT_LOOP, without checking, for one claimed before it (the second)
+      const cases = [good, good, makeCase('RS256', 2, true)]
+      const size = cases.reduce((sum, c) => sum + 12 + c.data.length + c.signature.length, 4)
+      const shared = Buffer.alloc(size)
+      shared.writeUInt32LE(cases.length, 0)
+      let at = 4
+      for (const c of cases) {
+        shared.writeUInt32LE(7, at)
+        shared.writeUInt32LE(c.data.length, at + 4)
+        shared.writeUInt32LE(c.signature.length, at + 8)
+        c.data.copy(shared, at + 12)
+        c.signature.copy(shared, at + 12 + c.data.length)
+        at += 12 + c.data.length + c.signature.length
+      }
+      const claims = new Uint8Array(new SharedArrayBuffer(cases.length))
+      claims[1] = TAKEN_BY_EVENT_LOOP
+      const second = new Promise<ResultMessage>((resolve) => started.once('message', resolve))
+      started.postMessage({
+        seq: 2,
+        batch: shared.buffer.slice(shared.byteOffset, shared.byteOffset + shared.length),
+        claims: claims.buffer
+      } satisfies BatchMessage)
+      const answered = await second
+      // the third was signed by another key than key 7: a refusal
+      expect({ seq: answered.seq, from: answered.from, results: [...answered.results] }).toEqual({
+        seq: 2,
+        from: 0,
+        results: [1, TAKEN_BY_EVENT_LOOP, 0]
+      })
+      expect([...claims]).toEqual([CLAIMED_BY_WORKER, TAKEN_BY_EVENT_LOOP, CLAIMED_BY_WORKER])
     } finally {
       await started.terminate()
     }
   })
 
-  it('refuse a size that is not a positive integer, and a maxChecksHere that is not a non-negative integer', () => {
+  it('refuse a size that is not a positive integer', () => {
     expect(() => new SignatureWorkers({ size: 0 })).toThrow(RangeError)
     expect(() => new SignatureWorkers({ size: 1.5 })).toThrow(RangeError)
-    const one = new SignatureWorkers({ size: 1 })
-    for (const bad of [-1, 0.5, Number.NaN]) expect(() => (one.maxChecksHere = bad)).toThrow(RangeError)
-    expect(one.maxChecksHere).toBe(8)
+    expect(() => new SignatureWorkers({ size: -1 })).toThrow(RangeError)
+    expect(new SignatureWorkers({ size: 1 }).shareChecks).toBe(true)
   })
 })
