@@ -246,6 +246,8 @@ export class SignatureWorkers {
     for (const check of checks) size += 12 + check.data.length + check.signature.length
     const buffer = new ArrayBuffer(size)
     const batch = Buffer.from(buffer)
+    // allocated before any key is marked known: nothing after the loop but postMessage can throw
+    const claims = shared ? new Uint8Array(new SharedArrayBuffer(checks.length)) : undefined
     batch.writeUInt32LE(checks.length, 0)
     let at = 4
     let keys: KeyEntry[] | undefined
@@ -263,7 +265,7 @@ export class SignatureWorkers {
     }
     const seq = this.#seq++
     const message: BatchMessage = { seq, batch: buffer }
-    if (shared) message.claims = new SharedArrayBuffer(checks.length)
+    if (claims !== undefined) message.claims = claims.buffer as SharedArrayBuffer
     if (keys !== undefined) message.keys = keys
     if (lane.forget.length > 0) message.forget = lane.forget
     try {
@@ -274,11 +276,7 @@ export class SignatureWorkers {
       if (keys !== undefined) for (const [id] of keys) lane.known.delete(id)
       throw error
     }
-    const sent: Batch = {
-      checks,
-      claims: message.claims === undefined ? undefined : new Uint8Array(message.claims),
-      back: message.claims === undefined ? -1 : checks.length - 1
-    }
+    const sent: Batch = { checks, claims, back: claims === undefined ? -1 : checks.length - 1 }
     lane.batches.set(seq, sent)
     lane.inFlight += checks.length
     return sent
