@@ -230,7 +230,6 @@ export class SignatureWorkers {
         this.#takeLater()
         return
       }
-      break
     }
     batch.back = -1
     if (this.#shared === batch) this.#shared = undefined
@@ -265,7 +264,7 @@ export class SignatureWorkers {
     }
     const seq = this.#seq++
     const message: BatchMessage = { seq, batch: buffer }
-    if (claims !== undefined) message.claims = claims.buffer as SharedArrayBuffer
+    if (claims !== undefined) message.claims = claims.buffer
     if (keys !== undefined) message.keys = keys
     if (lane.forget.length > 0) message.forget = lane.forget
     try {
