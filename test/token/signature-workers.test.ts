@@ -64,6 +64,22 @@ function reference({ verifier, data, signature }: Case): boolean {
   }
 }
 
+/** A batch as signature-workers.ts encodes it: the count, then per check its key id, the lengths, the data and the signature. */
+function batchOf(keyId: number, cases: Case[]): ArrayBuffer {
+  const batch = Buffer.alloc(cases.reduce((size, c) => size + 12 + c.data.length + c.signature.length, 4))
+  batch.writeUInt32LE(cases.length, 0)
+  let at = 4
+  for (const { data, signature } of cases) {
+    batch.writeUInt32LE(keyId, at)
+    batch.writeUInt32LE(data.length, at + 4)
+    batch.writeUInt32LE(signature.length, at + 8)
+    at += 12
+    at += data.copy(batch, at)
+    at += signature.copy(batch, at)
+  }
+  return batch.buffer.slice(batch.byteOffset, batch.byteOffset + batch.length)
+}
+
 const ALGS: TestAlg[] = ['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA']
 
 describe('signature-check workers', () => {
@@ -261,18 +277,11 @@ describe('signature-check workers', () => {
     const started = new Worker(url, { workerData: SIGNATURE_WORKER })
     try {
       const good = makeCase('RS256', 1, false)
-      const batch = Buffer.alloc(4 + 12 + good.data.length + good.signature.length)
-      batch.writeUInt32LE(1, 0)
-      batch.writeUInt32LE(7, 4)
-      batch.writeUInt32LE(good.data.length, 8)
-      batch.writeUInt32LE(good.signature.length, 12)
-      good.data.copy(batch, 16)
-      good.signature.copy(batch, 16 + good.data.length)
       const answer = new Promise<ResultMessage>((resolve) => started.once('message', resolve))
       const message: BatchMessage = {
         seq: 1,
         keys: [[7, good.verifier.digest, good.verifier.options]],
-        batch: batch.buffer.slice(batch.byteOffset, batch.byteOffset + batch.length)
+        batch: batchOf(7, [good])
       }
       started.postMessage(message)
       const { seq, from, results } = await answer
@@ -281,24 +290,12 @@ describe('signature-check workers', () => {
       // a batch shared with the event loop: the worker claims each check before making it, and
       // answers TAKEN_BY_EVENT_LOOP, without checking, for one claimed before it (the second)
       const cases = [good, good, makeCase('RS256', 2, true)]
-      const size = cases.reduce((sum, c) => sum + 12 + c.data.length + c.signature.length, 4)
-      const shared = Buffer.alloc(size)
-      shared.writeUInt32LE(cases.length, 0)
-      let at = 4
-      for (const c of cases) {
-        shared.writeUInt32LE(7, at)
-        shared.writeUInt32LE(c.data.length, at + 4)
-        shared.writeUInt32LE(c.signature.length, at + 8)
-        c.data.copy(shared, at + 12)
-        c.signature.copy(shared, at + 12 + c.data.length)
-        at += 12 + c.data.length + c.signature.length
-      }
       const claims = new Uint8Array(new SharedArrayBuffer(cases.length))
       claims[1] = TAKEN_BY_EVENT_LOOP
       const second = new Promise<ResultMessage>((resolve) => started.once('message', resolve))
       started.postMessage({
         seq: 2,
-        batch: shared.buffer.slice(shared.byteOffset, shared.byteOffset + shared.length),
+        batch: batchOf(7, cases),
         claims: claims.buffer
       } satisfies BatchMessage)
       const answered = await second
