@@ -11,8 +11,8 @@
  */
 import { AuthError, isAuthError } from '../errors.js'
 import type { AccessTokenVerifier } from '../token/access-token-verifier.js'
-import { checkSingleToken } from '../token/bearer-credentials.js'
-import { decodeCompactJws, looksLikeCompactJws, type DecodedJws } from '../token/compact-jws.js'
+import { checkSingleToken, decodeJwsFirst, jwsFirst } from '../token/bearer-credentials.js'
+import { decodeCompactJws, type DecodedJws } from '../token/compact-jws.js'
 import type { AccessTokenIdentity } from '../token/identity.js'
 import type { TrustedIssuer } from './issuers-file.js'
 import { IssuerRouter } from './issuer-router.js'
@@ -62,17 +62,20 @@ export class MultiIssuerVerifier implements TokenVerifier {
       const cached = verifier.cache.get(token, now)
       if (cached !== undefined) return cached
     }
-    checkSingleToken(token)
     let issuer: TrustedIssuer
     let iss: string | undefined
     let decoded: DecodedJws | undefined
-    if (!looksLikeCompactJws(token)) {
+    if (!jwsFirst(token)) {
+      // a token that passes this is no compact JWS: jwsFirst takes every one short enough
+      checkSingleToken(token)
       if (this.#opaque === undefined) {
         throw new AuthError('ERR_TOKEN_NOT_JWT', { reason: 'not a compact JWS, and no issuer accepts opaque tokens' })
       }
       issuer = this.#opaque
     } else {
-      decoded = decodeCompactJws(token) // once: the chosen issuer's verifier is given it
+      // checked by its strict decoding (bearer-credentials.ts, jwsFirst), once: the chosen
+      // issuer's verifier is given it
+      decoded = decodeJwsFirst(token, decodeCompactJws)
       const route = this.#router.route(decoded.payload)
       issuer = route.issuer
       iss = route.issuer.kind === 'template' ? route.iss : undefined

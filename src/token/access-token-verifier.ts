@@ -11,7 +11,7 @@ import type { VerificationKey } from '../keys/jwk-import.js'
 import { remember } from '../cache/remember.js'
 import { AuthError } from '../errors.js'
 import { checkJwtClaims, claimRulesFor, identityOf, jwtValidity, type ClaimRules } from './access-token-claims.js'
-import { checkSingleToken } from './bearer-credentials.js'
+import { checkSingleToken, decodeJwsFirst, jwsFirst } from './bearer-credentials.js'
 import { decodeCompactJws, decodeCompactJwsPayload, looksLikeCompactJws, type DecodedJws } from './compact-jws.js'
 import type { AccessTokenIdentity } from './identity.js'
 import { checkHeader, type CheckedHeader } from './jws-header.js'
@@ -87,13 +87,15 @@ export class AccessTokenVerifier {
     const now = this.#now() / 1000
     const cached = this.cache.get(token, now)
     if (cached !== undefined) return cached
-    checkSingleToken(token)
-    if (!looksLikeCompactJws(token)) {
-      if (this.#introspect !== undefined) return this.#introspect(token)
-      throw new AuthError('ERR_TOKEN_NOT_JWT', { reason: 'not a compact JWS' })
-    }
-    if (!this.#acceptsJwt) {
-      throw new AuthError('ERR_JWT_NOT_ACCEPTED', { reason: 'JWT with formats=opaque' })
+    // A JWS is checked by its strict decoding in #verifyJwt (bearer-credentials.ts, jwsFirst); a
+    // token the router decoded (several issuers) was checked there.
+    if (!this.#acceptsJwt || (decoded === undefined && !jwsFirst(token))) {
+      checkSingleToken(token)
+      if (!looksLikeCompactJws(token)) {
+        if (this.#introspect !== undefined) return this.#introspect(token)
+        throw new AuthError('ERR_TOKEN_NOT_JWT', { reason: 'not a compact JWS' })
+      }
+      if (!this.#acceptsJwt) throw new AuthError('ERR_JWT_NOT_ACCEPTED', { reason: 'JWT with formats=opaque' })
     }
     return this.#verifyJwt(
       token,
@@ -111,12 +113,12 @@ export class AccessTokenVerifier {
     let checked: CheckedHeader
     let parts: Omit<DecodedJws, 'header'>
     if (known === undefined) {
-      const full = decoded ?? decodeCompactJws(token)
+      const full = decoded ?? decodeJwsFirst(token, decodeCompactJws)
       checked = checkHeader(full.header, this.#algorithms)
       parts = full
     } else {
       checked = known
-      parts = decodeCompactJwsPayload(token)
+      parts = decodeJwsFirst(token, decodeCompactJwsPayload)
     }
     const { payload, signingInput, signature } = parts
     const { alg, kid, typ } = checked

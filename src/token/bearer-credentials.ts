@@ -6,6 +6,7 @@
  */
 import type { DpopMode } from '../config.js'
 import { AuthError } from '../errors.js'
+import { looksLikeCompactJws } from './compact-jws.js'
 
 export type AuthScheme = 'Bearer' | 'DPoP'
 
@@ -151,5 +152,30 @@ export function checkSingleToken(token: string): void {
   }
   if (!B64TOKEN.test(token)) {
     throw new AuthError('ERR_TOKEN_MALFORMED', { reason: 'not an RFC 6750 b64token' })
+  }
+}
+
+/**
+ * Whether a token that is not cached may skip checkSingleToken and go straight to strict JWS
+ * decoding (decodeJwsFirst): it is not too long and has the shape of a compact JWS. A token that
+ * decodes is made of base64url characters and dots only, a narrower set than b64token's, with no
+ * white space or comma: checkSingleToken would have passed it, so it is not scanned a second
+ * time. One that does not decode gets checkSingleToken's refusal first, as if it had run first.
+ */
+export function jwsFirst(token: string): boolean {
+  return token.length <= MAX_TOKEN_LENGTH && looksLikeCompactJws(token)
+}
+
+/**
+ * `decode(token)` for a token that jwsFirst let through. When decoding fails, the refusal is
+ * checkSingleToken's if it has one (two tokens, not a b64token), otherwise the decoding's: the
+ * answer checking first would give.
+ */
+export function decodeJwsFirst<T>(token: string, decode: (token: string) => T): T {
+  try {
+    return decode(token)
+  } catch (error) {
+    checkSingleToken(token)
+    throw error
   }
 }
