@@ -142,7 +142,14 @@ describe('one issuer: syntax refusals are the same as checking first', () => {
       ['a character outside b64token in the signature', `${h}.${p}.${s.slice(0, 5)}!${s.slice(5)}`, 401, 'ERR_TOKEN_MALFORMED'],
       ['a "+" (b64token, not base64url) in the payload', `${h}.${p.slice(0, 10)}+${p.slice(10)}.${s}`, 401, 'ERR_TOKEN_MALFORMED'],
       ['padding after the signature', `${good}==`, 401, 'ERR_TOKEN_MALFORMED'],
-      ['too long', `${h}.${'A'.repeat(MAX_TOKEN_LENGTH)}.${s}`, 401, 'ERR_TOKEN_TOO_LARGE']
+      ['too long', `${h}.${'A'.repeat(MAX_TOKEN_LENGTH)}.${s}`, 401, 'ERR_TOKEN_TOO_LARGE'],
+      // a payload that decodes to valid JSON: refused for its length, never decoded and checked further
+      [
+        'too long, with a payload that decodes',
+        `${h}.${b64url(JSON.stringify({ x: 'A'.repeat(MAX_TOKEN_LENGTH) }))}.${s}`,
+        401,
+        'ERR_TOKEN_TOO_LARGE'
+      ]
     ]
     for (const [name, token, status, code] of cases) {
       const res = await api.app.inject({ url: '/api/me', headers: { authorization: `Bearer ${token}` } })
