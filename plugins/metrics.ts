@@ -6,7 +6,7 @@
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import {
   Counter,
@@ -211,30 +211,27 @@ async function metrics(app: FastifyInstance, options: MetricsPluginOptions): Pro
   if (!metricsEnabled) return
 
   // Each request's two samples are plain additions to its route's series (found in maps of
-  // this hook's own); prom-client reads them when scraped (RouteRequests, RouteLatency). Its
+  // this plugin's own); prom-client reads them when scraped (RouteRequests, RouteLatency). Its
   // inc/observe with a label object would check, sort and hash the labels on every request.
   // They are taken when the reply is sent (onSend: its status is set by then), timed from
   // onRequest: an onResponse hook would make Fastify listen for the end of every response (two
   // listeners added and removed on each), which costs the public route more than everything
   // else here. The latency is the time to the reply's hand-over to the socket.
+  //
+  // A route's requests are counted by an onSend hook of that route's own, added as it is
+  // declared (onRoute) and holding its series: the request's route is not looked up per request
+  // (request.routeOptions builds a dozen-field object on every read). Requests that match no
+  // route (the not-found handler) are counted by the app-wide onSend hook, as 'unmatched'.
   const { series } = m
-  app.decorateRequest('receivedAt', 0)
-  app.addHook('onRequest', (request, _reply, done) => {
-    request.receivedAt = performance.now()
-    done()
-  })
-  app.addHook('onSend', (request, reply, payload, done) => {
-    // once per request, even when a failing onSend hook has the reply sent again
-    if (request.receivedAt === 0) {
-      done(null, payload)
-      return
-    }
+  const byMethodOf = (route: string): Map<string, RouteSeries> => {
+    let byMethod = series.get(route)
+    if (byMethod === undefined) series.set(route, (byMethod = new Map()))
+    return byMethod
+  }
+  const count = (request: FastifyRequest, reply: FastifyReply, byMethod: Map<string, RouteSeries>, route: string): void => {
     const seconds = (performance.now() - request.receivedAt) / 1000
     request.receivedAt = 0
     const method = request.method
-    const route = request.routeOptions.url ?? 'unmatched'
-    let byMethod = series.get(route)
-    if (byMethod === undefined) series.set(route, (byMethod = new Map()))
     let s = byMethod.get(method)
     if (s === undefined) byMethod.set(method, (s = newSeries(method, route)))
     const status = reply.statusCode
@@ -244,7 +241,28 @@ async function metrics(app: FastifyInstance, options: MetricsPluginOptions): Pro
     s.buckets[bucket] = (s.buckets[bucket] ?? 0) + 1
     s.sum += seconds
     s.count++
+  }
+  app.decorateRequest('receivedAt', 0)
+  app.addHook('onRequest', (request, _reply, done) => {
+    request.receivedAt = performance.now()
+    done()
+  })
+  // receivedAt is 0 once counted: a request is counted once, even when a failing onSend hook
+  // has its reply sent again
+  let unmatched: Map<string, RouteSeries> | undefined
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (request.receivedAt !== 0 && request.is404) count(request, reply, (unmatched ??= byMethodOf('unmatched')), 'unmatched')
     done(null, payload)
+  })
+  app.addHook('onRoute', (route) => {
+    const url = route.url
+    let byMethod: Map<string, RouteSeries> | undefined
+    const counter: onSendHookHandler = (request, reply, payload, done) => {
+      if (request.receivedAt !== 0) count(request, reply, (byMethod ??= byMethodOf(url)), url)
+      done(null, payload)
+    }
+    const own = route.onSend
+    route.onSend = own === undefined ? [counter] : [...(Array.isArray(own) ? own : [own]), counter]
   })
 
   if (metricsPort === undefined) return

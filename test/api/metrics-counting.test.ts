@@ -1,7 +1,8 @@
 /**
  * http_requests_total and http_request_duration_seconds count each request once, when its reply
  * is sent (plugins/metrics.ts: onRequest + onSend, no onResponse hook): served, refused by the
- * gate in onRequest, unmatched, HEAD, and a handler's error.
+ * gate in onRequest, unmatched, HEAD, and a handler's error. A route is counted by an onSend hook
+ * of its own (added when it is declared), after any onSend hooks the route declares itself.
  */
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -23,6 +24,17 @@ describe('request metrics', () => {
           a.get('/test/throws', { config: { public: true } }, async () => {
             throw new Error('boom')
           })
+          // a route with an onSend hook of its own (a function, not a list) and two methods
+          a.route({
+            method: ['GET', 'DELETE'],
+            url: '/test/own-hook',
+            config: { public: true },
+            onSend: (_request, reply, payload, done) => {
+              reply.header('x-own-hook', 'ran')
+              done(null, payload)
+            },
+            handler: async () => ({ ok: true })
+          })
         }
       }
     )
@@ -38,6 +50,11 @@ describe('request metrics', () => {
     expect((await app.inject({ url: '/no/such/route' })).statusCode).toBe(404)
     expect((await app.inject({ url: '/test/throws' })).statusCode).toBe(500)
     expect((await app.inject({ url: '/test/slow' })).statusCode).toBe(200)
+    const own = await app.inject({ url: '/test/own-hook' })
+    expect(own.statusCode).toBe(200)
+    expect(own.headers['x-own-hook']).toBe('ran')
+    expect((await app.inject({ method: 'DELETE', url: '/test/own-hook' })).headers['x-own-hook']).toBe('ran')
+    expect((await app.inject({ method: 'DELETE', url: '/test/own-hook' })).statusCode).toBe(200)
 
     const text = (await app.inject({ url: '/metrics' })).body
     const requests = (route: string, status: string, method = 'GET'): number =>
@@ -47,6 +64,11 @@ describe('request metrics', () => {
     expect(requests('/api/me', '401')).toBe(1)
     expect(requests('unmatched', '404')).toBe(1)
     expect(requests('/test/throws', '500')).toBe(1)
+    expect(requests('/test/own-hook', '200')).toBe(1)
+    expect(requests('/test/own-hook', '200', 'DELETE')).toBe(2)
+    // each request once: the sum over every series is the number of requests made above
+    const total = [...text.matchAll(/^http_requests_total\{[^}]*\} (\d+)$/gm)].reduce((sum, [, n]) => sum + Number(n), 0)
+    expect(total).toBe(11)
     expect(sample(text, 'http_request_duration_seconds_count', { method: 'GET', route: '/health/live' })).toBe(3)
     expect(sample(text, 'http_request_duration_seconds_count', { method: 'GET', route: '/api/me' })).toBe(1)
     // the slow route's 30 ms are in its latency: nothing under 25 ms, all of it by 50 ms
