@@ -10,7 +10,7 @@
  *            --connections=32, --duration=10, --warmup=3, --no-build,
  *            --skip=api,bare,express,fastify-jwt,storage,postgres,profile,memory,issuers2 (any of them; postgres skips only
  *            the PostgreSQL half of storage, issuers2 only the two-issuer server of api), --memory-tokens=N, --output=path,
- *            --distinct=N (never-repeated tokens per algorithm, default 300,000; minted once and
+ *            --distinct=N (never-repeated tokens per algorithm, default 500,000; minted once and
  *            cached under bench/out, keyed by the bench's issuer key, issuer URL and audience),
  *            --server-dir=path (another checkout's build, for A/B comparisons; not built by the bench),
  *            --versus=path (A/B: this build and another checkout's, both running, each scenario's
@@ -152,7 +152,7 @@ function parseOptions(argv: string[]): Options {
     // Never-repeated tokens (issue 19): each load of one server process gets its own slice of
     // these (bench/token-pool.ts), so no token reaches a server twice and no request of a
     // distinct-token scenario can be a cache hit. Minted once, cached under bench/out.
-    distinct: Math.round(num('distinct', 300_000)),
+    distinct: Math.round(num('distinct', 500_000)),
     memoryTokens: Math.round(num('memory-tokens', quick ? 100_000 : 1_000_000)),
     output: flags.get('output') ?? join(ROOT, quick ? 'bench/out/RESULTS-quick.md' : 'bench/RESULTS.md'),
     serverDir: flags.get('server-dir') ?? ROOT,
