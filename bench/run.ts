@@ -504,9 +504,20 @@ async function versus(issuer: TestIssuer, scenarios: Scenario[], opts: Options, 
     '| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |'
   ]
   const ratios = new Map<string, number[]>()
+  // B draws its never-sent tokens from a pool of its own: the two servers drawing on one would
+  // use it up twice as fast (each server still never sees a token twice)
+  const ofB = new Map<Scenario, Scenario>(
+    scenarios.map((scenario) => [
+      scenario,
+      scenario.pool === undefined ? scenario : { ...scenario, pool: new TokenPool(scenario.pool.file, `${scenario.pool.sliceFile}.b`) }
+    ])
+  )
   for (let round = 1; round <= opts.repeat; round++) {
     // new server processes: none of the distinct tokens has reached them
-    for (const scenario of scenarios) scenario.pool?.reset()
+    for (const scenario of scenarios) {
+      scenario.pool?.reset()
+      ofB.get(scenario)?.pool?.reset()
+    }
     const a = await startApi(issuer, 'versus-a')
     const own = serverDir
     serverDir = otherDir
@@ -514,10 +525,10 @@ async function versus(issuer: TestIssuer, scenarios: Scenario[], opts: Options, 
     try {
       for (const scenario of scenarios) {
         await load(a, scenario, opts, 0, opts.warmupSec)
-        await load(b, scenario, opts, 0, opts.warmupSec)
+        await load(b, ofB.get(scenario) ?? scenario, opts, 0, opts.warmupSec)
       }
       for (const scenario of scenarios) {
-        const { a: ra, b: rb } = await alternate(a, b, scenario, opts, 0)
+        const { a: ra, b: rb } = await alternate(a, b, scenario, opts, 0, ofB.get(scenario))
         ratios.set(scenario.label, [...(ratios.get(scenario.label) ?? []), ra.rps / rb.rps])
         const cpu = (r: LoadResult): string => `${r.serverCpuUsPerRequest.toFixed(1)} (${r.serverLoopCpuUsPerRequest.toFixed(1)})`
         const line = `| ${round} | ${scenario.label} | ${fmt(ra.rps)} | ${fmt(rb.rps)} | ${(ra.rps / rb.rps).toFixed(3)} | ${cpu(ra)} | ${cpu(rb)} | ${ok(ra) && ok(rb) ? 'yes' : 'NO'} |`
@@ -569,11 +580,13 @@ async function alternate(
   b: Server,
   scenario: Scenario,
   opts: Options,
-  warmupSec: number
+  warmupSec: number,
+  /** B's own copy of `scenario` (its own pool of never-sent tokens), when the two need one each. */
+  scenarioB: Scenario = scenario
 ): Promise<{ a: LoadResult; b: LoadResult }> {
   if (warmupSec > 0) {
     await load(a, scenario, opts, 0, warmupSec)
-    await load(b, scenario, opts, 0, warmupSec)
+    await load(b, scenarioB, opts, 0, warmupSec)
   }
   const ofA: LoadResult[] = []
   const ofB: LoadResult[] = []
@@ -581,7 +594,7 @@ async function alternate(
   for (let i = 0; i < slices; i++) {
     const aFirst = i % 2 === 0
     if (aFirst) ofA.push(await load(a, scenario, opts, 0, SLICE_SEC))
-    ofB.push(await load(b, scenario, opts, 0, SLICE_SEC))
+    ofB.push(await load(b, scenarioB, opts, 0, SLICE_SEC))
     if (!aFirst) ofA.push(await load(a, scenario, opts, 0, SLICE_SEC))
   }
   return { a: combine(ofA), b: combine(ofB) }
