@@ -3,8 +3,16 @@
  * safeguards remote calls need: a timeout (withTimeout), no redirects followed, a response
  * size cap, 200 and a JSON object only. Through a proxy too: HTTPS_PROXY / NO_PROXY are applied
  * to the process by proxy.ts, and these safeguards act on the request and its answer alike.
+ *
+ * The request itself runs on a worker thread of its own (fetch-worker.ts says why: undici's
+ * shapes, once seen by the event loop's isolate, slow every request the server answers). The
+ * thread starts with the first call, never keeps the process alive while idle, and is started
+ * again by the next call if it stops; a call it leaves unanswered fails with the reason.
  */
+import { Worker } from 'node:worker_threads'
 import { CodedError } from '../errors.js'
+import type { AbortMessage, FetchAnswer, FetchMessage } from './fetch-worker.js'
+import { outboundProxySettings } from './proxy.js'
 import { withTimeout } from './timeout.js'
 
 /** A remote document could not be obtained; the message says why, for the logs (never for a client). */
@@ -29,80 +37,100 @@ export interface FetchJsonOptions {
   signal?: AbortSignal
 }
 
-function parseMaxAge(cacheControl: string | null): number | undefined {
-  if (cacheControl === null) return undefined
-  if (/(?:^|,)\s*(?:no-store|no-cache)\s*(?:,|$)/i.test(cacheControl)) return 0
-  const match = /(?:^|,)\s*max-age\s*=\s*"?(\d+)"?/i.exec(cacheControl)
-  return match?.[1] === undefined ? undefined : Number(match[1])
+/** Run from source (types stripped by Node or a loader) or from dist/, the worker is this module's sibling. */
+const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './fetch-worker.ts' : './fetch-worker.js', import.meta.url)
+
+interface Pending {
+  url: string
+  resolve(fetched: FetchedJson): void
+  reject(error: FetchFailed): void
 }
 
-async function readCapped(response: Response, maxBytes: number): Promise<Buffer> {
-  const declared = Number(response.headers.get('content-length') ?? '0')
-  if (declared > maxBytes) throw new FetchFailed(`response of ${declared} bytes exceeds ${maxBytes}`)
-  if (response.body === null) return Buffer.alloc(0)
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of response.body) {
-    size += chunk.byteLength
-    if (size > maxBytes) throw new FetchFailed(`response exceeds ${maxBytes} bytes`)
-    chunks.push(Buffer.from(chunk))
+/** The one outbound-HTTP thread of the process, and the calls it has not answered. */
+let worker: Worker | undefined
+const pending = new Map<number, Pending>()
+let nextId = 0
+
+/** The outbound thread while it runs (undefined before the first call, or once it stopped): for tests and diagnostics. */
+export function outboundThread(): Worker | undefined {
+  return worker
+}
+
+function settle(id: number): Pending | undefined {
+  const call = pending.get(id)
+  if (call === undefined) return undefined
+  pending.delete(id)
+  // idle: the thread is not what keeps the process alive
+  if (pending.size === 0) worker?.unref()
+  return call
+}
+
+function started(): Worker {
+  if (worker !== undefined) return worker
+  const thread = new Worker(WORKER_URL, { name: 'outbound-http' })
+  thread.on('message', (answer: FetchAnswer) => {
+    const call = settle(answer.id)
+    if (call === undefined) return
+    if ('error' in answer) call.reject(new FetchFailed(answer.error))
+    else call.resolve({ body: answer.body, maxAge: answer.maxAge })
+  })
+  const stopped = (reason: string): void => {
+    if (worker === thread) worker = undefined
+    for (const id of [...pending.keys()]) {
+      const call = settle(id)
+      call?.reject(new FetchFailed(`${call.url}: the outbound HTTP thread stopped (${reason})`))
+    }
   }
-  return Buffer.concat(chunks)
+  thread.on('error', (error) => stopped(error.message))
+  // an answer that could not be read is lost: the thread is stopped, so that its calls fail rather than wait
+  thread.on('messageerror', () => void thread.terminate())
+  thread.on('exit', (code) => stopped(`exit code ${code}`))
+  // after the listeners (a 'message' listener holds a reference again): the calls ref and unref it
+  thread.unref()
+  worker = thread
+  return thread
 }
 
-/**
- * Why fetch() failed. undici hides the reason in `cause` (ECONNREFUSED, a certificate error,
- * "bad port"), at times a cause deeper: a proxy that refuses the tunnel gives a cancelled
- * request whose cause says "Proxy response (407) !== 200 when HTTP Tunneling". The deepest
- * cause wins: its system or TLS code, else its message (undici's own UND_ERR_ codes say less).
- */
-function failureReason(error: unknown): string {
-  let deepest = error as { code?: unknown; message?: unknown; cause?: unknown }
-  for (let depth = 0; depth < 5 && typeof deepest.cause === 'object' && deepest.cause !== null; depth++) {
-    deepest = deepest.cause as typeof deepest
+/** The request on the outbound thread, until `deadline` (or the caller's own signal) aborts it. */
+function request(url: string, options: FetchJsonOptions, deadline: AbortSignal): Promise<FetchedJson> {
+  if (options.signal?.aborted === true) return Promise.reject(new FetchFailed(`${url}: aborted`))
+  const thread = started()
+  const id = nextId++
+  const message: FetchMessage = {
+    kind: 'fetch',
+    id,
+    url,
+    method: options.method ?? 'GET',
+    headers: options.headers ?? {},
+    ...(options.body === undefined ? {} : { body: options.body }),
+    maxBytes: options.maxBytes,
+    proxy: outboundProxySettings()
   }
-  const { code, message } = deepest
-  if (typeof code === 'string' && !code.startsWith('UND_ERR_')) return code
-  return typeof message === 'string' ? message : String(error)
-}
-
-/** The request and the reading of its answer, until `deadline` aborts them. */
-async function request(url: string, options: FetchJsonOptions, deadline: AbortSignal): Promise<FetchedJson> {
-  const signal = options.signal === undefined ? deadline : AbortSignal.any([deadline, options.signal])
-  const aborted = (): boolean => options.signal?.aborted === true
-  let response: Response
-  try {
-    response = await fetch(url, {
-      method: options.method ?? 'GET',
-      redirect: 'manual',
-      signal,
-      headers: { accept: 'application/json', ...options.headers },
-      ...(options.body === undefined ? {} : { body: options.body })
+  return new Promise<FetchedJson>((resolve, reject) => {
+    const abort = (): void => {
+      if (pending.has(id)) thread.postMessage({ kind: 'abort', id } satisfies AbortMessage)
+    }
+    const done = (): void => {
+      deadline.removeEventListener('abort', abort)
+      options.signal?.removeEventListener('abort', abort)
+    }
+    pending.set(id, {
+      url,
+      resolve: (fetched) => {
+        done()
+        resolve(fetched)
+      },
+      reject: (error) => {
+        done()
+        reject(error)
+      }
     })
-  } catch (error) {
-    throw new FetchFailed(`${url}: ${aborted() ? 'aborted' : failureReason(error)}`)
-  }
-  try {
-    if (response.status !== 200) {
-      throw new FetchFailed(
-        `${url}: HTTP ${response.status}${response.status >= 300 && response.status < 400 ? ' (redirects are not followed)' : ''}`
-      )
-    }
-    const bytes = await readCapped(response, options.maxBytes)
-    let body: unknown
-    try {
-      body = JSON.parse(bytes.toString('utf8'))
-    } catch {
-      throw new FetchFailed(`${url}: response is not JSON`)
-    }
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new FetchFailed(`${url}: response is not a JSON object`)
-    return { body: body as Record<string, unknown>, maxAge: parseMaxAge(response.headers.get('cache-control')) }
-  } catch (error) {
-    if (aborted()) throw new FetchFailed(`${url}: aborted`)
-    throw error instanceof FetchFailed ? error : new FetchFailed(`${url}: ${(error as Error).message}`)
-  } finally {
-    if (!response.bodyUsed && response.body !== null) await response.body.cancel().catch(() => undefined)
-  }
+    // a call in flight keeps the process alive, as its socket would on this thread
+    if (pending.size === 1) thread.ref()
+    deadline.addEventListener('abort', abort)
+    options.signal?.addEventListener('abort', abort)
+    thread.postMessage(message)
+  })
 }
 
 export function fetchJson(url: string, options: FetchJsonOptions): Promise<FetchedJson> {

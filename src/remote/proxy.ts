@@ -7,7 +7,9 @@
  * NODE_USE_ENV_PROXY=1 turns on), here turned on whenever a proxy variable is set: fetch gets
  * undici's EnvHttpProxyAgent (a CONNECT tunnel per connection, Proxy-Authorization from the
  * URL's user and password), node:http and node:https their proxy-aware global agents. It is
- * process-wide, so the entry sets it once, before the first call. fetchJson's timeout,
+ * process-wide, so the entry sets it once, before the first call; fetchJson's requests run on a
+ * thread of their own (fetch-worker.ts), which applies the same settings there
+ * (outboundProxySettings). fetchJson's timeout,
  * redirect refusal and size cap act on the request and its answer, not on the connection, and
  * hold through the proxy unchanged.
  *
@@ -15,6 +17,7 @@
  */
 import * as http from 'node:http'
 import { ConfigError } from '../config.js'
+import type { ProxySettings } from './fetch-worker.js'
 
 type Env = Record<string, string | undefined>
 
@@ -34,6 +37,13 @@ export interface OutboundProxy {
 export interface UseProxyOptions {
   /** Hosts (`host` or `host:port`) always reached directly, added to NO_PROXY: the development issuer. */
   direct?: readonly string[]
+}
+
+/** The settings in use, for fetchJson's thread (proxy settings are per isolate); undefined: direct. */
+let current: ProxySettings | undefined
+
+export function outboundProxySettings(): ProxySettings | undefined {
+  return current
 }
 
 /** The variable that holds a setting, the lower-case one first; an empty value counts as unset. */
@@ -86,11 +96,17 @@ export function useProxyFromEnvironment(env: Env, options: UseProxyOptions = {})
     )
   }
   const noProxy = [pick(env, 'NO_PROXY')?.value, ...(options.direct ?? [])].filter((entry) => entry !== undefined).join(',')
-  const restore = setGlobalProxy({
+  const settings: ProxySettings = {
     ...(httpProxy === undefined ? {} : { http_proxy: httpProxy.value }),
     ...(httpsProxy === undefined ? {} : { https_proxy: httpsProxy.value }),
     ...(noProxy === '' ? {} : { no_proxy: noProxy })
-  })
+  }
+  const restoreHere = setGlobalProxy({ ...settings })
+  current = settings
+  const restore = (): void => {
+    restoreHere()
+    if (current === settings) current = undefined
+  }
   return {
     summary: {
       ...(httpProxy === undefined ? {} : { httpProxy: httpProxy.shown }),
