@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { createServer, type Server } from 'node:http'
+import { createServer, type RequestListener, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -20,31 +20,35 @@ import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.js'
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const OPTIONS = { timeoutMs: 5000, maxBytes: 64 * 1024 }
 
+/** A server on loopback and the URL of its /jwks. */
+async function serve(handler: RequestListener): Promise<{ server: Server; url: string }> {
+  const server = createServer(handler)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks` }
+}
+
+async function shut(server: Server): Promise<void> {
+  server.closeAllConnections()
+  await new Promise((resolve) => server.close(resolve))
+}
+
 let idp: TestIssuer
 /** Accepts a request and never answers it. */
-let silent: Server
-let silentUrl: string
+let silent: { server: Server; url: string }
 /** Answers after half a second: long after the thread is up, with nothing else to keep a process alive. */
-let slow: Server
-let slowUrl: string
+let slow: { server: Server; url: string }
 
 beforeAll(async () => {
   idp = await startTestIssuer({ keys: [makeKey('ES256')] })
-  silent = createServer(() => undefined)
-  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
-  silentUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/jwks`
-  slow = createServer((_request, response) => {
+  silent = await serve(() => undefined)
+  slow = await serve((_request, response) => {
     setTimeout(() => response.writeHead(200, { 'content-type': 'application/json' }).end('{"keys":[{"kty":"EC"}]}'), 500)
   })
-  await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve))
-  slowUrl = `http://127.0.0.1:${(slow.address() as AddressInfo).port}/jwks`
 })
 
 afterAll(async () => {
-  silent.closeAllConnections()
-  await new Promise((resolve) => silent.close(resolve))
-  slow.closeAllConnections()
-  await new Promise((resolve) => slow.close(resolve))
+  await shut(silent.server)
+  await shut(slow.server)
   await idp.close()
 })
 
@@ -67,7 +71,7 @@ describe('the outbound HTTP thread', () => {
   })
 
   it('fails the calls in flight when the thread stops, with the reason, and the next call starts it again', async () => {
-    const call = fetchJson(silentUrl, OPTIONS)
+    const call = fetchJson(silent.url, OPTIONS)
     const failure = call.then(
       () => undefined,
       (error: unknown) => error
@@ -79,7 +83,7 @@ describe('the outbound HTTP thread', () => {
     await stopped?.terminate()
     const error = await failure
     expect(error).toBeInstanceOf(FetchFailed)
-    expect((error as FetchFailed).message).toBe(`${silentUrl}: the outbound HTTP thread stopped (exit code 1)`)
+    expect((error as FetchFailed).message).toBe(`${silent.url}: the outbound HTTP thread stopped (exit code 1)`)
     const { body } = await fetchJson(idp.jwksUri, OPTIONS)
     expect((body.keys as unknown[]).length).toBe(1)
     expect(outboundThread()).not.toBe(stopped)
@@ -87,10 +91,10 @@ describe('the outbound HTTP thread', () => {
 
   it("aborts a call when the caller's signal aborts", async () => {
     const controller = new AbortController()
-    const call = fetchJson(silentUrl, { ...OPTIONS, signal: controller.signal })
+    const call = fetchJson(silent.url, { ...OPTIONS, signal: controller.signal })
     setTimeout(() => controller.abort(), 100)
-    await expect(call).rejects.toThrow(`${silentUrl}: aborted`)
-    await expect(fetchJson(silentUrl, { ...OPTIONS, signal: controller.signal })).rejects.toThrow(`${silentUrl}: aborted`)
+    await expect(call).rejects.toThrow(`${silent.url}: aborted`)
+    await expect(fetchJson(silent.url, { ...OPTIONS, signal: controller.signal })).rejects.toThrow(`${silent.url}: aborted`)
   })
 
   it('keeps a process alive while a call is in flight, and lets it exit once the thread is idle', async () => {
@@ -102,7 +106,7 @@ describe('the outbound HTTP thread', () => {
       `import { fetchJson } from ${JSON.stringify(pathToFileURL(join(ROOT, 'src/remote/fetch-json.ts')).href)}
       // twice: the second call starts on a thread left idle (unreferenced) by the first
       for (let call = 0; call < 2; call++) {
-        const { body } = await fetchJson(${JSON.stringify(slowUrl)}, { timeoutMs: 5000, maxBytes: 65536 })
+        const { body } = await fetchJson(${JSON.stringify(slow.url)}, { timeoutMs: 5000, maxBytes: 65536 })
         console.log('keys', (body.keys as unknown[]).length)
       }
       `
