@@ -34,7 +34,7 @@
  * server, started by the bench, a fresh database per round). See storageRound. Where a storage
  * request's time goes: `npx tsx bench/storage-profile.ts embedded|postgres list|create`.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync, readdirSync } from 'node:fs'
 import { availableParallelism, loadavg, tmpdir, totalmem } from 'node:os'
 import { verify as cryptoVerify } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
@@ -854,17 +854,21 @@ async function profile(issuer: TestIssuer, scenario: Scenario, opts: Options): P
   const dir = join(OUT, 'profiles')
   mkdirSync(dir, { recursive: true })
   const name = `server-${scenario.id}`
-  for (const file of readdirSync(dir)) if (file.startsWith(name)) rmSync(join(dir, file))
-  const server = await startApi(issuer, `profile-${scenario.id}`, {}, [
-    '--cpu-prof',
-    `--cpu-prof-dir=${dir}`,
-    `--cpu-prof-name=${name}.cpuprofile`
-  ])
+  for (const file of readdirSync(dir)) if (file.startsWith(name)) rmSync(join(dir, file), { recursive: true })
+  // every thread writes a profile of its own (the signature-check and outbound-HTTP workers too);
+  // Node's own names, CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile, tell the main thread's
+  // (thread id 0) from theirs, where one name for all would be whichever thread wrote last
+  const threads = join(dir, `${name}.threads`)
+  mkdirSync(threads)
+  const server = await startApi(issuer, `profile-${scenario.id}`, {}, ['--cpu-prof', `--cpu-prof-dir=${threads}`])
   scenario.pool?.reset()
   const result = await load(server, scenario, opts, opts.profileWarmupSec, opts.profileDurationSec)
   const code = await stop(server.spawned)
-  const file = join(dir, `${name}.cpuprofile`)
   if (code !== 0) throw new Error(`profiled server exited with ${code}; no profile`)
+  const main = readdirSync(threads).filter((file) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(file))
+  if (main.length !== 1) throw new Error(`expected one main-thread profile in ${threads}, found ${main.length}`)
+  const file = join(dir, `${name}.cpuprofile`)
+  renameSync(join(threads, main[0] as string), file)
   // The measured window and its request count, to summarise the same samples again later.
   writeFileSync(join(dir, `${name}.window.json`), `${JSON.stringify({ windowUs: result.windowUs, requests: result.requests })}\n`)
   log(`profiled  ${scenario.label.padEnd(28)} ${describe(result, undefined)} (profiler on)`)
