@@ -107,8 +107,12 @@ function request(url: string, options: FetchJsonOptions, deadline: AbortSignal):
     proxy: outboundProxySettings()
   }
   return new Promise<FetchedJson>((resolve, reject) => {
+    // settled here at once: a thread slow to honour the abort neither holds the caller nor, being
+    // referenced while a call is pending, the process (its late answer finds no call and is dropped)
     const abort = (): void => {
-      if (pending.has(id)) thread.postMessage({ kind: 'abort', id } satisfies AbortMessage)
+      if (!pending.has(id)) return
+      thread.postMessage({ kind: 'abort', id } satisfies AbortMessage)
+      settle(id)?.reject(new FetchFailed(`${url}: aborted`))
     }
     const done = (): void => {
       deadline.removeEventListener('abort', abort)
