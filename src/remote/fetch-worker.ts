@@ -20,10 +20,11 @@
  * differ from the ones it has.
  *
  * Loaded as it is by Node (types stripped) when the app runs from source, and as compiled
- * JavaScript from dist/: so it imports Node's own modules only.
+ * JavaScript from dist/: so it imports Node's own modules only (and types, which are erased).
  */
 import * as http from 'node:http'
 import { parentPort } from 'node:worker_threads'
+import type { FetchedJson } from './fetch-json.js'
 
 /** The proxy variables as Node's http.setGlobalProxyFromEnv reads them. */
 export interface ProxySettings {
@@ -49,7 +50,7 @@ export interface AbortMessage {
   id: number
 }
 
-export type FetchAnswer = { id: number; body: Record<string, unknown>; maxAge: number | undefined } | { id: number; error: string }
+export type FetchAnswer = ({ id: number } & FetchedJson) | { id: number; error: string }
 
 /** A failure whose message is the whole reason (the caller prefixes nothing). */
 class Failed extends Error {}
@@ -92,10 +93,7 @@ function failureReason(error: unknown): string {
 }
 
 /** The request and the reading of its answer, until `signal` aborts them; rejects with the reason. */
-export async function fetchHere(
-  message: FetchMessage,
-  signal: AbortSignal
-): Promise<{ body: Record<string, unknown>; maxAge: number | undefined }> {
+async function fetchHere(message: FetchMessage, signal: AbortSignal): Promise<FetchedJson> {
   const { url } = message
   let response: Response
   try {
