@@ -118,7 +118,22 @@ interface RouteEntry {
   options: RouteOptions
 }
 
-type MutableCaller = { auth: AccessTokenIdentity | null; authScheme: AuthScheme | null; authCached: boolean }
+/**
+ * What the gate learns of a request's caller, in the one field it adds to every request: null
+ * until the request's credentials are read (and on a public route). `request.auth`,
+ * `authScheme` and `authCached` are getters on the request prototype that read it. Each field a
+ * plugin decorates requests with is one more store in the constructor of every request, public
+ * routes' included, and Fastify's loop over them stores by a changing key (slow once there are
+ * several); one field keeps that store a single, fixed one.
+ */
+interface Caller {
+  scheme: AuthScheme
+  identity: AccessTokenIdentity | null
+  cached: boolean
+}
+const CALLER = Symbol('caller')
+type WithCaller = { [CALLER]: Caller | null }
+const callerOf = (request: FastifyRequest): Caller | null => (request as unknown as WithCaller)[CALLER]
 
 async function auth(app: FastifyInstance): Promise<void> {
   const { verifier, dpop } = app
@@ -126,9 +141,22 @@ async function auth(app: FastifyInstance): Promise<void> {
   const routes: RouteEntry[] = []
   const descriptions = new Map<string, string>()
 
-  app.decorateRequest('auth', null)
-  app.decorateRequest('authScheme', null)
-  app.decorateRequest('authCached', false)
+  app.decorateRequest(CALLER, null)
+  app.decorateRequest('auth', {
+    getter(this: FastifyRequest) {
+      return callerOf(this)?.identity ?? null
+    }
+  })
+  app.decorateRequest('authScheme', {
+    getter(this: FastifyRequest) {
+      return callerOf(this)?.scheme ?? null
+    }
+  })
+  app.decorateRequest('authCached', {
+    getter(this: FastifyRequest) {
+      return callerOf(this)?.cached ?? false
+    }
+  })
   app.decorate('routeTable', routes)
   app.decorate('describeScopes', (declared: Readonly<Record<string, string>>) => {
     for (const [name, description] of Object.entries(declared)) {
@@ -168,9 +196,13 @@ async function auth(app: FastifyInstance): Promise<void> {
       refuse(request, error, done)
       return
     }
-    const caller = request as unknown as MutableCaller
-    caller.auth = identity
-    caller.authCached = cached
+    const caller = callerOf(request)
+    if (caller === null) {
+      refuse(request, new AuthError('ERR_NO_CREDENTIALS', { reason: 'no credentials were read' }), done)
+      return
+    }
+    caller.identity = identity
+    caller.cached = cached
     done()
   }
 
@@ -237,7 +269,7 @@ async function auth(app: FastifyInstance): Promise<void> {
       else refuse(request, error, done)
       return
     }
-    ;(request as unknown as MutableCaller).authScheme = credentials.scheme
+    ;(request as unknown as WithCaller)[CALLER] = { scheme: credentials.scheme, identity: null, cached: false }
     // RFC 9449 §9: a fresh nonce on every DPoP answer, so that a client rotates before its nonce expires
     if (credentials.scheme === 'DPoP' && dpop.nonces !== undefined) reply.header('dpop-nonce', dpop.nonces.current())
     let result: AccessTokenIdentity | Promise<AccessTokenIdentity>
@@ -274,7 +306,7 @@ async function auth(app: FastifyInstance): Promise<void> {
   /** The handler, reachable only with a verified caller on a protected route (the gate makes this so; this proves it). */
   function guard(entry: RouteEntry, handler: RouteHandlerMethod): RouteHandlerMethod {
     return function guarded(this: FastifyInstance, request, reply) {
-      if (!entry.public && (request as unknown as MutableCaller).auth === null) {
+      if (!entry.public && request.auth === null) {
         request.log.error({ route: `${entry.method} ${entry.url}` }, 'a protected handler was reached without a verified caller; refused')
         throw new AuthError('ERR_NO_CREDENTIALS', { reason: 'reached the handler unauthenticated' })
       }
@@ -337,7 +369,7 @@ async function auth(app: FastifyInstance): Promise<void> {
   // other undeclared media type gets. Requests without credentials never get here: the gate
   // answered them.
   app.addContentTypeParser(FORM, { parseAs: 'string', bodyLimit: 64 * 1024 }, (request, body, done) => {
-    if ((request as unknown as MutableCaller).auth !== null && new URLSearchParams(body as string).has('access_token')) {
+    if (request.auth !== null && new URLSearchParams(body as string).has('access_token')) {
       refuse(request, new AuthError('ERR_MULTIPLE_CREDENTIALS', { where: 'body' }), (error) => done(error ?? null))
       return
     }
