@@ -6,7 +6,8 @@
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler } from 'fastify'
+import { performance } from 'node:perf_hooks'
+import type { FastifyInstance, FastifyReply, onSendHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import {
   Counter,
@@ -37,10 +38,6 @@ export interface AppMetrics {
 }
 
 declare module 'fastify' {
-  interface FastifyRequest {
-    /** performance.now() when the metrics' onRequest hook saw the request; 0 once it is counted (plugins/metrics.ts). */
-    receivedAt: number
-  }
   interface FastifyInstance {
     metrics: AppMetrics
   }
@@ -49,11 +46,15 @@ declare module 'fastify' {
 /** Upper bounds of the request latency histogram, seconds. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] as const
 
+/** Status codes are three digits: a series counts them in an array indexed by the code. */
+const STATUS_SLOTS = 1000
+
 /** One method and route's requests (by status) and latency, as the onSend hook counts them. */
 export interface RouteSeries {
   method: string
   route: string
-  byStatus: Map<number, number>
+  /** Requests by status code (the index); most stay 0. */
+  byStatus: Float64Array
   /** Observations per latency bucket (not cumulative), the last one past every bound. */
   buckets: Float64Array
   sum: number
@@ -61,10 +62,21 @@ export interface RouteSeries {
 }
 
 function newSeries(method: string, route: string): RouteSeries {
-  return { method, route, byStatus: new Map(), buckets: new Float64Array(LATENCY_BUCKETS.length + 1), sum: 0, count: 0 }
+  return {
+    method,
+    route,
+    byStatus: new Float64Array(STATUS_SLOTS),
+    buckets: new Float64Array(LATENCY_BUCKETS.length + 1),
+    sum: 0,
+    count: 0
+  }
 }
 
 type Series = Map<string, Map<string, RouteSeries>>
+
+/** performance.now() when the metrics' onRequest hook saw the request, on its reply; 0 once it is counted. */
+const RECEIVED_AT = Symbol('receivedAt')
+type Timed = { [RECEIVED_AT]: number }
 
 function* eachSeries(series: Series): Generator<RouteSeries> {
   for (const byMethod of series.values()) yield* byMethod.values()
@@ -82,7 +94,9 @@ class RouteRequests extends Counter<'method' | 'route' | 'status'> {
     const own = await super.get()
     const values = [...own.values]
     for (const s of eachSeries(this.#series))
-      for (const [status, value] of s.byStatus) values.push({ labels: { method: s.method, route: s.route, status }, value })
+      s.byStatus.forEach((value, status) => {
+        if (value > 0) values.push({ labels: { method: s.method, route: s.route, status }, value })
+      })
     return { ...own, values }
   }
 }
@@ -222,43 +236,59 @@ async function metrics(app: FastifyInstance, options: MetricsPluginOptions): Pro
   // declared (onRoute) and holding its series: the request's route is not looked up per request
   // (request.routeOptions builds a dozen-field object on every read). Requests that match no
   // route (the not-found handler) are counted by the app-wide onSend hook, as 'unmatched'.
+  // The time a request arrived is kept on its reply under a symbol of this plugin's: Fastify
+  // stores every decorator's initial value in each request and reply it makes, and the reply
+  // has no other, so that store stays a single, fixed one (plugins/auth.ts keeps the request's).
   const { series } = m
   const byMethodOf = (route: string): Map<string, RouteSeries> => {
     let byMethod = series.get(route)
     if (byMethod === undefined) series.set(route, (byMethod = new Map()))
     return byMethod
   }
-  const count = (request: FastifyRequest, reply: FastifyReply, byMethod: Map<string, RouteSeries>, route: string): void => {
-    const seconds = (performance.now() - request.receivedAt) / 1000
-    request.receivedAt = 0
-    const method = request.method
+  /** The series of `method` on `route` (a route's hook keeps the last one it used: a route has one method, or GET and its HEAD). */
+  const seriesOf = (byMethod: Map<string, RouteSeries>, route: string, method: string): RouteSeries => {
     let s = byMethod.get(method)
     if (s === undefined) byMethod.set(method, (s = newSeries(method, route)))
+    return s
+  }
+  const count = (reply: FastifyReply, s: RouteSeries): void => {
+    const timed = reply as unknown as Timed
+    const seconds = (performance.now() - timed[RECEIVED_AT]) / 1000
+    timed[RECEIVED_AT] = 0
     const status = reply.statusCode
-    s.byStatus.set(status, (s.byStatus.get(status) ?? 0) + 1)
+    // a status outside 100-999 cannot be sent (node:http refuses it); counted as 0 should one get here
+    const slot = status >= 100 && status < STATUS_SLOTS ? status : 0
+    s.byStatus[slot] = (s.byStatus[slot] ?? 0) + 1
     let bucket = 0
     while (bucket < LATENCY_BUCKETS.length && seconds > (LATENCY_BUCKETS[bucket] ?? Infinity)) bucket++
     s.buckets[bucket] = (s.buckets[bucket] ?? 0) + 1
     s.sum += seconds
     s.count++
   }
-  app.decorateRequest('receivedAt', 0)
-  app.addHook('onRequest', (request, _reply, done) => {
-    request.receivedAt = performance.now()
+  app.decorateReply(RECEIVED_AT, 0)
+  app.addHook('onRequest', (_request, reply, done) => {
+    ;(reply as unknown as Timed)[RECEIVED_AT] = performance.now()
     done()
   })
-  // receivedAt is 0 once counted: a request is counted once, even when a failing onSend hook
-  // has its reply sent again
+  // the arrival time is 0 once counted: a request is counted once, even when a failing onSend
+  // hook has its reply sent again
   let unmatched: Map<string, RouteSeries> | undefined
   app.addHook('onSend', (request, reply, payload, done) => {
-    if (request.receivedAt !== 0 && request.is404) count(request, reply, (unmatched ??= byMethodOf('unmatched')), 'unmatched')
+    if ((reply as unknown as Timed)[RECEIVED_AT] !== 0 && request.is404) {
+      count(reply, seriesOf((unmatched ??= byMethodOf('unmatched')), 'unmatched', request.method))
+    }
     done(null, payload)
   })
   app.addHook('onRoute', (route) => {
     const url = route.url
     let byMethod: Map<string, RouteSeries> | undefined
+    let last: RouteSeries | undefined
     const counter: onSendHookHandler = (request, reply, payload, done) => {
-      if (request.receivedAt !== 0) count(request, reply, (byMethod ??= byMethodOf(url)), url)
+      if ((reply as unknown as Timed)[RECEIVED_AT] !== 0) {
+        const method = request.method
+        if (last?.method !== method) last = seriesOf((byMethod ??= byMethodOf(url)), url, method)
+        count(reply, last)
+      }
       done(null, payload)
     }
     const own = route.onSend

@@ -44,9 +44,12 @@ describe('request metrics', () => {
   })
 
   it('counts each request once with its route and status, and times it', async () => {
-    for (let i = 0; i < 3; i++) expect((await app.inject({ url: '/health/live' })).statusCode).toBe(200)
+    // GET and HEAD of one route interleaved (its hook serves both), and one route with two statuses
+    expect((await app.inject({ url: '/health/live' })).statusCode).toBe(200)
     expect((await app.inject({ method: 'HEAD', url: '/health/live' })).statusCode).toBe(200)
+    for (let i = 0; i < 2; i++) expect((await app.inject({ url: '/health/live' })).statusCode).toBe(200)
     expect((await app.inject({ url: '/api/me' })).statusCode).toBe(401)
+    expect((await app.inject({ url: '/api/me?access_token=a.b.c', headers: { authorization: 'Bearer a.b.c' } })).statusCode).toBe(400)
     expect((await app.inject({ url: '/no/such/route' })).statusCode).toBe(404)
     expect((await app.inject({ url: '/test/throws' })).statusCode).toBe(500)
     expect((await app.inject({ url: '/test/slow' })).statusCode).toBe(200)
@@ -62,15 +65,16 @@ describe('request metrics', () => {
     expect(requests('/health/live', '200')).toBe(3)
     expect(requests('/health/live', '200', 'HEAD')).toBe(1)
     expect(requests('/api/me', '401')).toBe(1)
+    expect(requests('/api/me', '400')).toBe(1)
     expect(requests('unmatched', '404')).toBe(1)
     expect(requests('/test/throws', '500')).toBe(1)
     expect(requests('/test/own-hook', '200')).toBe(1)
     expect(requests('/test/own-hook', '200', 'DELETE')).toBe(2)
     // each request once: the sum over every series is the number of requests made above
     const total = [...text.matchAll(/^http_requests_total\{[^}]*\} (\d+)$/gm)].reduce((sum, [, n]) => sum + Number(n), 0)
-    expect(total).toBe(11)
+    expect(total).toBe(12)
     expect(sample(text, 'http_request_duration_seconds_count', { method: 'GET', route: '/health/live' })).toBe(3)
-    expect(sample(text, 'http_request_duration_seconds_count', { method: 'GET', route: '/api/me' })).toBe(1)
+    expect(sample(text, 'http_request_duration_seconds_count', { method: 'GET', route: '/api/me' })).toBe(2)
     // the slow route's 30 ms are in its latency: nothing under 25 ms, all of it by 50 ms
     expect(sample(text, 'http_request_duration_seconds_bucket', { route: '/test/slow', le: '0.025' })).toBe(0)
     expect(sample(text, 'http_request_duration_seconds_bucket', { route: '/test/slow', le: '0.05' })).toBe(1)
