@@ -67,6 +67,8 @@ export function loggerOptions(level: LogLevel): Exclude<FastifyServerOptions['lo
 type Bindings = Record<string, unknown>
 type ChildOptions = { level?: string } & Record<string, unknown>
 type LogMethod = (...args: unknown[]) => void
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const
+type Level = (typeof LEVELS)[number]
 /** Fastify's logger is pino, which has these too. */
 type PinoLogger = FastifyBaseLogger & { isLevelEnabled(level: string): boolean; bindings(): Bindings }
 
@@ -85,6 +87,32 @@ class LazyRequestLogger {
   readonly #options: ChildOptions
   #child: PinoLogger | undefined
 
+  static readonly #levels = Object.fromEntries(
+    LEVELS.map((level) => [
+      level,
+      function (this: LazyRequestLogger, ...args: unknown[]): void {
+        this.#log(level, args)
+      }
+    ])
+  ) as Record<Level, LogMethod>
+
+  static #childOf(this: LazyRequestLogger, bindings: Bindings, options?: ChildOptions): FastifyBaseLogger {
+    return this.#real().child(bindings, options as Parameters<FastifyBaseLogger['child']>[1])
+  }
+
+  // Fastify checks that every request's logger has these seven (its validateLogger, run on each
+  // request for any custom childLoggerFactory) by looking each up under a key that changes from
+  // one lookup to the next. Own fields of the instance, holding functions that all instances
+  // share, are found at the first step of such a lookup; methods of the class are found only on
+  // its prototype, after a search of the instance's own properties.
+  readonly fatal: LogMethod = LazyRequestLogger.#levels.fatal
+  readonly error: LogMethod = LazyRequestLogger.#levels.error
+  readonly warn: LogMethod = LazyRequestLogger.#levels.warn
+  readonly info: LogMethod = LazyRequestLogger.#levels.info
+  readonly debug: LogMethod = LazyRequestLogger.#levels.debug
+  readonly trace: LogMethod = LazyRequestLogger.#levels.trace
+  readonly child: (bindings: Bindings, options?: ChildOptions) => FastifyBaseLogger = LazyRequestLogger.#childOf
+
   constructor(parent: PinoLogger, bindings: Bindings, options: ChildOptions) {
     this.#parent = parent
     this.#bindings = bindings
@@ -96,7 +124,7 @@ class LazyRequestLogger {
     return this.#child
   }
 
-  #log(level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace', args: unknown[]): void {
+  #log(level: Level, args: unknown[]): void {
     // a route's own log level (logLevel) decides in the child itself
     if (this.#child === undefined && this.#options.level === undefined && !this.#parent.isLevelEnabled(level)) return
     ;(this.#real()[level] as LogMethod)(...args)
@@ -110,35 +138,7 @@ class LazyRequestLogger {
     this.#real().level = level
   }
 
-  fatal(...args: unknown[]): void {
-    this.#log('fatal', args)
-  }
-
-  error(...args: unknown[]): void {
-    this.#log('error', args)
-  }
-
-  warn(...args: unknown[]): void {
-    this.#log('warn', args)
-  }
-
-  info(...args: unknown[]): void {
-    this.#log('info', args)
-  }
-
-  debug(...args: unknown[]): void {
-    this.#log('debug', args)
-  }
-
-  trace(...args: unknown[]): void {
-    this.#log('trace', args)
-  }
-
   silent(): void {}
-
-  child(bindings: Bindings, options?: ChildOptions): FastifyBaseLogger {
-    return this.#real().child(bindings, options as Parameters<FastifyBaseLogger['child']>[1])
-  }
 
   isLevelEnabled(level: string): boolean {
     return this.#child !== undefined || this.#options.level !== undefined
