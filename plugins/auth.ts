@@ -185,6 +185,7 @@ async function auth(app: FastifyInstance): Promise<void> {
 
   function accept(
     request: FastifyRequest,
+    caller: Caller,
     identity: AccessTokenIdentity,
     required: readonly string[],
     cached: boolean,
@@ -194,11 +195,6 @@ async function auth(app: FastifyInstance): Promise<void> {
       requireScopes(identity.scopes, required)
     } catch (error) {
       refuse(request, error, done)
-      return
-    }
-    const caller = callerOf(request)
-    if (caller === null) {
-      refuse(request, new AuthError('ERR_NO_CREDENTIALS', { reason: 'no credentials were read' }), done)
       return
     }
     caller.identity = identity
@@ -269,7 +265,8 @@ async function auth(app: FastifyInstance): Promise<void> {
       else refuse(request, error, done)
       return
     }
-    ;(request as unknown as WithCaller)[CALLER] = { scheme: credentials.scheme, identity: null, cached: false }
+    const caller: Caller = { scheme: credentials.scheme, identity: null, cached: false }
+    ;(request as unknown as WithCaller)[CALLER] = caller
     // RFC 9449 §9: a fresh nonce on every DPoP answer, so that a client rotates before its nonce expires
     if (credentials.scheme === 'DPoP' && dpop.nonces !== undefined) reply.header('dpop-nonce', dpop.nonces.current())
     let result: AccessTokenIdentity | Promise<AccessTokenIdentity>
@@ -288,11 +285,11 @@ async function auth(app: FastifyInstance): Promise<void> {
     }
     if (result instanceof Promise) {
       result.then(
-        (identity) => accept(request, identity, required, cached, done),
+        (identity) => accept(request, caller, identity, required, cached, done),
         (error: unknown) => refuse(request, error, done)
       )
     } else {
-      accept(request, result, required, cached, done)
+      accept(request, caller, result, required, cached, done)
     }
   }
 
