@@ -7,7 +7,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { performance } from 'node:perf_hooks'
-import type { FastifyInstance, FastifyReply, onSendHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import {
   Counter,
@@ -240,55 +240,55 @@ async function metrics(app: FastifyInstance, options: MetricsPluginOptions): Pro
   // stores every decorator's initial value in each request and reply it makes, and the reply
   // has no other, so that store stays a single, fixed one (plugins/auth.ts keeps the request's).
   const { series } = m
-  const byMethodOf = (route: string): Map<string, RouteSeries> => {
+  /** The series of `method` on `route`, made on first use. */
+  const seriesOf = (route: string, method: string): RouteSeries => {
     let byMethod = series.get(route)
     if (byMethod === undefined) series.set(route, (byMethod = new Map()))
-    return byMethod
-  }
-  /** The series of `method` on `route` (a route's hook keeps the last one it used: a route has one method, or GET and its HEAD). */
-  const seriesOf = (byMethod: Map<string, RouteSeries>, route: string, method: string): RouteSeries => {
     let s = byMethod.get(method)
     if (s === undefined) byMethod.set(method, (s = newSeries(method, route)))
     return s
   }
-  const count = (reply: FastifyReply, s: RouteSeries): void => {
-    const timed = reply as unknown as Timed
-    const seconds = (performance.now() - timed[RECEIVED_AT]) / 1000
-    timed[RECEIVED_AT] = 0
-    const status = reply.statusCode
-    // a status outside 100-999 cannot be sent (node:http refuses it); counted as 0 should one get here
-    const slot = status >= 100 && status < STATUS_SLOTS ? status : 0
-    s.byStatus[slot] = (s.byStatus[slot] ?? 0) + 1
-    let bucket = 0
-    while (bucket < LATENCY_BUCKETS.length && seconds > (LATENCY_BUCKETS[bucket] ?? Infinity)) bucket++
-    s.buckets[bucket] = (s.buckets[bucket] ?? 0) + 1
-    s.sum += seconds
-    s.count++
+  /**
+   * What counts `route`'s requests: its series found once per method in a row (a route has one
+   * method, or GET and its HEAD), and nothing done for a request counted already (its arrival
+   * time is 0 once counted, so that a failing onSend hook that has the reply sent again does not
+   * count it twice).
+   */
+  const counterOf = (route: string): ((request: FastifyRequest, reply: FastifyReply) => void) => {
+    let last: RouteSeries | undefined
+    return (request, reply) => {
+      const timed = reply as unknown as Timed
+      if (timed[RECEIVED_AT] === 0) return
+      const seconds = (performance.now() - timed[RECEIVED_AT]) / 1000
+      timed[RECEIVED_AT] = 0
+      const method = request.method
+      if (last?.method !== method) last = seriesOf(route, method)
+      const s = last
+      const status = reply.statusCode
+      // a status outside 100-999 cannot be sent (node:http refuses it); counted as 0 should one get here
+      const slot = status >= 100 && status < STATUS_SLOTS ? status : 0
+      s.byStatus[slot] = (s.byStatus[slot] ?? 0) + 1
+      let bucket = 0
+      while (bucket < LATENCY_BUCKETS.length && seconds > (LATENCY_BUCKETS[bucket] ?? Infinity)) bucket++
+      s.buckets[bucket] = (s.buckets[bucket] ?? 0) + 1
+      s.sum += seconds
+      s.count++
+    }
   }
   app.decorateReply(RECEIVED_AT, 0)
   app.addHook('onRequest', (_request, reply, done) => {
     ;(reply as unknown as Timed)[RECEIVED_AT] = performance.now()
     done()
   })
-  // the arrival time is 0 once counted: a request is counted once, even when a failing onSend
-  // hook has its reply sent again
-  let unmatched: Map<string, RouteSeries> | undefined
+  const countUnmatched = counterOf('unmatched')
   app.addHook('onSend', (request, reply, payload, done) => {
-    if ((reply as unknown as Timed)[RECEIVED_AT] !== 0 && request.is404) {
-      count(reply, seriesOf((unmatched ??= byMethodOf('unmatched')), 'unmatched', request.method))
-    }
+    if (request.is404) countUnmatched(request, reply)
     done(null, payload)
   })
   app.addHook('onRoute', (route) => {
-    const url = route.url
-    let byMethod: Map<string, RouteSeries> | undefined
-    let last: RouteSeries | undefined
+    const count = counterOf(route.url)
     const counter: onSendHookHandler = (request, reply, payload, done) => {
-      if ((reply as unknown as Timed)[RECEIVED_AT] !== 0) {
-        const method = request.method
-        if (last?.method !== method) last = seriesOf((byMethod ??= byMethodOf(url)), url, method)
-        count(reply, last)
-      }
+      count(request, reply)
       done(null, payload)
     }
     const own = route.onSend
