@@ -116,6 +116,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     schemes: { bearer: app.config.auth.dpop.mode !== 'required', dpop: app.config.auth.dpop.mode !== 'disabled' }
   })
   await app.register(docsPlugin)
-  await app.register(autoload, { dir: ROUTES_DIR, dirNameRoutePrefix: false })
+  // encapsulate: false: the route files add routes only (no hooks, no decorators), and in the app's
+  // own context they share its Request and Reply classes. Each encapsulated plugin would give its
+  // routes classes of their own (Fastify's plugin override), so the code every request runs
+  // (Fastify's, Node's, the gate's and the metrics' hooks) would see one object shape per route
+  // file and run on megamorphic inline caches; docs/decisions/0007.
+  await app.register(autoload, { dir: ROUTES_DIR, dirNameRoutePrefix: false, encapsulate: false })
   return app
 }
